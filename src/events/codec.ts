@@ -1,0 +1,297 @@
+/**
+ * The one encoder and the one decoder for broker events.
+ *
+ * Layout: [format version u8][event tag u8][fields...]. Fields are written in a
+ * fixed order per tag with the primitives of `binary.ts`. A new field or event
+ * gets a new format version or tag; old records stay readable. An unknown version
+ * or tag, a truncated record or trailing bytes all throw `DecodeError`: a corrupt
+ * record is never silently skipped or half-read.
+ */
+import { BinaryReader, BinaryWriter, DecodeError } from './binary';
+import {
+  AckDirection,
+  AckKind,
+  BrokerEvent,
+  DisconnectReason,
+  GrantedQoS,
+  MessageOrigin,
+  MessagePublished,
+  MessageSource,
+  ProtocolLevel,
+  QoS,
+  SUBACK_FAILURE,
+  WillMessage,
+} from './types';
+
+export const EVENT_FORMAT_VERSION = 1;
+
+const TAG = {
+  'client.connected': 1,
+  'client.disconnected': 2,
+  'client.subscribed': 3,
+  'client.unsubscribed': 4,
+  'message.published': 5,
+  'message.delivered': 6,
+  'message.acknowledged': 7,
+} as const satisfies Record<BrokerEvent['type'], number>;
+
+const ACK_KINDS: readonly AckKind[] = ['puback', 'pubrec', 'pubrel', 'pubcomp'];
+
+const writer = new BinaryWriter(1024);
+
+export function encodeEvent(event: BrokerEvent): Buffer {
+  const w = writer.reset();
+  w.u8(EVENT_FORMAT_VERSION).u8(TAG[event.type]);
+  switch (event.type) {
+    case 'client.connected':
+      w.string(event.clientId)
+        .string(event.connectionId)
+        .string(event.nodeId)
+        .u8(event.protocolVersion)
+        .bool(event.cleanSession)
+        .varuint(event.keepalive)
+        .varuint(event.sessionExpiry)
+        .optionalString(event.username)
+        .string(event.remoteAddress)
+        .bool(event.sessionPresent)
+        .varuintArray(event.position)
+        .varuint(event.timestamp);
+      writeWill(w, event.will);
+      break;
+    case 'client.disconnected':
+      w.string(event.clientId)
+        .string(event.connectionId)
+        .string(event.nodeId)
+        .u8(event.reason)
+        .bool(event.willPublished)
+        .varuintArray(event.servedUpTo)
+        .varuint(event.timestamp);
+      break;
+    case 'client.subscribed':
+      w.string(event.clientId).varuint(event.packetId).varuint(event.subscriptions.length);
+      for (const s of event.subscriptions) w.string(s.filter).u8(s.requestedQos).u8(s.granted);
+      w.varuintArray(event.position).varuint(event.timestamp);
+      break;
+    case 'client.unsubscribed':
+      w.string(event.clientId).varuint(event.packetId).varuint(event.filters.length);
+      for (const f of event.filters) w.string(f);
+      w.varuint(event.timestamp);
+      break;
+    case 'message.published':
+      w.string(event.topic)
+        .u8(event.qos | (event.retain ? 4 : 0))
+        .string(event.publisherId)
+        .varuint(event.packetId)
+        .u8(event.origin)
+        .string(event.nodeId)
+        .varuint(event.timestamp)
+        .bytes(event.payload);
+      break;
+    case 'message.delivered':
+      w.string(event.clientId)
+        .varuint(event.packetId)
+        .u8(event.qos)
+        .u8(event.ref.source)
+        .varuint(event.ref.partition)
+        .varuint(event.ref.offset)
+        .varuint(event.timestamp);
+      break;
+    case 'message.acknowledged':
+      w.string(event.clientId)
+        .varuint(event.packetId)
+        .u8(ACK_KINDS.indexOf(event.kind) | (event.direction === 'out' ? 4 : 0))
+        .varuint(event.timestamp);
+      break;
+    default: {
+      const unknown: never = event;
+      throw new Error(`cannot encode unknown event ${JSON.stringify(unknown)}`);
+    }
+  }
+  return w.finish();
+}
+
+function writeWill(w: BinaryWriter, will: WillMessage | null): void {
+  if (!will) {
+    w.u8(0);
+    return;
+  }
+  w.u8(1).string(will.topic).u8(will.qos | (will.retain ? 4 : 0)).bytes(will.payload);
+}
+
+function readQos(r: BinaryReader, what: string): QoS {
+  const q = r.u8(what);
+  if (q > 2) throw new DecodeError(`invalid QoS ${q} for ${what}`);
+  return q as QoS;
+}
+
+function readQosAndRetain(r: BinaryReader, what: string): { qos: QoS; retain: boolean } {
+  const b = r.u8(what);
+  const qos = b & 3;
+  if (qos > 2 || b > 7) throw new DecodeError(`invalid QoS/retain byte ${b} for ${what}`);
+  return { qos: qos as QoS, retain: (b & 4) !== 0 };
+}
+
+function readWill(r: BinaryReader): WillMessage | null {
+  if (r.u8('will flag') === 0) return null;
+  const topic = r.string('will topic');
+  const { qos, retain } = readQosAndRetain(r, 'will qos');
+  const payload = r.bytes('will payload');
+  return { topic, qos, retain, payload };
+}
+
+function readEnum<T extends number>(r: BinaryReader, max: number, what: string): T {
+  const v = r.u8(what);
+  if (v > max) throw new DecodeError(`unknown ${what} ${v}`);
+  return v as T;
+}
+
+export function decodeEvent(buf: Buffer): BrokerEvent {
+  const r = new BinaryReader(buf);
+  const version = r.u8('format version');
+  if (version !== EVENT_FORMAT_VERSION) {
+    throw new DecodeError(`unsupported event format version ${version} (this build reads version ${EVENT_FORMAT_VERSION})`);
+  }
+  const tag = r.u8('event tag');
+  let event: BrokerEvent;
+  switch (tag) {
+    case TAG['client.connected']: {
+      const clientId = r.string('client id');
+      const connectionId = r.string('connection id');
+      const nodeId = r.string('node id');
+      const protocolVersion = r.u8('protocol version');
+      if (protocolVersion < 3 || protocolVersion > 5) throw new DecodeError(`invalid protocol version ${protocolVersion}`);
+      event = {
+        type: 'client.connected',
+        clientId,
+        connectionId,
+        nodeId,
+        protocolVersion: protocolVersion as ProtocolLevel,
+        cleanSession: r.bool('clean session'),
+        keepalive: r.varuint('keepalive'),
+        sessionExpiry: r.varuint('session expiry'),
+        username: r.optionalString('username'),
+        remoteAddress: r.string('remote address'),
+        sessionPresent: r.bool('session present'),
+        position: r.varuintArray('position'),
+        timestamp: r.varuint('timestamp'),
+        will: readWill(r),
+      };
+      break;
+    }
+    case TAG['client.disconnected']:
+      event = {
+        type: 'client.disconnected',
+        clientId: r.string('client id'),
+        connectionId: r.string('connection id'),
+        nodeId: r.string('node id'),
+        reason: readEnum<DisconnectReason>(r, DisconnectReason.ConnectionLost, 'disconnect reason'),
+        willPublished: r.bool('will published'),
+        servedUpTo: r.varuintArray('served position'),
+        timestamp: r.varuint('timestamp'),
+      };
+      break;
+    case TAG['client.subscribed']: {
+      const clientId = r.string('client id');
+      const packetId = r.varuint('packet id');
+      const n = r.varuint('subscription count');
+      if (n > r.remaining) throw new DecodeError(`subscription count ${n} exceeds record`);
+      const subscriptions = [];
+      for (let i = 0; i < n; i++) {
+        const filter = r.string('filter');
+        const requestedQos = readQos(r, 'requested qos');
+        const granted = r.u8('granted qos');
+        if (granted > 2 && granted !== SUBACK_FAILURE) throw new DecodeError(`invalid granted QoS ${granted}`);
+        subscriptions.push({ filter, requestedQos, granted: granted as GrantedQoS });
+      }
+      event = {
+        type: 'client.subscribed',
+        clientId,
+        packetId,
+        subscriptions,
+        position: r.varuintArray('position'),
+        timestamp: r.varuint('timestamp'),
+      };
+      break;
+    }
+    case TAG['client.unsubscribed']: {
+      const clientId = r.string('client id');
+      const packetId = r.varuint('packet id');
+      const n = r.varuint('filter count');
+      if (n > r.remaining) throw new DecodeError(`filter count ${n} exceeds record`);
+      const filters: string[] = [];
+      for (let i = 0; i < n; i++) filters.push(r.string('filter'));
+      event = { type: 'client.unsubscribed', clientId, packetId, filters, timestamp: r.varuint('timestamp') };
+      break;
+    }
+    case TAG['message.published']: {
+      const topic = r.string('topic');
+      const { qos, retain } = readQosAndRetain(r, 'qos');
+      const published: MessagePublished = {
+        type: 'message.published',
+        topic,
+        qos,
+        retain,
+        publisherId: r.string('publisher id'),
+        packetId: r.varuint('packet id'),
+        origin: readEnum<MessageOrigin>(r, MessageOrigin.Replay, 'message origin'),
+        nodeId: r.string('node id'),
+        timestamp: r.varuint('timestamp'),
+        payload: r.bytes('payload'),
+      };
+      event = published;
+      break;
+    }
+    case TAG['message.delivered']: {
+      const clientId = r.string('client id');
+      const packetId = r.varuint('packet id');
+      const qos = r.u8('qos');
+      if (qos !== 1 && qos !== 2) throw new DecodeError(`invalid delivered QoS ${qos}`);
+      event = {
+        type: 'message.delivered',
+        clientId,
+        packetId,
+        qos,
+        ref: {
+          source: readEnum<MessageSource>(r, MessageSource.Retained, 'message source'),
+          partition: r.varuint('partition'),
+          offset: r.varuint('offset'),
+        },
+        timestamp: r.varuint('timestamp'),
+      };
+      break;
+    }
+    case TAG['message.acknowledged']: {
+      const clientId = r.string('client id');
+      const packetId = r.varuint('packet id');
+      const b = r.u8('ack kind');
+      if (b > 7) throw new DecodeError(`invalid ack kind byte ${b}`);
+      const direction: AckDirection = b & 4 ? 'out' : 'in';
+      event = {
+        type: 'message.acknowledged',
+        clientId,
+        packetId,
+        kind: ACK_KINDS[b & 3],
+        direction,
+        timestamp: r.varuint('timestamp'),
+      };
+      break;
+    }
+    default:
+      throw new DecodeError(`unknown event tag ${tag}`);
+  }
+  r.expectEnd(event.type);
+  return event;
+}
+
+/**
+ * Reads only the QoS of an encoded `message.published` without decoding the rest:
+ * the offline-queue scan skips QoS 0 records this way.
+ */
+export function peekPublishedQos(buf: Buffer): QoS | -1 {
+  if (buf.length < 3 || buf[0] !== EVENT_FORMAT_VERSION || buf[1] !== TAG['message.published']) return -1;
+  const r = new BinaryReader(buf, 2);
+  const topicLen = r.varuint('topic length');
+  const at = r.offset + topicLen;
+  if (at >= buf.length) return -1;
+  return (buf[at] & 3) as QoS;
+}

@@ -1,0 +1,191 @@
+/**
+ * Every event the broker appends to its log. This module is the one definition
+ * of each event's shape; `codec.ts` is the one encoder and decoder.
+ *
+ * Events are facts, never commands: projections fold them deterministically, so
+ * anything a fold needs (timestamps, positions, the node that acted) travels in
+ * the event itself rather than being read from the clock or the environment.
+ */
+
+export type QoS = 0 | 1 | 2;
+
+/** SUBACK return code for a refused filter [MQTT-3.9.3-2]. */
+export const SUBACK_FAILURE = 0x80;
+export type GrantedQoS = QoS | typeof SUBACK_FAILURE;
+
+/**
+ * A position in the message stream: for each partition, the next offset not yet
+ * handled. Message partitions are fixed when the log is created, so a vector is
+ * enough and compares cheaply.
+ */
+export type Positions = readonly number[];
+
+/** Protocol levels: 3 = MQTT 3.1 ("MQIsdp"), 4 = MQTT 3.1.1, 5 = MQTT 5. */
+export type ProtocolLevel = 3 | 4 | 5;
+
+export interface WillMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+}
+
+/** Why a connection ended. Numeric values are part of the encoding: append only. */
+export enum DisconnectReason {
+  /** The client sent DISCONNECT. */
+  Normal = 0,
+  /** Nothing received for 1.5 x keepalive [MQTT-3.1.2-24]. */
+  KeepaliveTimeout = 1,
+  /** The same client id connected again [MQTT-3.1.4-2]. */
+  Takeover = 2,
+  /** The client broke the protocol; the connection was closed. */
+  ProtocolError = 3,
+  /** The broker is shutting down. */
+  ServerShutdown = 4,
+  /** The network connection closed without DISCONNECT. */
+  ConnectionLost = 5,
+}
+
+/** Where a published message came from. Numeric values are part of the encoding. */
+export enum MessageOrigin {
+  Client = 0,
+  Will = 1,
+  System = 2,
+  Api = 3,
+  Replay = 4,
+}
+
+/** Where a delivered message can be read back from when it must be redelivered. */
+export enum MessageSource {
+  /** The message stream (routed live or from an offline queue). */
+  Messages = 0,
+  /** The retained stream (sent because a subscription matched a retained message). */
+  Retained = 1,
+}
+
+export interface MessageRef {
+  source: MessageSource;
+  partition: number;
+  offset: number;
+}
+
+export type AckKind = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
+
+/**
+ * Direction of an acknowledgement, seen from the broker: `in` was received from
+ * the client, `out` was sent to it.
+ */
+export type AckDirection = 'in' | 'out';
+
+export interface ClientConnected {
+  type: 'client.connected';
+  clientId: string;
+  /** Unique per network connection; lets folds tell two connections of one client apart. */
+  connectionId: string;
+  nodeId: string;
+  protocolVersion: ProtocolLevel;
+  cleanSession: boolean;
+  keepalive: number;
+  /** Seconds the session outlives the connection (MQTT 5 shape); 3.1.1: 0 when clean, infinite otherwise. */
+  sessionExpiry: number;
+  will: WillMessage | null;
+  username: string | null;
+  remoteAddress: string;
+  /** What CONNACK told the client [MQTT-3.2.2-1..3]. */
+  sessionPresent: boolean;
+  /** The node's delivery position when the connection was accepted. */
+  position: Positions;
+  timestamp: number;
+}
+
+export interface ClientDisconnected {
+  type: 'client.disconnected';
+  clientId: string;
+  connectionId: string;
+  nodeId: string;
+  reason: DisconnectReason;
+  willPublished: boolean;
+  /**
+   * Every message before this position has been handled for the session
+   * (sent, or recorded as delivered); an offline queue starts here.
+   */
+  servedUpTo: Positions;
+  timestamp: number;
+}
+
+export interface SubscriptionRequest {
+  filter: string;
+  requestedQos: QoS;
+  /** Granted QoS or 0x80 for a refused filter. */
+  granted: GrantedQoS;
+}
+
+export interface Subscribed {
+  type: 'client.subscribed';
+  clientId: string;
+  packetId: number;
+  subscriptions: SubscriptionRequest[];
+  /** Messages from this position on are candidates for the new subscriptions. */
+  position: Positions;
+  timestamp: number;
+}
+
+export interface Unsubscribed {
+  type: 'client.unsubscribed';
+  clientId: string;
+  packetId: number;
+  filters: string[];
+  timestamp: number;
+}
+
+export interface MessagePublished {
+  type: 'message.published';
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  /** Client id of the publisher (for a will: the client whose will it was). */
+  publisherId: string;
+  /** The publisher's packet identifier (0 for QoS 0 and for broker-originated messages). */
+  packetId: number;
+  origin: MessageOrigin;
+  nodeId: string;
+  timestamp: number;
+}
+
+/** A QoS 1 or 2 PUBLISH the broker sent (or will send) to a session under `packetId`. */
+export interface MessageDelivered {
+  type: 'message.delivered';
+  clientId: string;
+  packetId: number;
+  qos: 1 | 2;
+  ref: MessageRef;
+  timestamp: number;
+}
+
+export interface Acknowledged {
+  type: 'message.acknowledged';
+  clientId: string;
+  packetId: number;
+  kind: AckKind;
+  direction: AckDirection;
+  timestamp: number;
+}
+
+export type BrokerEvent =
+  | ClientConnected
+  | ClientDisconnected
+  | Subscribed
+  | Unsubscribed
+  | MessagePublished
+  | MessageDelivered
+  | Acknowledged;
+
+export type BrokerEventType = BrokerEvent['type'];
+
+/** Events that belong to one client's session, keyed (and partitioned) by client id. */
+export type SessionEvent = Exclude<BrokerEvent, MessagePublished>;
+
+export function isSessionEvent(event: BrokerEvent): event is SessionEvent {
+  return event.type !== 'message.published';
+}
