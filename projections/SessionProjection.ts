@@ -1,0 +1,258 @@
+/**
+ * Sessions, folded from the session stream: who is connected where, what each
+ * session is subscribed to, which QoS 1/2 exchanges are open in each direction,
+ * and the message-stream position up to which each session has been served.
+ *
+ * `foldSession(state, event)` is the whole projection. It is deterministic: it
+ * reads nothing but its arguments. For speed it updates `state` in place and
+ * returns it; whoever folds owns the state and keeps no older copy.
+ */
+import { BinaryReader, BinaryWriter, DecodeError } from '../src/events/binary';
+import {
+  MessageRef,
+  MessageSource,
+  Positions,
+  ProtocolLevel,
+  QoS,
+  SessionEvent,
+  SUBACK_FAILURE,
+  WillMessage,
+} from '../src/events/types';
+import { maxPositions } from './positions';
+
+export interface StoredSubscription {
+  qos: QoS;
+  /** Messages before this position predate the subscription. */
+  since: Positions;
+}
+
+export interface OutboundEntry {
+  packetId: number;
+  qos: 1 | 2;
+  ref: MessageRef;
+  /** PUBREC received and PUBREL sent: only PUBCOMP is awaited. */
+  released: boolean;
+}
+
+export interface SessionRecord {
+  clientId: string;
+  connected: boolean;
+  connectionId: string;
+  nodeId: string;
+  protocolVersion: ProtocolLevel;
+  cleanSession: boolean;
+  sessionExpiry: number;
+  will: WillMessage | null;
+  username: string | null;
+  subscriptions: Map<string, StoredSubscription>;
+  /** Open outbound exchanges in the order they were started (the resend order [MQTT-4.4.0-1]). */
+  outbound: Map<number, OutboundEntry>;
+  /** Inbound QoS 2 packet ids whose PUBREC was sent and PUBREL is awaited [MQTT-4.3.3-2]. */
+  inbound: Set<number>;
+  /** Every message before this position has been handled for the session. */
+  served: number[];
+  /** Number of connections this session has had; a takeover makes a newer generation. */
+  generation: number;
+  connectedAt: number;
+  disconnectedAt: number | null;
+}
+
+export type SessionsState = Map<string, SessionRecord>;
+
+export function emptySessions(): SessionsState {
+  return new Map();
+}
+
+export function foldSession(state: SessionsState, event: SessionEvent): SessionsState {
+  switch (event.type) {
+    case 'client.connected': {
+      const prev = state.get(event.clientId);
+      // Only a persistent session survives into a persistent connection [MQTT-3.1.2-4, MQTT-3.1.2-6].
+      const resume = prev !== undefined && !prev.cleanSession && !event.cleanSession;
+      const record: SessionRecord = {
+        clientId: event.clientId,
+        connected: true,
+        connectionId: event.connectionId,
+        nodeId: event.nodeId,
+        protocolVersion: event.protocolVersion,
+        cleanSession: event.cleanSession,
+        sessionExpiry: event.sessionExpiry,
+        will: event.will,
+        username: event.username,
+        subscriptions: resume ? prev.subscriptions : new Map(),
+        outbound: resume ? prev.outbound : new Map(),
+        inbound: resume ? prev.inbound : new Set(),
+        served: resume ? prev.served : [...event.position],
+        generation: (prev?.generation ?? 0) + 1,
+        connectedAt: event.timestamp,
+        disconnectedAt: null,
+      };
+      state.set(event.clientId, record);
+      return state;
+    }
+    case 'client.disconnected': {
+      const rec = state.get(event.clientId);
+      // A disconnect of an older connection (already taken over) changes nothing.
+      if (!rec || rec.connectionId !== event.connectionId || !rec.connected) return state;
+      if (rec.cleanSession) {
+        state.delete(event.clientId); // [MQTT-3.1.2-6]
+        return state;
+      }
+      rec.connected = false;
+      rec.will = null;
+      rec.served = maxPositions(rec.served, event.servedUpTo);
+      rec.disconnectedAt = event.timestamp;
+      return state;
+    }
+    case 'client.subscribed': {
+      const rec = state.get(event.clientId);
+      if (!rec) return state;
+      for (const s of event.subscriptions) {
+        if (s.granted === SUBACK_FAILURE) continue;
+        const existing = rec.subscriptions.get(s.filter);
+        // A repeated subscription replaces the QoS without interrupting the flow [MQTT-3.8.4-3].
+        rec.subscriptions.set(s.filter, { qos: s.granted, since: existing ? existing.since : [...event.position] });
+      }
+      return state;
+    }
+    case 'client.unsubscribed': {
+      const rec = state.get(event.clientId);
+      if (!rec) return state;
+      for (const f of event.filters) rec.subscriptions.delete(f);
+      return state;
+    }
+    case 'message.delivered': {
+      const rec = state.get(event.clientId);
+      if (!rec) return state;
+      rec.outbound.delete(event.packetId);
+      rec.outbound.set(event.packetId, { packetId: event.packetId, qos: event.qos, ref: event.ref, released: false });
+      if (event.ref.source === MessageSource.Messages) {
+        const p = event.ref.partition;
+        while (rec.served.length <= p) rec.served.push(0);
+        if (rec.served[p] < event.ref.offset + 1) rec.served[p] = event.ref.offset + 1;
+      }
+      return state;
+    }
+    case 'message.acknowledged': {
+      const rec = state.get(event.clientId);
+      if (!rec) return state;
+      if (event.direction === 'in') {
+        if (event.kind === 'puback' || event.kind === 'pubcomp') rec.outbound.delete(event.packetId);
+        else if (event.kind === 'pubrec') {
+          const entry = rec.outbound.get(event.packetId);
+          if (entry) entry.released = true;
+        } else if (event.kind === 'pubrel') rec.inbound.delete(event.packetId);
+      } else if (event.kind === 'pubrec') {
+        rec.inbound.add(event.packetId);
+      }
+      return state;
+    }
+    default: {
+      const unknown: never = event;
+      throw new Error(`session fold: unknown event ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots: the state of one session-stream partition at an offset.
+
+const SNAPSHOT_VERSION = 1;
+
+export interface SessionsSnapshot {
+  /** The next session-stream offset to fold after restoring this snapshot. */
+  nextOffset: number;
+  sessions: SessionRecord[];
+}
+
+function writeRef(w: BinaryWriter, ref: MessageRef): void {
+  w.u8(ref.source).varuint(ref.partition).varuint(ref.offset);
+}
+
+export function encodeSessionsSnapshot(snapshot: SessionsSnapshot): Buffer {
+  const w = new BinaryWriter(4096);
+  w.u8(SNAPSHOT_VERSION).varuint(snapshot.nextOffset).varuint(snapshot.sessions.length);
+  for (const s of snapshot.sessions) {
+    w.string(s.clientId)
+      .bool(s.connected)
+      .string(s.connectionId)
+      .string(s.nodeId)
+      .u8(s.protocolVersion)
+      .bool(s.cleanSession)
+      .varuint(s.sessionExpiry)
+      .optionalString(s.username)
+      .varuintArray(s.served)
+      .varuint(s.generation)
+      .varuint(s.connectedAt)
+      .varuint(s.disconnectedAt === null ? 0 : s.disconnectedAt + 1);
+    if (s.will) w.u8(1).string(s.will.topic).u8(s.will.qos).bool(s.will.retain).bytes(s.will.payload);
+    else w.u8(0);
+    w.varuint(s.subscriptions.size);
+    for (const [filter, sub] of s.subscriptions) w.string(filter).u8(sub.qos).varuintArray(sub.since);
+    w.varuint(s.outbound.size);
+    for (const e of s.outbound.values()) {
+      w.varuint(e.packetId).u8(e.qos).bool(e.released);
+      writeRef(w, e.ref);
+    }
+    w.varuintArray([...s.inbound]);
+  }
+  return w.finish();
+}
+
+export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
+  const r = new BinaryReader(buf);
+  const version = r.u8('snapshot version');
+  if (version !== SNAPSHOT_VERSION) throw new DecodeError(`unsupported session snapshot version ${version}`);
+  const nextOffset = r.varuint('offset');
+  const count = r.varuint('session count');
+  const sessions: SessionRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const clientId = r.string('client id');
+    const connected = r.bool();
+    const connectionId = r.string();
+    const nodeId = r.string();
+    const protocolVersion = r.u8() as ProtocolLevel;
+    const cleanSession = r.bool();
+    const sessionExpiry = r.varuint();
+    const username = r.optionalString();
+    const served = r.varuintArray();
+    const generation = r.varuint();
+    const connectedAt = r.varuint();
+    const disc = r.varuint();
+    const will: WillMessage | null =
+      r.u8('will flag') === 1 ? { topic: r.string(), qos: r.u8() as QoS, retain: r.bool(), payload: Buffer.from(r.bytes()) } : null;
+    const subscriptions = new Map<string, StoredSubscription>();
+    const nSubs = r.varuint();
+    for (let j = 0; j < nSubs; j++) subscriptions.set(r.string(), { qos: r.u8() as QoS, since: r.varuintArray() });
+    const outbound = new Map<number, OutboundEntry>();
+    const nOut = r.varuint();
+    for (let j = 0; j < nOut; j++) {
+      const packetId = r.varuint();
+      const qos = r.u8() as 1 | 2;
+      const released = r.bool();
+      const ref: MessageRef = { source: r.u8() as MessageSource, partition: r.varuint(), offset: r.varuint() };
+      outbound.set(packetId, { packetId, qos, released, ref });
+    }
+    const inbound = new Set(r.varuintArray());
+    sessions.push({
+      clientId,
+      connected,
+      connectionId,
+      nodeId,
+      protocolVersion,
+      cleanSession,
+      sessionExpiry,
+      will,
+      username,
+      subscriptions,
+      outbound,
+      inbound,
+      served,
+      generation,
+      connectedAt,
+      disconnectedAt: disc === 0 ? null : disc - 1,
+    });
+  }
+  r.expectEnd('session snapshot');
+  return { nextOffset, sessions };
+}

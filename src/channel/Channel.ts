@@ -1,0 +1,321 @@
+/**
+ * The MQTT 3.1/3.1.1 state machine of one connection. It takes packets, timer
+ * ticks and answers from the node, and returns effects; it never touches a
+ * socket, the log or the clock directly (`ChannelContext` supplies time and
+ * positions), so every rule can be tested without I/O.
+ *
+ * Packet handlers live in ./handlers, one per packet type.
+ */
+import { IConnectPacket, Packet } from 'mqtt-packet';
+import {
+  ClientConnected,
+  ClientDisconnected,
+  DisconnectReason,
+  MessageOrigin,
+  MessagePublished,
+  Positions,
+  ProtocolLevel,
+  WillMessage,
+} from '../events/types';
+import { ConnackCode, ProtocolViolation } from '../protocol/ProtocolViolation';
+import { Delivery, InflightEntry, Session } from '../session/Session';
+import { Effect } from './effects';
+import { MqttSettings } from './MqttSettings';
+import { handleConnect } from './handlers/connect';
+import { handleDisconnect } from './handlers/disconnect';
+import { handlePuback, handlePubcomp, handlePubrec } from './handlers/outboundAcks';
+import { handlePingreq } from './handlers/pingreq';
+import { handlePublish } from './handlers/publish';
+import { handlePubrel } from './handlers/pubrel';
+import { handleSubscribe } from './handlers/subscribe';
+import { handleUnsubscribe } from './handlers/unsubscribe';
+import { publishPacket } from './publishPacket';
+
+export interface ChannelContext {
+  readonly nodeId: string;
+  readonly settings: MqttSettings;
+  now(): number;
+  /** The node's delivery position in the message stream. */
+  position(): Positions;
+  /** A client id for a client that sent a zero-length one [MQTT-3.1.3-6]. */
+  newClientId(): string;
+  /** Whether this client may subscribe to `filter` (ACL); false gives SUBACK 0x80. */
+  maySubscribe(clientId: string, username: string | null, filter: string): boolean;
+}
+
+export type ChannelState = 'new' | 'authenticating' | 'opening' | 'connected' | 'closed';
+
+/** What a resumed (or new) session brings when the node has opened it. */
+export interface OpenedSession {
+  sessionPresent: boolean;
+  /** Open outbound exchanges in their original order, with the message for those not yet released. */
+  outbound: Array<{ packetId: number; entry: InflightEntry; message: Delivery | null }>;
+  inbound: Iterable<number>;
+}
+
+/** Packets a client may pipeline behind CONNECT before the CONNACK [MQTT 3.1.4]. */
+const MAX_EARLY_PACKETS = 1000;
+
+export class Channel {
+  state: ChannelState = 'new';
+  clientId = '';
+  username: string | null = null;
+  protocolVersion: ProtocolLevel = 4;
+  cleanSession = true;
+  keepalive = 0;
+  will: WillMessage | null = null;
+  connect: IConnectPacket | null = null;
+  session: Session | null = null;
+  lastActivity: number;
+  readonly createdAt: number;
+  private early: Packet[] = [];
+
+  constructor(
+    readonly ctx: ChannelContext,
+    readonly connectionId: string,
+    readonly remoteAddress: string,
+  ) {
+    this.createdAt = this.lastActivity = ctx.now();
+  }
+
+  get settings(): MqttSettings {
+    return this.ctx.settings;
+  }
+
+  /** Handles one decoded packet from the client. */
+  handle(packet: Packet): Effect[] {
+    if (this.state === 'closed') return [];
+    this.lastActivity = this.ctx.now();
+    switch (this.state) {
+      case 'new':
+        // The first packet from a client MUST be CONNECT [MQTT-3.1.0-1].
+        if (packet.cmd !== 'connect') return this.close(null, `${packet.cmd} before CONNECT [MQTT-3.1.0-1]`);
+        return handleConnect(this, packet);
+      case 'authenticating':
+      case 'opening':
+        if (packet.cmd === 'connect') return this.violation(new ProtocolViolation('second CONNECT [MQTT-3.1.0-2]'));
+        if (this.early.length >= MAX_EARLY_PACKETS) return this.violation(new ProtocolViolation('too many packets before CONNACK'));
+        this.early.push(packet);
+        return [];
+      case 'connected':
+        return this.dispatch(packet);
+    }
+  }
+
+  private dispatch(packet: Packet): Effect[] {
+    switch (packet.cmd) {
+      case 'connect':
+        return this.violation(new ProtocolViolation('second CONNECT [MQTT-3.1.0-2]'));
+      case 'publish':
+        return handlePublish(this, packet);
+      case 'puback':
+        return handlePuback(this, packet);
+      case 'pubrec':
+        return handlePubrec(this, packet);
+      case 'pubrel':
+        return handlePubrel(this, packet);
+      case 'pubcomp':
+        return handlePubcomp(this, packet);
+      case 'subscribe':
+        return handleSubscribe(this, packet);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, packet);
+      case 'pingreq':
+        return handlePingreq();
+      case 'disconnect':
+        return handleDisconnect(this);
+      default:
+        return this.violation(new ProtocolViolation(`unexpected ${packet.cmd} from a client`));
+    }
+  }
+
+  /** The node's answer to an `authenticate` effect. */
+  authenticated(allowed: boolean, refusalCode: number = ConnackCode.NotAuthorized): Effect[] {
+    if (this.state !== 'authenticating') return [];
+    if (!allowed) {
+      return [{ type: 'send', packet: { cmd: 'connack', returnCode: refusalCode, sessionPresent: false } }, ...this.close(null, `connection refused with CONNACK ${refusalCode}`)];
+    }
+    this.state = 'opening';
+    return [{ type: 'open-session' }];
+  }
+
+  /** The event that records this connection; the node appends it when it opens the session. */
+  connectedEvent(sessionPresent: boolean): ClientConnected {
+    return {
+      type: 'client.connected',
+      clientId: this.clientId,
+      connectionId: this.connectionId,
+      nodeId: this.ctx.nodeId,
+      protocolVersion: this.protocolVersion,
+      cleanSession: this.cleanSession,
+      keepalive: this.keepalive,
+      // MQTT 5 shape: 3.1.1 sessions end with the connection when clean, never otherwise.
+      sessionExpiry: this.cleanSession ? 0 : 0xffffffff,
+      will: this.will,
+      username: this.username,
+      remoteAddress: this.remoteAddress,
+      sessionPresent,
+      position: this.ctx.position(),
+      timestamp: this.ctx.now(),
+    };
+  }
+
+  /**
+   * The node has made the connection durable and loaded the session: send CONNACK,
+   * resend what was in flight [MQTT-4.4.0-1], then handle pipelined packets.
+   */
+  opened(opened: OpenedSession): Effect[] {
+    if (this.state !== 'opening') return [];
+    this.state = 'connected';
+    const session = new Session(this.clientId, this.settings.maxInflight, this.settings.maxQueuedMessages);
+    this.session = session;
+    const effects: Effect[] = [
+      { type: 'send', packet: { cmd: 'connack', returnCode: ConnackCode.Accepted, sessionPresent: opened.sessionPresent } },
+    ];
+    for (const id of opened.inbound) session.inbound.add(id);
+    for (const { packetId, entry, message } of opened.outbound) {
+      session.inflight.set(packetId, entry);
+      session.noteUsedPacketId(packetId);
+      if (entry.released) effects.push({ type: 'send', packet: { cmd: 'pubrel', messageId: packetId } });
+      else if (message) effects.push({ type: 'send', packet: publishPacket(message, entry.qos, packetId, true) });
+    }
+    const early = this.early;
+    this.early = [];
+    for (const p of early) {
+      if (this.state !== 'connected') break;
+      effects.push(...this.dispatch(p));
+    }
+    return effects;
+  }
+
+  /** A message routed to this session (live, from the backlog, or retained). */
+  deliver(d: Delivery): Effect[] {
+    const session = this.session;
+    if (this.state !== 'connected' || !session) return [];
+    if (!session.enqueue(d)) return [{ type: 'dropped', count: 1, reason: `queue full (${this.settings.maxQueuedMessages} messages)` }];
+    return session.loadingBacklog ? [] : this.pump();
+  }
+
+  beginBacklog(from: Positions): void {
+    this.session?.beginBacklog(from);
+  }
+
+  endBacklog(backlog: Delivery[]): Effect[] {
+    const session = this.session;
+    if (this.state !== 'connected' || !session) return [];
+    const dropped = session.endBacklog(backlog);
+    const effects = this.pump();
+    if (dropped > 0) effects.push({ type: 'dropped', count: dropped, reason: `offline queue full (${this.settings.maxQueuedMessages} messages)` });
+    return effects;
+  }
+
+  /** Sends what the in-flight window allows. QoS 2 is recorded before it is sent; QoS 1 alongside. */
+  pump(): Effect[] {
+    const session = this.session;
+    if (!session) return [];
+    const effects: Effect[] = [];
+    let d: Delivery | undefined;
+    while ((d = session.take()) !== undefined) {
+      if (d.qos === 0) {
+        effects.push({ type: 'send', packet: publishPacket(d, 0, 0, false) });
+        continue;
+      }
+      const packetId = session.allocatePacketId();
+      const qos = d.qos;
+      session.inflight.set(packetId, { qos, ref: d.ref, released: false });
+      const send: Effect = { type: 'send', packet: publishPacket(d, qos, packetId, false) };
+      const events = [
+        { type: 'message.delivered' as const, clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() },
+      ];
+      // A QoS 2 message is only sent once its delivery is durable, so a restart resends it with the
+      // same packet id and DUP set instead of as a new message the client would deliver twice.
+      if (qos === 2) effects.push({ type: 'append', events, then: [send] });
+      else effects.push({ type: 'append', events }, send);
+    }
+    return effects;
+  }
+
+  /** Checks keepalive [MQTT-3.1.2-24] and the CONNECT deadline. */
+  tick(now: number): Effect[] {
+    if (this.state === 'closed') return [];
+    if (this.state !== 'connected') {
+      if (now - this.createdAt > this.settings.connectTimeoutMs) return this.close(null, 'no CONNECT in time');
+      return [];
+    }
+    if (this.keepalive > 0 && now - this.lastActivity > this.keepalive * 1500) {
+      return this.end(DisconnectReason.KeepaliveTimeout, `keepalive ${this.keepalive}s expired`, true);
+    }
+    return [];
+  }
+
+  /** The network connection closed under us. */
+  connectionLost(detail = 'connection closed by client'): Effect[] {
+    if (this.state === 'closed') return [];
+    if (this.state !== 'connected') return this.close(null, detail);
+    return this.end(DisconnectReason.ConnectionLost, detail, true);
+  }
+
+  /** The same client id connected elsewhere: close this one without its will (as Mosquitto does). */
+  takenOver(): Effect[] {
+    if (this.state === 'closed') return [];
+    if (this.state !== 'connected') return this.close(null, 'taken over before CONNACK');
+    return this.end(DisconnectReason.Takeover, 'session taken over by a new connection', false);
+  }
+
+  /** The broker is stopping; the session continues when the client reconnects, so no will. */
+  shutdown(): Effect[] {
+    if (this.state === 'closed') return [];
+    if (this.state !== 'connected') return this.close(null, 'server shutdown');
+    return this.end(DisconnectReason.ServerShutdown, 'server shutdown', false);
+  }
+
+  /** A protocol violation: CONNACK where the spec asks for one, the will if connected, then close. */
+  violation(err: ProtocolViolation): Effect[] {
+    if (this.state === 'closed') return [];
+    if (this.state === 'connected') return this.end(DisconnectReason.ProtocolError, err.message, true);
+    const effects: Effect[] = [];
+    if (err.connackCode !== undefined && this.state === 'new') {
+      effects.push({ type: 'send', packet: { cmd: 'connack', returnCode: err.connackCode, sessionPresent: false } });
+    }
+    return [...effects, ...this.close(null, err.message)];
+  }
+
+  /** Ends a connected session: the will if asked and present [MQTT-3.1.2-8], the disconnect event, close. */
+  end(reason: DisconnectReason, detail: string, publishWill: boolean, served?: Positions): Effect[] {
+    const will = publishWill ? this.will : null;
+    this.will = null;
+    const now = this.ctx.now();
+    const events: Array<MessagePublished | ClientDisconnected> = [];
+    if (will) {
+      events.push({
+        type: 'message.published',
+        topic: will.topic,
+        payload: will.payload,
+        qos: will.qos,
+        retain: will.retain,
+        publisherId: this.clientId,
+        packetId: 0,
+        origin: MessageOrigin.Will,
+        nodeId: this.ctx.nodeId,
+        timestamp: now,
+      });
+    }
+    events.push({
+      type: 'client.disconnected',
+      clientId: this.clientId,
+      connectionId: this.connectionId,
+      nodeId: this.ctx.nodeId,
+      reason,
+      willPublished: will !== null,
+      servedUpTo: served ?? (this.session ? this.session.servedFloor(this.ctx.position()) : this.ctx.position()),
+      timestamp: now,
+    });
+    return [{ type: 'append', events }, ...this.close(reason, detail)];
+  }
+
+  close(reason: DisconnectReason | null, detail: string): Effect[] {
+    this.state = 'closed';
+    this.early = [];
+    return [{ type: 'close', reason, detail }];
+  }
+}

@@ -1,0 +1,72 @@
+import { IConnectPacket } from 'mqtt-packet';
+import { ProtocolLevel, QoS } from '../../events/types';
+import { ConnackCode, ProtocolViolation } from '../../protocol/ProtocolViolation';
+import { topicNameError } from '../../protocol/topics';
+import type { Channel } from '../Channel';
+import { Effect } from '../effects';
+
+/** MQTT 3.1 limits client ids to 23 characters and answers longer ones with CONNACK 2. */
+const MQTT31_MAX_CLIENT_ID = 23;
+
+function refuse(ch: Channel, code: number, why: string): Effect[] {
+  return ch.violation(new ProtocolViolation(why, code));
+}
+
+export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
+  const level = packet.protocolVersion ?? 4;
+  const name = packet.protocolId ?? 'MQTT';
+  // Protocol name and level must agree, as Mosquitto checks: MQIsdp is 3.1, MQTT is 3.1.1 [MQTT-3.1.2-1, MQTT-3.1.2-2].
+  if (name === 'MQIsdp' && level !== 3) return refuse(ch, ConnackCode.UnacceptableProtocolVersion, `MQIsdp with protocol level ${level}`);
+  if (name === 'MQTT' && level !== 4) {
+    const why = level === 5 ? 'MQTT 5 is not supported yet' : `MQTT with protocol level ${level}`;
+    return refuse(ch, ConnackCode.UnacceptableProtocolVersion, why);
+  }
+  ch.protocolVersion = level as ProtocolLevel;
+  ch.connect = packet;
+  ch.cleanSession = packet.clean !== false;
+  ch.keepalive = packet.keepalive ?? 0;
+  ch.username = packet.username ?? null;
+
+  let clientId = packet.clientId ?? '';
+  if (clientId.includes('\u0000') || (ch.username ?? '').includes('\u0000')) {
+    return ch.violation(new ProtocolViolation('U+0000 in client id or user name [MQTT-1.5.3-2]'));
+  }
+  if (clientId.length === 0) {
+    // MQTT 3.1 requires a client id; 3.1.1 allows an empty one only with clean session [MQTT-3.1.3-7, MQTT-3.1.3-8].
+    if (level === 3) return refuse(ch, ConnackCode.IdentifierRejected, 'empty client id with MQTT 3.1');
+    if (!ch.cleanSession) return refuse(ch, ConnackCode.IdentifierRejected, 'empty client id without clean session [MQTT-3.1.3-8]');
+    if (!ch.settings.allowZeroLengthClientId) return refuse(ch, ConnackCode.IdentifierRejected, 'empty client id refused by configuration');
+    clientId = ch.ctx.newClientId(); // [MQTT-3.1.3-6]
+  } else if (level === 3 && clientId.length > MQTT31_MAX_CLIENT_ID) {
+    return refuse(ch, ConnackCode.IdentifierRejected, `client id longer than ${MQTT31_MAX_CLIENT_ID} characters with MQTT 3.1`);
+  } else if (clientId.length > ch.settings.maxClientIdLength) {
+    return refuse(ch, ConnackCode.IdentifierRejected, `client id longer than ${ch.settings.maxClientIdLength} characters`);
+  }
+  ch.clientId = clientId;
+
+  if (packet.will) {
+    const topicError = topicNameError(packet.will.topic);
+    if (topicError) return ch.violation(new ProtocolViolation(`invalid will topic: ${topicError}`));
+    const payload = typeof packet.will.payload === 'string' ? Buffer.from(packet.will.payload) : packet.will.payload;
+    ch.will = {
+      topic: packet.will.topic,
+      payload: Buffer.from(payload), // a copy: the socket chunk it points into must not be pinned
+      qos: (packet.will.qos ?? 0) as QoS,
+      retain: packet.will.retain === true,
+    };
+  }
+
+  ch.state = 'authenticating';
+  return [
+    {
+      type: 'authenticate',
+      request: {
+        clientId,
+        username: ch.username,
+        password: packet.password ?? null,
+        remoteAddress: ch.remoteAddress,
+        protocolVersion: level,
+      },
+    },
+  ];
+}

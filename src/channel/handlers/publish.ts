@@ -1,0 +1,52 @@
+import { IPublishPacket } from 'mqtt-packet';
+import { MessageOrigin, MessagePublished } from '../../events/types';
+import { ProtocolViolation } from '../../protocol/ProtocolViolation';
+import { topicNameError } from '../../protocol/topics';
+import type { Channel } from '../Channel';
+import { Effect } from '../effects';
+
+/**
+ * An inbound PUBLISH. It is acknowledged only once it is durable in the log:
+ * QoS 1 with PUBACK [MQTT-4.3.2-2], QoS 2 with PUBREC [MQTT-4.3.3-2]. A QoS 2
+ * packet id still awaiting PUBREL is a resend: acknowledged, not published again.
+ */
+export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
+  const topicError = topicNameError(packet.topic);
+  if (topicError) return ch.violation(new ProtocolViolation(topicError));
+  const qos = packet.qos;
+  const packetId = packet.messageId ?? 0;
+  if (qos > 0 && packetId === 0) return ch.violation(new ProtocolViolation('QoS > 0 PUBLISH without a packet identifier [MQTT-2.3.1-1]'));
+  const session = ch.session!;
+
+  if (qos === 2 && session.inbound.has(packetId)) {
+    return [{ type: 'append', events: [], then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }] }];
+  }
+
+  const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+  const now = ch.ctx.now();
+  const event: MessagePublished = {
+    type: 'message.published',
+    topic: packet.topic,
+    payload,
+    qos,
+    retain: packet.retain && ch.settings.retainAvailable,
+    publisherId: ch.clientId,
+    packetId,
+    origin: MessageOrigin.Client,
+    nodeId: ch.ctx.nodeId,
+    timestamp: now,
+  };
+  if (qos === 0) return [{ type: 'append', events: [event] }];
+  if (qos === 1) return [{ type: 'append', events: [event], then: [{ type: 'send', packet: { cmd: 'puback', messageId: packetId } }] }];
+  session.inbound.add(packetId);
+  return [
+    {
+      type: 'append',
+      events: [
+        event,
+        { type: 'message.acknowledged', clientId: ch.clientId, packetId, kind: 'pubrec', direction: 'out', timestamp: now },
+      ],
+      then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }],
+    },
+  ];
+}

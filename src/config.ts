@@ -1,0 +1,265 @@
+/**
+ * Configuration: defaults, overridden by a JSON file, then by environment
+ * variables, then by command-line flags. Every key and default is documented in
+ * docs/configuration.md; unknown keys and wrong types are refused with the path
+ * of the offending key, so a typo never silently falls back to a default.
+ */
+import { readFileSync } from 'fs';
+import { AclRule } from '../auth/StaticAcl';
+import { MqttSettings } from './channel/MqttSettings';
+import { MAX_REMAINING_LENGTH } from './protocol/PacketDecoder';
+
+export interface TcpListenerConfig {
+  enabled: boolean;
+  host: string;
+  port: number;
+}
+
+export interface TlsListenerConfig extends TcpListenerConfig {
+  keyFile: string;
+  certFile: string;
+  caFile: string;
+  requireClientCert: boolean;
+}
+
+export interface WsListenerConfig extends TcpListenerConfig {
+  path: string;
+}
+
+export interface WssListenerConfig extends TlsListenerConfig {
+  path: string;
+}
+
+export interface FileLogConfig {
+  /** Segment size before a new segment file is started (bytes). */
+  segmentBytes: number;
+  /** 'os': acknowledge once written to the OS (survives kill -9); 'batch': fsync every batch; 'interval': fsync every fsyncIntervalMs. */
+  fsync: 'os' | 'batch' | 'interval';
+  fsyncIntervalMs: number;
+}
+
+export interface LogConfig {
+  backend: 'file';
+  /** Prefix of stream (Kafka topic) names. */
+  streamPrefix: string;
+  messagePartitions: number;
+  sessionPartitions: number;
+  messageRetentionMs: number;
+  messageRetentionBytes: number;
+  sessionRetentionMs: number;
+  file: FileLogConfig;
+}
+
+export interface BrokerConfig {
+  /** Node identity; empty: generated once and kept in <dataDir>/node-id. */
+  nodeId: string;
+  dataDir: string;
+  listeners: {
+    tcp: TcpListenerConfig;
+    tls: TlsListenerConfig;
+    ws: WsListenerConfig;
+    wss: WssListenerConfig;
+  };
+  mqtt: MqttSettings;
+  log: LogConfig;
+  snapshots: {
+    /** Snapshot a session partition after this many folded events... */
+    everyEvents: number;
+    /** ...or after this long with any change (ms). */
+    intervalMs: number;
+  };
+  acl: { rules: AclRule[] };
+  logging: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+}
+
+const DAY = 24 * 3600 * 1000;
+
+export function defaultConfig(): BrokerConfig {
+  return {
+    nodeId: '',
+    dataDir: './data',
+    listeners: {
+      tcp: { enabled: true, host: '0.0.0.0', port: 1883 },
+      tls: { enabled: false, host: '0.0.0.0', port: 8883, keyFile: '', certFile: '', caFile: '', requireClientCert: false },
+      ws: { enabled: true, host: '0.0.0.0', port: 8083, path: '/mqtt' },
+      wss: { enabled: false, host: '0.0.0.0', port: 8084, path: '/mqtt', keyFile: '', certFile: '', caFile: '', requireClientCert: false },
+    },
+    mqtt: {
+      // Mosquitto's default: the largest size the protocol can express.
+      maxPacketSize: MAX_REMAINING_LENGTH + 5,
+      maxInflight: 32,
+      maxQueuedMessages: 10_000,
+      allowZeroLengthClientId: true,
+      maxClientIdLength: 65535,
+      connectTimeoutMs: 15_000,
+      maxQos: 2,
+      retainAvailable: true,
+    },
+    log: {
+      backend: 'file',
+      streamPrefix: 'mqlog.',
+      messagePartitions: 1,
+      sessionPartitions: 1,
+      messageRetentionMs: 7 * DAY,
+      messageRetentionBytes: -1,
+      sessionRetentionMs: 7 * DAY,
+      file: { segmentBytes: 64 * 1024 * 1024, fsync: 'os', fsyncIntervalMs: 1000 },
+    },
+    snapshots: { everyEvents: 10_000, intervalMs: 60_000 },
+    acl: { rules: [] },
+    logging: { level: 'info' },
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merges `patch` into `base`, checking every key exists and keeps its type. */
+function mergeChecked(base: Record<string, unknown>, patch: Record<string, unknown>, path: string, source: string): void {
+  for (const [key, value] of Object.entries(patch)) {
+    const here = path ? `${path}.${key}` : key;
+    if (!(key in base)) throw new ConfigError(`${source}: unknown setting '${here}'`);
+    const current = base[key];
+    if (isObject(current)) {
+      if (!isObject(value)) throw new ConfigError(`${source}: '${here}' must be an object`);
+      mergeChecked(current, value, here, source);
+    } else if (Array.isArray(current)) {
+      if (!Array.isArray(value)) throw new ConfigError(`${source}: '${here}' must be an array`);
+      base[key] = value;
+    } else {
+      if (typeof value !== typeof current) throw new ConfigError(`${source}: '${here}' must be a ${typeof current}, got ${JSON.stringify(value)}`);
+      base[key] = value;
+    }
+  }
+}
+
+/** Sets one dotted path from a string (environment or flag), converting to the default's type. */
+function setPath(config: BrokerConfig, path: string, raw: string, source: string): void {
+  const parts = path.split('.');
+  let node: Record<string, unknown> = config as unknown as Record<string, unknown>;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = node[parts[i]];
+    if (!isObject(next)) throw new ConfigError(`${source}: unknown setting '${path}'`);
+    node = next;
+  }
+  const key = parts[parts.length - 1];
+  if (!(key in node)) throw new ConfigError(`${source}: unknown setting '${path}'`);
+  const current = node[key];
+  let value: unknown = raw;
+  if (typeof current === 'number') {
+    value = Number(raw);
+    if (!Number.isFinite(value as number)) throw new ConfigError(`${source}: '${path}' must be a number, got '${raw}'`);
+  } else if (typeof current === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${source}: '${path}' must be true or false, got '${raw}'`);
+    value = raw === 'true';
+  } else if (typeof current !== 'string') {
+    try {
+      value = JSON.parse(raw) as Json;
+    } catch {
+      throw new ConfigError(`${source}: '${path}' must be JSON, got '${raw}'`);
+    }
+    mergeChecked(node, { [key]: value }, parts.slice(0, -1).join('.'), source);
+    return;
+  }
+  node[key] = value;
+}
+
+export interface ConfigSources {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Dotted paths to string values, e.g. from flags: { 'listeners.tcp.port': '1884' }. */
+  overrides?: Record<string, string>;
+  /** Already-typed overrides (embedding API). */
+  object?: DeepPartial<BrokerConfig>;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/**
+ * Environment: MQLOG_PORT, MQLOG_DATA_DIR, MQLOG_NODE_ID, MQLOG_LOG_LEVEL, and any
+ * setting as MQLOG__<dotted path with __ for dots>, e.g. MQLOG__mqtt__maxInflight=64.
+ */
+const ENV_SHORTCUTS: Record<string, string> = {
+  MQLOG_PORT: 'listeners.tcp.port',
+  MQLOG_DATA_DIR: 'dataDir',
+  MQLOG_NODE_ID: 'nodeId',
+  MQLOG_LOG_LEVEL: 'logging.level',
+};
+
+export function loadConfig(sources: ConfigSources = {}): BrokerConfig {
+  const config = defaultConfig();
+  if (sources.file) {
+    let text: string;
+    try {
+      text = readFileSync(sources.file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file '${sources.file}': ${(err as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config file '${sources.file}' is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!isObject(parsed)) throw new ConfigError(`config file '${sources.file}' must hold a JSON object`);
+    mergeChecked(config as unknown as Record<string, unknown>, parsed, '', `config file '${sources.file}'`);
+  }
+  if (sources.object) mergeChecked(config as unknown as Record<string, unknown>, sources.object as Record<string, unknown>, '', 'config');
+  const env = sources.env ?? {};
+  for (const [name, path] of Object.entries(ENV_SHORTCUTS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(config, path, v, `environment ${name}`);
+  }
+  for (const [name, v] of Object.entries(env)) {
+    if (!name.startsWith('MQLOG__') || v === undefined) continue;
+    setPath(config, name.slice('MQLOG__'.length).split('__').join('.'), v, `environment ${name}`);
+  }
+  for (const [path, v] of Object.entries(sources.overrides ?? {})) setPath(config, path, v, `option ${path}`);
+  validate(config);
+  return config;
+}
+
+function validate(c: BrokerConfig): void {
+  const positive = (v: number, path: string) => {
+    if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`'${path}' must be a positive integer, got ${v}`);
+  };
+  const port = (v: number, path: string) => {
+    if (!Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(`'${path}' must be a port number (0-65535), got ${v}`);
+  };
+  for (const [name, l] of Object.entries(c.listeners)) port(l.port, `listeners.${name}.port`);
+  for (const name of ['tls', 'wss'] as const) {
+    const l = c.listeners[name];
+    if (l.enabled && (!l.keyFile || !l.certFile)) throw new ConfigError(`listeners.${name} is enabled but keyFile and certFile are not both set`);
+  }
+  positive(c.mqtt.maxPacketSize, 'mqtt.maxPacketSize');
+  positive(c.mqtt.maxInflight, 'mqtt.maxInflight');
+  if (c.mqtt.maxInflight > 65535) throw new ConfigError(`'mqtt.maxInflight' must be at most 65535`);
+  positive(c.mqtt.maxQueuedMessages, 'mqtt.maxQueuedMessages');
+  positive(c.mqtt.connectTimeoutMs, 'mqtt.connectTimeoutMs');
+  if (![0, 1, 2].includes(c.mqtt.maxQos)) throw new ConfigError(`'mqtt.maxQos' must be 0, 1 or 2`);
+  positive(c.log.messagePartitions, 'log.messagePartitions');
+  positive(c.log.sessionPartitions, 'log.sessionPartitions');
+  positive(c.log.file.segmentBytes, 'log.file.segmentBytes');
+  if (!['os', 'batch', 'interval'].includes(c.log.file.fsync)) throw new ConfigError(`'log.file.fsync' must be os, batch or interval`);
+  if (c.log.backend !== 'file') throw new ConfigError(`'log.backend' must be 'file'`);
+  positive(c.snapshots.everyEvents, 'snapshots.everyEvents');
+  positive(c.snapshots.intervalMs, 'snapshots.intervalMs');
+  for (const [i, r] of c.acl.rules.entries()) {
+    if (!['allow', 'deny'].includes(r.permission)) throw new ConfigError(`acl.rules[${i}].permission must be allow or deny`);
+    if (!['subscribe', 'publish', 'all'].includes(r.action)) throw new ConfigError(`acl.rules[${i}].action must be subscribe, publish or all`);
+    if (typeof r.topic !== 'string' || !r.topic) throw new ConfigError(`acl.rules[${i}].topic must be a topic filter`);
+  }
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(c.logging.level)) {
+    throw new ConfigError(`'logging.level' must be one of trace, debug, info, warn, error, fatal, silent`);
+  }
+}

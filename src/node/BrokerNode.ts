@@ -1,0 +1,510 @@
+/**
+ * A broker node. It keeps no state of its own: sessions and retained messages
+ * are projections folded from the log, local routes mirror the subscriptions of
+ * the clients on its sockets, and every message is delivered from the log tail.
+ *
+ *   socket → Connection (decoder → Channel) → append → log
+ *   log tail: sessions → SessionFolder, retained → RetainedProjection,
+ *             messages → LocalRoutes → Connection.deliver → socket
+ */
+import { randomUUID } from 'crypto';
+import { EventEmitter } from 'events';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { Acl, StaticAcl } from '../../auth/StaticAcl';
+import { AllowAnonymous, Authenticator } from '../../auth/Authenticator';
+import { emptyRetained, foldRetained, retainedMatching, RetainedState } from '../../projections/RetainedProjection';
+import { OutboundEntry } from '../../projections/SessionProjection';
+import { Channel, ChannelContext, OpenedSession } from '../channel/Channel';
+import { Effect } from '../channel/effects';
+import { BrokerConfig } from '../config';
+import { decodeEvent } from '../events/codec';
+import { BrokerEvent, DisconnectReason, MessageOrigin, MessageSource, QoS } from '../events/types';
+import { EventLog, LogRecord, TailHandle } from '../log/EventLog';
+import { Logger } from '../logger';
+import { ConnackCode } from '../protocol/ProtocolViolation';
+import { Delivery } from '../session/Session';
+import { Listener, Transport } from '../transports/Transport';
+import { TcpListener } from '../transports/TcpListener';
+import { TlsListener } from '../transports/TlsListener';
+import { WebSocketListener } from '../transports/WebSocketListener';
+import { Connection, ConnectionHost } from './Connection';
+import { recordsFor } from './EventRouting';
+import { LocalRoutes } from './LocalRoutes';
+import { scanBacklog } from './OfflineBacklog';
+import { SessionFolder } from './SessionFolder';
+import { restoreSnapshots, writeSnapshots } from './Snapshots';
+import { Stats } from './Stats';
+import { StreamLayout, streamLayout, streamSpecs } from './streams';
+
+export interface BrokerNodeOptions {
+  config: BrokerConfig;
+  log: EventLog;
+  logger: Logger;
+  authenticator?: Authenticator;
+  acl?: Acl;
+}
+
+export interface ListeningPorts {
+  tcp?: number;
+  tls?: number;
+  ws?: number;
+  wss?: number;
+}
+
+const TICK_MS = 1000;
+
+export class BrokerNode extends EventEmitter implements ConnectionHost {
+  readonly config: BrokerConfig;
+  readonly log: Logger;
+  readonly eventLog: EventLog;
+  readonly stats = new Stats();
+  readonly streams: StreamLayout;
+  nodeId = '';
+  readonly sessions: SessionFolder;
+  retained: RetainedState = emptyRetained();
+  /** Next message-stream offset to deliver, per partition. */
+  readonly position: number[] = [];
+  readonly routes = new LocalRoutes();
+  /** The current connection of each client id on this node. */
+  private readonly byClientId = new Map<string, Connection>();
+  private readonly connections = new Set<Connection>();
+  private readonly tails: TailHandle[] = [];
+  private servers: Listener[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private readonly authenticator: Authenticator;
+  private readonly acl: Acl;
+  private readonly ctx: ChannelContext;
+  private connectionCounter = 0;
+  private readonly epoch = Date.now().toString(36);
+  private stopping = false;
+  private started = false;
+  private lastSnapshot = Date.now();
+  private readonly matchScratch = new Map<string, QoS>();
+  private retainedNext = 0;
+
+  constructor(options: BrokerNodeOptions) {
+    super();
+    this.config = options.config;
+    this.log = options.logger;
+    this.eventLog = options.log;
+    this.authenticator = options.authenticator ?? new AllowAnonymous();
+    this.acl = options.acl ?? new StaticAcl(options.config.acl.rules);
+    this.streams = streamLayout(options.config.log.streamPrefix);
+    this.sessions = new SessionFolder(this.streams.sessions, options.config.log.sessionPartitions);
+    const node = this;
+    this.ctx = {
+      get nodeId() {
+        return node.nodeId;
+      },
+      settings: options.config.mqtt,
+      now: () => Date.now(),
+      position: () => [...node.position],
+      newClientId: () => `auto-${randomUUID()}`,
+      maySubscribe: (clientId, username, filter) => node.acl.maySubscribe(clientId, username, filter),
+    };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Lifecycle
+
+  /** Rebuilds the projections from the log, then opens the listeners. */
+  async start(): Promise<ListeningPorts> {
+    const t0 = Date.now();
+    this.nodeId = this.config.nodeId || this.persistentNodeId();
+    const c = this.config.log;
+    await this.eventLog.open(
+      streamSpecs({
+        prefix: c.streamPrefix,
+        messagePartitions: c.messagePartitions,
+        sessionPartitions: c.sessionPartitions,
+        messageRetentionMs: c.messageRetentionMs,
+        messageRetentionBytes: c.messageRetentionBytes,
+        sessionRetentionMs: c.sessionRetentionMs,
+      }),
+    );
+    const restored = await restoreSnapshots(this.eventLog, this.streams, this.sessions);
+    await this.catchUpSessions();
+    await this.catchUpRetained();
+    for (let p = 0; p < c.messagePartitions; p++) this.position[p] = await this.eventLog.endOffset(this.streams.messages, p);
+    for (let p = 0; p < c.messagePartitions; p++) {
+      this.tails.push(
+        this.eventLog.tail(this.streams.messages, p, this.position[p], (records) => this.onMessages(p, records), {
+          onError: (err) => this.fatal('message tail', err),
+        }),
+      );
+    }
+    await this.closeOrphanedSessions();
+    this.log.info(
+      { nodeId: this.nodeId, sessions: this.sessions.state.size, retained: this.retained.size, snapshots: restored.length, ms: Date.now() - t0 },
+      'projections rebuilt from the log',
+    );
+    const ports = await this.openListeners();
+    this.timers.push(setInterval(() => this.tick(), TICK_MS));
+    this.timers.push(setInterval(() => void this.snapshotIfDue(false), Math.min(this.config.snapshots.intervalMs, 5000)));
+    for (const t of this.timers) t.unref();
+    this.started = true;
+    this.log.info({ nodeId: this.nodeId, ports }, 'mqlog node started');
+    return ports;
+  }
+
+  /** Stops listening, ends every connection (no wills: sessions continue), snapshots and closes the log. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await Promise.all(this.servers.map((l) => l.close()));
+    this.servers = [];
+    const conns = [...this.connections];
+    for (const conn of conns) conn.run(conn.channel.shutdown());
+    await Promise.all(conns.map((conn) => conn.settled()));
+    if (this.started) {
+      try {
+        await writeSnapshots(this.eventLog, this.streams, this.sessions, true, this.config.snapshots.everyEvents);
+      } catch (err) {
+        this.log.warn({ err }, 'final snapshot failed');
+      }
+    }
+    for (const t of this.tails) t.close();
+    this.tails.length = 0;
+    await this.eventLog.close();
+    this.log.info({ nodeId: this.nodeId }, 'mqlog node stopped');
+  }
+
+  private persistentNodeId(): string {
+    const dir = this.config.dataDir;
+    const file = join(dir, 'node-id');
+    try {
+      const id = readFileSync(file, 'utf8').trim();
+      if (id) return id;
+    } catch {
+      // first start: make one below
+    }
+    mkdirSync(dir, { recursive: true });
+    const id = `node-${randomUUID().slice(0, 8)}`;
+    writeFileSync(file, `${id}\n`);
+    return id;
+  }
+
+  private async catchUpSessions(): Promise<void> {
+    const partitions = this.config.log.sessionPartitions;
+    const waits: Array<Promise<void>> = [];
+    for (let p = 0; p < partitions; p++) {
+      const end = await this.eventLog.endOffset(this.streams.sessions, p);
+      let failed: (err: Error) => void = () => undefined;
+      const failure = new Promise<void>((_, reject) => (failed = reject));
+      this.tails.push(
+        this.eventLog.tail(this.streams.sessions, p, this.sessions.nextOffset[p], (records) => this.sessions.apply(p, records), {
+          onError: (err) => {
+            failed(err);
+            if (this.started) this.fatal('session tail', err);
+          },
+        }),
+      );
+      if (end > 0) waits.push(Promise.race([this.sessions.folded(p, end - 1), failure]));
+    }
+    await Promise.all(waits);
+  }
+
+  private async catchUpRetained(): Promise<void> {
+    const stream = this.streams.retained;
+    const end = await this.eventLog.endOffset(stream, 0);
+    this.retainedNext = await this.eventLog.startOffset(stream, 0);
+    let failed: (err: Error) => void = () => undefined;
+    const failure = new Promise<void>((_, reject) => (failed = reject));
+    let caughtUp: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (caughtUp = resolve));
+    this.tails.push(
+      this.eventLog.tail(
+        stream,
+        0,
+        this.retainedNext,
+        (records) => {
+          for (const r of records) {
+            try {
+              foldRetained(this.retained, r);
+            } catch (err) {
+              throw new Error(`cannot decode ${stream}/0 offset ${r.offset}: ${(err as Error).message}`);
+            }
+            this.retainedNext = r.offset + 1;
+          }
+          if (this.retainedNext >= end) caughtUp();
+        },
+        {
+          onError: (err) => {
+            failed(err);
+            if (this.started) this.fatal('retained tail', err);
+          },
+        },
+      ),
+    );
+    if (this.retainedNext >= end) return;
+    await Promise.race([done, failure]);
+  }
+
+  /**
+   * Sessions this node held when it stopped without a clean shutdown (kill -9):
+   * their connections are gone, so their wills are published now and the
+   * sessions marked disconnected, keeping their served position.
+   */
+  private async closeOrphanedSessions(): Promise<void> {
+    const events: BrokerEvent[] = [];
+    const now = Date.now();
+    for (const rec of this.sessions.state.values()) {
+      if (!rec.connected || rec.nodeId !== this.nodeId) continue;
+      if (rec.will) {
+        events.push({
+          type: 'message.published',
+          topic: rec.will.topic,
+          payload: rec.will.payload,
+          qos: rec.will.qos,
+          retain: rec.will.retain,
+          publisherId: rec.clientId,
+          packetId: 0,
+          origin: MessageOrigin.Will,
+          nodeId: this.nodeId,
+          timestamp: now,
+        });
+      }
+      events.push({
+        type: 'client.disconnected',
+        clientId: rec.clientId,
+        connectionId: rec.connectionId,
+        nodeId: this.nodeId,
+        reason: DisconnectReason.ConnectionLost,
+        willPublished: rec.will !== null,
+        servedUpTo: rec.served,
+        timestamp: now,
+      });
+    }
+    if (events.length === 0) return;
+    await this.eventLog.append(recordsFor(events, this.streams));
+    this.log.info({ sessions: events.filter((e) => e.type === 'client.disconnected').length }, 'closed sessions left connected by an unclean stop');
+  }
+
+  private async openListeners(): Promise<ListeningPorts> {
+    const l = this.config.listeners;
+    const onConnection = (t: Transport) => this.accept(t);
+    const made: Array<[keyof ListeningPorts, Listener]> = [];
+    if (l.tcp.enabled) made.push(['tcp', new TcpListener(l.tcp, onConnection)]);
+    if (l.tls.enabled) made.push(['tls', new TlsListener({ ...l.tls, caFile: l.tls.caFile || undefined }, onConnection)]);
+    const maxPayload = this.config.mqtt.maxPacketSize;
+    if (l.ws.enabled) made.push(['ws', new WebSocketListener({ host: l.ws.host, port: l.ws.port, path: l.ws.path, maxPayload }, onConnection)]);
+    if (l.wss.enabled) {
+      const tls = { keyFile: l.wss.keyFile, certFile: l.wss.certFile, caFile: l.wss.caFile || undefined, requireClientCert: l.wss.requireClientCert };
+      made.push(['wss', new WebSocketListener({ host: l.wss.host, port: l.wss.port, path: l.wss.path, maxPayload, tls }, onConnection)]);
+    }
+    const ports: ListeningPorts = {};
+    try {
+      for (const [kind, listener] of made) {
+        ports[kind] = await listener.listen();
+        this.servers.push(listener);
+      }
+    } catch (err) {
+      await Promise.all(this.servers.map((x) => x.close()));
+      this.servers = [];
+      throw err;
+    }
+    return ports;
+  }
+
+  private fatal(what: string, err: Error): void {
+    this.log.error({ err }, `${what} stopped`);
+    this.emit('error', err);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Connections
+
+  private accept(transport: Transport): void {
+    if (this.stopping) {
+      transport.destroy();
+      return;
+    }
+    const connectionId = `${this.nodeId}/${this.epoch}/${++this.connectionCounter}`;
+    const channel = new Channel(this.ctx, connectionId, transport.remoteAddress);
+    const conn = new Connection(transport, channel, this, this.config.mqtt.maxPacketSize);
+    this.connections.add(conn);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const conn of this.connections) conn.run(conn.channel.tick(now));
+  }
+
+  append(_conn: Connection, effect: Extract<Effect, { type: 'append' }>): Promise<unknown> {
+    for (const e of effect.events) if (e.type === 'message.published') this.stats.messagesReceived++;
+    return this.eventLog.append(recordsFor(effect.events, this.streams));
+  }
+
+  authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void {
+    this.authenticator.authenticate(effect.request).then(
+      (decision) => conn.run(conn.channel.authenticated(decision.allowed, decision.code)),
+      (err: Error) => {
+        this.log.error({ err, clientId: effect.request.clientId }, 'authentication failed; refusing the connection');
+        conn.run(conn.channel.authenticated(false, ConnackCode.ServerUnavailable));
+      },
+    );
+  }
+
+  openSession(conn: Connection): void {
+    this.open(conn).catch((err: Error) => {
+      this.log.error({ err, clientId: conn.channel.clientId }, 'could not open the session');
+      conn.run(conn.channel.close(null, `session could not be opened: ${err.message}`));
+    });
+  }
+
+  private async open(conn: Connection): Promise<void> {
+    const ch = conn.channel;
+    const clientId = ch.clientId;
+    const existing = this.byClientId.get(clientId);
+    if (existing && existing !== conn) existing.run(existing.channel.takenOver()); // [MQTT-3.1.4-2]
+    this.byClientId.set(clientId, conn);
+    const prior = this.sessions.state.get(clientId);
+    // Session present only when a persistent session is resumed [MQTT-3.2.2-1..3].
+    const sessionPresent = !ch.cleanSession && prior !== undefined && !prior.cleanSession;
+    const [position] = await this.eventLog.append(recordsFor([ch.connectedEvent(sessionPresent)], this.streams));
+    await this.sessions.folded(position.partition, position.offset);
+    const rec = this.sessions.state.get(clientId);
+    if (!rec || rec.connectionId !== ch.connectionId) {
+      conn.run(ch.close(null, 'superseded by a newer connection while opening'));
+      return;
+    }
+    const outbound: OpenedSession['outbound'] = [];
+    for (const entry of rec.outbound.values()) {
+      const message = entry.released ? null : await this.readDelivery(entry);
+      if (!entry.released && !message) {
+        this.log.warn({ clientId, packetId: entry.packetId, ref: entry.ref }, 'in-flight message no longer in the log; not resent');
+        continue;
+      }
+      outbound.push({ packetId: entry.packetId, entry: { qos: entry.qos, ref: entry.ref, released: entry.released }, message });
+    }
+    if (conn.isClosed) {
+      // The client went away while its session was opening: record that, with its will.
+      conn.run(ch.end(DisconnectReason.ConnectionLost, 'connection closed while opening', true, rec.served));
+      return;
+    }
+    // Routes first, then the channel: both in this synchronous block, so no message slips between.
+    for (const [filter, sub] of rec.subscriptions) this.routes.add(clientId, filter, sub.qos, sub.since);
+    this.stats.clientConnected();
+    conn.run(ch.opened({ sessionPresent, outbound, inbound: rec.inbound }));
+    this.log.info(
+      { clientId, remote: conn.transport.remoteAddress, transport: conn.transport.kind, cleanSession: ch.cleanSession, sessionPresent },
+      'client connected',
+    );
+    if (!sessionPresent || rec.subscriptions.size === 0 || conn.isClosed) return;
+    const upTo = [...this.position];
+    ch.beginBacklog(rec.served);
+    const scan = await scanBacklog(this.eventLog, this.streams.messages, rec.subscriptions, rec.served, upTo);
+    if (scan.expired > 0) this.log.warn({ clientId, expired: scan.expired }, 'offline messages deleted by retention before the session returned');
+    if (!conn.isClosed) conn.run(ch.endBacklog(scan.deliveries));
+  }
+
+  private async readDelivery(entry: OutboundEntry): Promise<Delivery | null> {
+    const stream = entry.ref.source === MessageSource.Retained ? this.streams.retained : this.streams.messages;
+    const [record] = await this.eventLog.read(stream, entry.ref.partition, entry.ref.offset, { maxRecords: 1 });
+    if (!record || record.offset !== entry.ref.offset || !record.value) return null;
+    const event = decodeEvent(record.value);
+    if (event.type !== 'message.published') return null;
+    return { topic: event.topic, payload: event.payload, qos: entry.qos, retain: entry.ref.source === MessageSource.Retained, ref: entry.ref };
+  }
+
+  routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void {
+    for (const r of effect.routes) this.routes.add(conn.channel.clientId, r.filter, r.qos, r.since);
+  }
+
+  routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void {
+    for (const f of effect.filters) this.routes.remove(conn.channel.clientId, f);
+  }
+
+  sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void {
+    for (const sub of effect.subscriptions) {
+      for (const entry of retainedMatching(this.retained, sub.filter)) {
+        const m = entry.message;
+        conn.deliver({
+          topic: m.topic,
+          payload: m.payload,
+          qos: Math.min(m.qos, sub.qos) as QoS,
+          retain: true, // [MQTT-3.3.1-8]
+          ref: { source: MessageSource.Retained, partition: entry.partition, offset: entry.offset },
+        });
+      }
+    }
+  }
+
+  dropped(conn: Connection, count: number, reason: string): void {
+    this.stats.publishDropped += count;
+    this.log.warn({ clientId: conn.channel.clientId, count, reason, totalDropped: this.stats.publishDropped }, 'messages dropped for a session');
+  }
+
+  closed(conn: Connection, reason: DisconnectReason | null, detail: string): void {
+    this.connections.delete(conn);
+    const clientId = conn.channel.clientId;
+    const wasCurrent = clientId !== '' && this.byClientId.get(clientId) === conn;
+    if (wasCurrent) {
+      this.byClientId.delete(clientId);
+      this.routes.removeClient(clientId);
+    }
+    if (conn.channel.session) this.stats.clientsConnected--;
+    if (reason === DisconnectReason.ProtocolError || (reason === null && conn.channel.session === null && detail !== 'connection closed by client')) {
+      this.stats.protocolErrors++;
+      this.log.warn({ clientId: clientId || undefined, remote: conn.transport.remoteAddress, detail }, 'connection closed');
+    } else {
+      this.log.info({ clientId, remote: conn.transport.remoteAddress, reason: reason === null ? undefined : DisconnectReason[reason], detail }, 'client disconnected');
+    }
+  }
+
+  countIn(bytes: number): void {
+    this.stats.bytesReceived += bytes;
+  }
+
+  countOut(bytes: number): void {
+    this.stats.bytesSent += bytes;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Delivery from the log
+
+  private onMessages(partition: number, records: LogRecord[]): void {
+    for (const r of records) {
+      this.position[partition] = r.offset + 1;
+      if (!r.key || !r.value) continue;
+      const topic = r.key.toString('utf8');
+      const matches = this.routes.match(topic, partition, r.offset, this.matchScratch);
+      if (matches.size === 0) continue;
+      const event = decodeEvent(r.value);
+      if (event.type !== 'message.published') continue;
+      const ref = { source: MessageSource.Messages, partition, offset: r.offset };
+      for (const [clientId, subQos] of matches) {
+        const conn = this.byClientId.get(clientId);
+        if (!conn) continue;
+        this.stats.messagesSent++;
+        // Delivered at the lower of the two QoS, retain flag cleared [MQTT-3.3.1-9, MQTT-3.8.4-6].
+        conn.deliver({ topic: event.topic, payload: event.payload, qos: Math.min(event.qos, subQos) as QoS, retain: false, ref });
+      }
+    }
+  }
+
+  private async snapshotIfDue(force: boolean): Promise<void> {
+    if (this.stopping) return;
+    const intervalDue = Date.now() - this.lastSnapshot >= this.config.snapshots.intervalMs;
+    try {
+      const written = await writeSnapshots(this.eventLog, this.streams, this.sessions, force || intervalDue, this.config.snapshots.everyEvents);
+      if (written > 0 || intervalDue) this.lastSnapshot = Date.now();
+      if (written > 0) this.log.debug({ partitions: written }, 'session snapshot written');
+    } catch (err) {
+      this.log.warn({ err }, 'session snapshot failed; will retry');
+    }
+  }
+
+  /** Test and tooling hook: write snapshots of every changed partition now. */
+  snapshotNow(): Promise<void> {
+    return this.snapshotIfDue(true);
+  }
+
+  /** Number of open network connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * One client connection on this node: transport bytes → decoder → channel, and
+ * the channel's effects carried out in order. Appends of one connection settle
+ * in order, so acknowledgements leave in the order their packets arrived
+ * [MQTT-4.6.0-2..4].
+ */
+import mqttPacket, { Packet } from 'mqtt-packet';
+import { Channel } from '../channel/Channel';
+import { Effect } from '../channel/effects';
+import { DisconnectReason } from '../events/types';
+import { Logger } from '../logger';
+import { PacketDecoder } from '../protocol/PacketDecoder';
+import { ProtocolViolation } from '../protocol/ProtocolViolation';
+import { Delivery } from '../session/Session';
+import { Transport, TransportSink } from '../transports/Transport';
+
+/** What a connection needs from its node. */
+export interface ConnectionHost {
+  readonly log: Logger;
+  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>): Promise<unknown>;
+  authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void;
+  openSession(conn: Connection): void;
+  routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void;
+  routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void;
+  sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void;
+  dropped(conn: Connection, count: number, reason: string): void;
+  closed(conn: Connection, reason: DisconnectReason | null, detail: string): void;
+  countIn(bytes: number): void;
+  countOut(bytes: number): void;
+}
+
+export class Connection implements TransportSink {
+  private readonly decoder: PacketDecoder;
+  private chain: Promise<unknown> = Promise.resolve();
+  private ended = false;
+
+  constructor(
+    readonly transport: Transport,
+    readonly channel: Channel,
+    private readonly host: ConnectionHost,
+    maxPacketSize: number,
+  ) {
+    this.decoder = new PacketDecoder(maxPacketSize, (packet, size) => {
+      host.countIn(size);
+      this.run(this.channel.handle(packet));
+    });
+    transport.attach(this);
+  }
+
+  get isClosed(): boolean {
+    return this.ended;
+  }
+
+  data(chunk: Buffer): void {
+    if (this.ended) return;
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof ProtocolViolation) this.run(this.channel.violation(err));
+      else this.run(this.channel.violation(new ProtocolViolation(`cannot decode packet: ${(err as Error).message}`)));
+    }
+  }
+
+  /** TransportSink: the network connection is gone. */
+  closed(error?: Error): void {
+    if (this.ended) return;
+    this.run(this.channel.connectionLost(error ? `connection error: ${error.message}` : 'connection closed by client'));
+    if (!this.ended) this.finish(null, 'connection closed');
+  }
+
+  deliver(d: Delivery): void {
+    if (!this.ended) this.run(this.channel.deliver(d));
+  }
+
+  send(packet: Packet): void {
+    if (this.ended) return;
+    const bytes = mqttPacket.generate(packet);
+    this.host.countOut(bytes.length);
+    this.transport.write(bytes);
+  }
+
+  /** Carries out effects in order. */
+  run(effects: Effect[]): void {
+    for (const effect of effects) this.execute(effect);
+  }
+
+  private execute(effect: Effect): void {
+    switch (effect.type) {
+      case 'send':
+        this.send(effect.packet);
+        return;
+      case 'append': {
+        const appended = effect.events.length ? this.host.append(this, effect) : null;
+        // The chain below handles a failure; this keeps an early rejection from counting as unhandled.
+        appended?.catch(() => undefined);
+        const then = effect.then;
+        this.chain = this.chain
+          .then(() => appended)
+          .then(
+            () => {
+              if (then && !this.ended) this.run(then);
+            },
+            (err: Error) => {
+              this.host.log.error({ err, clientId: this.channel.clientId }, 'log append failed; closing the connection');
+              this.finish(null, `log append failed: ${err.message}`);
+            },
+          );
+        return;
+      }
+      case 'authenticate':
+        this.host.authenticate(this, effect);
+        return;
+      case 'open-session':
+        this.host.openSession(this);
+        return;
+      case 'route-add':
+        this.host.routeAdd(this, effect);
+        return;
+      case 'route-remove':
+        this.host.routeRemove(this, effect);
+        return;
+      case 'send-retained':
+        this.host.sendRetained(this, effect);
+        return;
+      case 'dropped':
+        this.host.dropped(this, effect.count, effect.reason);
+        return;
+      case 'close':
+        this.finish(effect.reason, effect.detail);
+        return;
+    }
+  }
+
+  /** Waits until every append issued so far has settled. */
+  settled(): Promise<unknown> {
+    return this.chain;
+  }
+
+  private finish(reason: DisconnectReason | null, detail: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.transport.end();
+    this.host.closed(this, reason, detail);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Subscriptions of the clients connected to this node, for delivery. Each
+ * carries the message-stream position it starts at, so a message is delivered
+ * exactly when an offline-queue scan would have picked it.
+ */
+import { Positions, QoS } from '../events/types';
+import { TopicTrie } from '../router/TopicTrie';
+
+interface LocalRoute {
+  qos: QoS;
+  since: Positions;
+}
+
+export class LocalRoutes {
+  private readonly trie = new TopicTrie<LocalRoute>();
+  private readonly byClient = new Map<string, Set<string>>();
+
+  get size(): number {
+    return this.trie.size;
+  }
+
+  add(clientId: string, filter: string, qos: QoS, since: Positions): void {
+    const existing = this.trie.get(filter, clientId);
+    // Re-subscribing keeps the original start so the flow is not interrupted [MQTT-3.8.4-3].
+    this.trie.add(filter, clientId, { qos, since: existing ? existing.since : since });
+    let filters = this.byClient.get(clientId);
+    if (!filters) this.byClient.set(clientId, (filters = new Set()));
+    filters.add(filter);
+  }
+
+  remove(clientId: string, filter: string): void {
+    this.trie.remove(filter, clientId);
+    this.byClient.get(clientId)?.delete(filter);
+  }
+
+  removeClient(clientId: string): void {
+    const filters = this.byClient.get(clientId);
+    if (!filters) return;
+    for (const f of filters) this.trie.remove(f, clientId);
+    this.byClient.delete(clientId);
+  }
+
+  /**
+   * Clients that should receive the message at (partition, offset) on `topic`,
+   * each once at the highest QoS of its matching subscriptions.
+   */
+  match(topic: string, partition: number, offset: number, out: Map<string, QoS>): Map<string, QoS> {
+    out.clear();
+    this.trie.match(topic, (clientId, route) => {
+      if (offset < (route.since[partition] ?? 0)) return;
+      const prev = out.get(clientId);
+      if (prev === undefined || route.qos > prev) out.set(clientId, route.qos);
+    });
+    return out;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Runs the session projection over the session stream: folds each record as
+ * the tail hands it over, tracks per partition how far it has folded, and lets
+ * callers wait until a given record has been folded.
+ */
+import { decodeEvent } from '../events/codec';
+import { isSessionEvent } from '../events/types';
+import { LogRecord } from '../log/EventLog';
+import { emptySessions, foldSession, SessionRecord, SessionsState } from '../../projections/SessionProjection';
+
+export class SessionFolder {
+  readonly state: SessionsState = emptySessions();
+  /** Next offset to fold, per session-stream partition. */
+  readonly nextOffset: number[];
+  /** Events folded since the last snapshot, per partition. */
+  readonly sinceSnapshot: number[];
+  private waiters: Array<{ partition: number; offset: number; resolve: () => void }> = [];
+
+  constructor(
+    private readonly stream: string,
+    partitions: number,
+  ) {
+    this.nextOffset = new Array<number>(partitions).fill(0);
+    this.sinceSnapshot = new Array<number>(partitions).fill(0);
+  }
+
+  restore(partition: number, nextOffset: number, sessions: SessionRecord[]): void {
+    for (const s of sessions) this.state.set(s.clientId, s);
+    this.nextOffset[partition] = nextOffset;
+  }
+
+  apply(partition: number, records: LogRecord[]): void {
+    for (const r of records) {
+      if (r.offset < this.nextOffset[partition]) continue;
+      if (r.value) {
+        let event;
+        try {
+          event = decodeEvent(r.value);
+        } catch (err) {
+          throw new Error(`cannot decode ${this.stream}/${partition} offset ${r.offset}: ${(err as Error).message}`);
+        }
+        if (isSessionEvent(event)) foldSession(this.state, event);
+      }
+      this.nextOffset[partition] = r.offset + 1;
+      this.sinceSnapshot[partition]++;
+    }
+    if (this.waiters.length) {
+      this.waiters = this.waiters.filter((w) => {
+        if (this.nextOffset[w.partition] <= w.offset) return true;
+        w.resolve();
+        return false;
+      });
+    }
+  }
+
+  /** Resolves once the record at `offset` of `partition` has been folded. */
+  folded(partition: number, offset: number): Promise<void> {
+    if (this.nextOffset[partition] > offset) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ partition, offset, resolve }));
+  }
+}

@@ -1,0 +1,19 @@
+/** Counters an operator reads ($SYS, metrics). Plain numbers: cheap to bump on the hot path. */
+export class Stats {
+  readonly startedAt = Date.now();
+  clientsConnected = 0;
+  clientsMaximum = 0;
+  connectionsTotal = 0;
+  messagesReceived = 0;
+  messagesSent = 0;
+  publishDropped = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  protocolErrors = 0;
+
+  clientConnected(): void {
+    this.clientsConnected++;
+    this.connectionsTotal++;
+    if (this.clientsConnected > this.clientsMaximum) this.clientsMaximum = this.clientsConnected;
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Bytes in, packets out. Framing (fixed header and remaining length) happens
+ * here so an oversized packet is refused from its header, before its body is
+ * buffered; each complete frame is then parsed by mqtt-packet and checked for
+ * what mqtt-packet does not check: packet types a client may not send, exact
+ * lengths, well-formed UTF-8 [MQTT-1.5.3-1] and the CONNECT field layout.
+ */
+import { isUtf8 } from 'buffer';
+import mqttPacket, { Packet } from 'mqtt-packet';
+import { ConnackCode, ProtocolViolation } from './ProtocolViolation';
+
+/** Largest remaining length the 4-byte encoding allows [MQTT-2.2.3]. */
+export const MAX_REMAINING_LENGTH = 268_435_455;
+
+const CONNECT = 1;
+const PUBLISH = 3;
+const PUBACK = 4;
+const PUBCOMP = 7;
+const SUBSCRIBE = 8;
+const UNSUBSCRIBE = 10;
+const PINGREQ = 12;
+const DISCONNECT = 14;
+
+/** Packet types a client may send to a server, by type number. */
+const FROM_CLIENT = new Set([CONNECT, PUBLISH, PUBACK, 5, 6, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT]);
+
+export type PacketHandler = (packet: Packet, size: number) => void;
+
+export class PacketDecoder {
+  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+  private parsed: Packet | null = null;
+  private parseError: Error | null = null;
+  /** Bytes received but not yet framed. */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Size of the frame being assembled, once its header is known. */
+  private needed = 0;
+  private protocolLevel = 4;
+
+  constructor(
+    private readonly maxPacketSize: number,
+    private readonly onPacket: PacketHandler,
+  ) {
+    this.parser.on('packet', (p: Packet) => {
+      this.parsed = p;
+    });
+    this.parser.on('error', (err: Error) => {
+      this.parseError = err;
+    });
+  }
+
+  /** Feeds received bytes; calls the handler for each complete packet. Throws ProtocolViolation. */
+  push(chunk: Buffer): void {
+    if (this.buffered > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (this.needed > 0 && this.buffered < this.needed) return;
+      chunk = Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [];
+      this.buffered = 0;
+    }
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      // Fixed header: type/flags byte, then 1-4 bytes of remaining length.
+      let length = 0;
+      let multiplier = 1;
+      let i = pos + 1;
+      let complete = false;
+      for (let k = 0; k < 4 && i < end; k++) {
+        const byte = chunk[i++];
+        length += (byte & 0x7f) * multiplier;
+        if ((byte & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+        if (k === 3) throw new ProtocolViolation('malformed remaining length: more than 4 bytes [MQTT-2.2.3]');
+        multiplier *= 128;
+      }
+      if (!complete) break;
+      const headerLength = i - pos;
+      const total = headerLength + length;
+      if (total > this.maxPacketSize) {
+        throw new ProtocolViolation(`packet of ${total} bytes exceeds the maximum packet size of ${this.maxPacketSize} bytes`);
+      }
+      if (end - pos < total) {
+        this.needed = total;
+        break;
+      }
+      this.needed = 0;
+      this.decodeFrame(chunk.subarray(pos, pos + total), headerLength);
+      pos += total;
+    }
+    if (pos < end) {
+      const rest = chunk.subarray(pos);
+      this.chunks.push(rest);
+      this.buffered = rest.length;
+    }
+  }
+
+  private decodeFrame(frame: Buffer, headerLength: number): void {
+    const type = frame[0] >> 4;
+    if (!FROM_CLIENT.has(type)) {
+      throw new ProtocolViolation(`packet type ${type} may not be sent by a client [MQTT-2.2.1]`);
+    }
+    this.parsed = null;
+    this.parseError = null;
+    this.parser.parse(frame);
+    if (this.parseError) {
+      const message = (this.parseError as Error).message;
+      if (message === 'Invalid protocol version') {
+        // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01, then close.
+        const level = frame[headerLength + 2 + frame.readUInt16BE(headerLength)];
+        throw new ProtocolViolation(`unsupported protocol level ${level}`, ConnackCode.UnacceptableProtocolVersion);
+      }
+      throw new ProtocolViolation(`malformed packet: ${message}`);
+    }
+    const packet = this.parsed as Packet | null;
+    if (!packet) throw new ProtocolViolation('malformed packet: incomplete');
+    const remaining = frame.length - headerLength;
+    switch (packet.cmd) {
+      case 'connect':
+        this.protocolLevel = packet.protocolVersion ?? 4;
+        if (this.protocolLevel !== 5) checkConnectLayout(frame, headerLength);
+        break;
+      case 'publish':
+        checkString(packet.topic, frame, headerLength + 2, 'topic name');
+        break;
+      case 'subscribe':
+        if (packet.subscriptions.length === 0) throw new ProtocolViolation('SUBSCRIBE without topic filters [MQTT-3.8.3-3]');
+        if (packet.subscriptions.some((sub) => sub.topic.includes('\uFFFD'))) checkFilterList(frame, headerLength, 1);
+        break;
+      case 'unsubscribe':
+        if (packet.unsubscriptions.length === 0) throw new ProtocolViolation('UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]');
+        if (packet.unsubscriptions.some((f) => f.includes('\uFFFD'))) checkFilterList(frame, headerLength, 0);
+        break;
+      case 'puback':
+      case 'pubrec':
+      case 'pubrel':
+      case 'pubcomp':
+        if (this.protocolLevel < 5 && remaining !== 2) {
+          throw new ProtocolViolation(`${packet.cmd.toUpperCase()} with remaining length ${remaining}, expected 2`);
+        }
+        break;
+      case 'pingreq':
+      case 'disconnect':
+        if (this.protocolLevel < 5 && remaining !== 0) {
+          throw new ProtocolViolation(`${packet.cmd.toUpperCase()} with remaining length ${remaining}, expected 0`);
+        }
+        break;
+    }
+    this.onPacket(packet, frame.length);
+  }
+}
+
+/**
+ * mqtt-packet decodes strings leniently (invalid bytes become U+FFFD), so a
+ * string holding U+FFFD is checked against its raw bytes [MQTT-1.5.3-1].
+ */
+function checkString(value: string, frame: Buffer, at: number, what: string): void {
+  if (!value.includes('\uFFFD')) return;
+  const len = frame.readUInt16BE(at);
+  if (!isUtf8(frame.subarray(at + 2, at + 2 + len))) throw new ProtocolViolation(`${what} is not valid UTF-8 [MQTT-1.5.3-1]`);
+}
+
+/** Checks the raw bytes of each filter of a SUBSCRIBE (`trailer` 1: a QoS byte follows) or UNSUBSCRIBE (0). */
+function checkFilterList(frame: Buffer, headerLength: number, trailer: number): void {
+  let pos = headerLength + 2; // packet identifier
+  while (pos + 2 <= frame.length) {
+    const len = frame.readUInt16BE(pos);
+    if (!isUtf8(frame.subarray(pos + 2, pos + 2 + len))) throw new ProtocolViolation('topic filter is not valid UTF-8 [MQTT-1.5.3-1]');
+    pos += 2 + len + trailer;
+  }
+}
+
+/**
+ * Walks the CONNECT variable header and payload as laid out by its flags:
+ * every string must be valid UTF-8 and the fields must fill the packet exactly.
+ */
+function checkConnectLayout(frame: Buffer, headerLength: number): void {
+  let pos = headerLength;
+  const end = frame.length;
+  const field = (what: string, utf8: boolean): void => {
+    if (pos + 2 > end) throw new ProtocolViolation(`CONNECT too short for ${what}`);
+    const len = frame.readUInt16BE(pos);
+    pos += 2;
+    if (pos + len > end) throw new ProtocolViolation(`CONNECT too short for ${what}`);
+    if (utf8 && !isUtf8(frame.subarray(pos, pos + len))) throw new ProtocolViolation(`${what} is not valid UTF-8 [MQTT-1.5.3-1]`);
+    pos += len;
+  };
+  field('protocol name', true);
+  pos += 1; // level
+  const flags = frame[pos];
+  pos += 3; // flags, keepalive
+  if ((flags & 0x40) !== 0 && (flags & 0x80) === 0) {
+    throw new ProtocolViolation('password flag set without user name flag [MQTT-3.1.2-22]');
+  }
+  field('client id', true);
+  if (flags & 0x04) {
+    field('will topic', true);
+    field('will message', false);
+  }
+  if (flags & 0x80) field('user name', true);
+  if (flags & 0x40) field('password', false);
+  if (pos !== end) throw new ProtocolViolation(`CONNECT has ${end - pos} unexpected trailing byte(s)`);
+}

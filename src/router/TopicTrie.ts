@@ -1,0 +1,126 @@
+/**
+ * The subscription index: a trie over topic levels with "+" and "#" branches.
+ * Each filter node holds the subscribers of that exact filter. Matching a topic
+ * visits only branches that can match, so the cost grows with topic depth and
+ * the number of matching filters, not with the number of subscriptions.
+ */
+
+class TrieNode<V> {
+  children: Map<string, TrieNode<V>> | null = null;
+  /** Subscribers of the filter that ends at this node, by subscriber key. */
+  entries: Map<string, V> | null = null;
+
+  child(level: string): TrieNode<V> | undefined {
+    return this.children?.get(level);
+  }
+
+  isEmpty(): boolean {
+    return (this.children === null || this.children.size === 0) && (this.entries === null || this.entries.size === 0);
+  }
+}
+
+export type MatchVisitor<V> = (subscriber: string, value: V, filter: string) => void;
+
+export class TopicTrie<V> {
+  private readonly root = new TrieNode<V>();
+  private count = 0;
+
+  /** Number of (filter, subscriber) pairs. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds or replaces the subscription of `subscriber` to `filter`. Returns true if it is new. */
+  add(filter: string, subscriber: string, value: V): boolean {
+    let node = this.root;
+    for (const level of filter.split('/')) {
+      if (!node.children) node.children = new Map();
+      let next = node.children.get(level);
+      if (!next) node.children.set(level, (next = new TrieNode<V>()));
+      node = next;
+    }
+    if (!node.entries) node.entries = new Map();
+    const isNew = !node.entries.has(subscriber);
+    node.entries.set(subscriber, value);
+    if (isNew) this.count++;
+    return isNew;
+  }
+
+  /** Removes one subscription. Returns true if it existed. Empty branches are pruned. */
+  remove(filter: string, subscriber: string): boolean {
+    const path: Array<[TrieNode<V>, string]> = [];
+    let node: TrieNode<V> | undefined = this.root;
+    for (const level of filter.split('/')) {
+      const next: TrieNode<V> | undefined = node.child(level);
+      if (!next) return false;
+      path.push([node, level]);
+      node = next;
+    }
+    if (!node.entries?.delete(subscriber)) return false;
+    this.count--;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const [parent, level] = path[i];
+      const child = parent.child(level)!;
+      if (!child.isEmpty()) break;
+      parent.children!.delete(level);
+    }
+    return true;
+  }
+
+  get(filter: string, subscriber: string): V | undefined {
+    let node: TrieNode<V> | undefined = this.root;
+    for (const level of filter.split('/')) {
+      node = node.child(level);
+      if (!node) return undefined;
+    }
+    return node.entries?.get(subscriber);
+  }
+
+  /** Calls `visit` once per (matching filter, subscriber) [MQTT-4.7.1, MQTT-4.7.2-1]. */
+  match(topic: string, visit: MatchVisitor<V>): void {
+    const levels = topic.split('/');
+    const dollar = topic.charCodeAt(0) === 0x24;
+    this.walk(this.root, levels, 0, dollar, '', visit);
+  }
+
+  private walk(node: TrieNode<V>, levels: string[], depth: number, dollar: boolean, prefix: string, visit: MatchVisitor<V>): void {
+    const children = node.children;
+    if (depth === levels.length) {
+      this.emit(node, prefix, visit);
+      // "a/#" also matches "a" [MQTT-4.7.1-2]
+      const hash = children?.get('#');
+      if (hash) this.emit(hash, prefix === '' ? '#' : `${prefix}/#`, visit);
+      return;
+    }
+    if (!children) return;
+    const sep = depth === 0 ? '' : '/';
+    // Filters starting with a wildcard must not match "$" topics [MQTT-4.7.2-1].
+    const wildcardsAllowed = !(dollar && depth === 0);
+    if (wildcardsAllowed) {
+      const hash = children.get('#');
+      if (hash) this.emit(hash, `${prefix}${sep}#`, visit);
+      const plus = children.get('+');
+      if (plus) this.walk(plus, levels, depth + 1, dollar, `${prefix}${sep}+`, visit);
+    }
+    const level = levels[depth];
+    const exact = children.get(level);
+    // Topic names never contain wildcards (validated on PUBLISH), so "+"/"#" children are only reached above.
+    if (exact && level !== '+' && level !== '#') this.walk(exact, levels, depth + 1, dollar, `${prefix}${sep}${level}`, visit);
+  }
+
+  private emit(node: TrieNode<V>, filter: string, visit: MatchVisitor<V>): void {
+    if (!node.entries) return;
+    for (const [subscriber, value] of node.entries) visit(subscriber, value, filter);
+  }
+
+  *entries(): IterableIterator<{ filter: string; subscriber: string; value: V }> {
+    const stack: Array<[TrieNode<V>, string]> = [[this.root, '']];
+    while (stack.length) {
+      const [node, filter] = stack.pop()!;
+      if (node.entries) for (const [subscriber, value] of node.entries) yield { filter, subscriber, value };
+      if (node.children) {
+        for (const [level, child] of node.children) stack.push([child, filter === '' && node === this.root ? level : `${filter}/${level}`]);
+      }
+    }
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * A byte pipe to one client. Transports only move bytes; everything MQTT is
+ * above them. Each listener hands new transports to the node, which attaches a
+ * sink for what arrives.
+ */
+export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
+
+export interface TransportSink {
+  data(chunk: Buffer): void;
+  /** The connection is gone (either side closed it, or it failed). Called once. */
+  closed(error?: Error): void;
+}
+
+export interface Transport {
+  readonly kind: TransportKind;
+  readonly remoteAddress: string;
+  /** Bytes accepted by `write` but not yet handed to the OS. */
+  readonly pendingBytes: number;
+  attach(sink: TransportSink): void;
+  write(data: Buffer): void;
+  /** Flushes what was written, then closes. */
+  end(): void;
+  /** Closes at once. */
+  destroy(): void;
+}
+
+export type ConnectionHandler = (transport: Transport) => void;
+
+export interface Listener {
+  readonly kind: TransportKind;
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number>;
+  /** Stops accepting connections (existing ones stay open). */
+  close(): Promise<void>;
+}
