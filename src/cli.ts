@@ -1,0 +1,210 @@
+/**
+ * The `mqlog` command.
+ *
+ *   mqlog start [--config FILE] [--port N] [--data-dir DIR] [--node-id ID] [--log-level L]
+ *   mqlog log verify [--data-dir DIR] [--config FILE]
+ *   mqlog log repair --stream S --partition P (--truncate-at OFFSET | --skip OFFSET) [--data-dir DIR]
+ *   mqlog --help | --version
+ */
+import { join } from 'path';
+import { ConfigError, loadConfig } from './config';
+import { createBroker } from './index';
+import { repairPartition, verifyLog } from './log/file/LogMaintenance';
+import { createLogger } from './logger';
+
+const HELP = `mqlog — an MQTT 3.1/3.1.1 broker whose single source of truth is a partitioned log
+
+Usage:
+  mqlog start [options]          run a broker node (default: MQTT on 1883, WebSocket on 8083, data in ./data)
+  mqlog log verify [options]     check every record of the embedded log (CRC and framing)
+  mqlog log repair [options]     repair a partition after 'verify' reported a corrupt record
+  mqlog --help                   this text
+  mqlog --version                the version
+
+Options for start:
+  --config FILE      JSON config file (see docs/configuration.md); flags and environment override it
+  --port N           MQTT/TCP port (listeners.tcp.port)
+  --data-dir DIR     where the embedded log lives (dataDir)
+  --node-id ID       node identity (default: generated once, kept in <data-dir>/node-id)
+  --log-level LEVEL  trace|debug|info|warn|error|fatal|silent
+  --set PATH=VALUE   any setting by its dotted path, e.g. --set mqtt.maxInflight=64
+
+Options for log verify / log repair:
+  --data-dir DIR     data directory (default ./data, or dataDir from --config)
+  --config FILE      take dataDir from this config file
+  --stream NAME      stream to repair, e.g. mqlog.messages
+  --partition N      partition to repair
+  --truncate-at OFF  drop the record at OFF and everything after it in that partition
+  --skip OFF         replace only the record at OFF by an empty marker, keeping what follows
+
+Environment: MQLOG_PORT, MQLOG_DATA_DIR, MQLOG_NODE_ID, MQLOG_LOG_LEVEL, and any
+setting as MQLOG__<path with __ between parts>, e.g. MQLOG__mqtt__maxInflight=64.
+`;
+
+interface Parsed {
+  command: string[];
+  flags: Map<string, string[]>;
+}
+
+const BOOLEAN_FLAGS = new Set(['help', 'version']);
+
+export function parseArgs(argv: string[]): Parsed {
+  const command: string[] = [];
+  const flags = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '-h') {
+      flags.set('help', ['true']);
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      command.push(arg);
+      continue;
+    }
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    } else if (BOOLEAN_FLAGS.has(name)) {
+      value = 'true';
+    } else {
+      value = argv[++i];
+      if (value === undefined) throw new ConfigError(`option --${name} needs a value`);
+    }
+    flags.set(name, [...(flags.get(name) ?? []), value]);
+  }
+  return { command, flags };
+}
+
+function one(flags: Map<string, string[]>, name: string): string | undefined {
+  const v = flags.get(name);
+  return v ? v[v.length - 1] : undefined;
+}
+
+function checkFlags(flags: Map<string, string[]>, allowed: string[]): void {
+  for (const name of flags.keys()) {
+    if (!allowed.includes(name)) throw new ConfigError(`unknown option --${name} (see mqlog --help)`);
+  }
+}
+
+function configFrom(flags: Map<string, string[]>) {
+  const overrides: Record<string, string> = {};
+  const port = one(flags, 'port');
+  if (port !== undefined) overrides['listeners.tcp.port'] = port;
+  const dataDir = one(flags, 'data-dir');
+  if (dataDir !== undefined) overrides.dataDir = dataDir;
+  const nodeId = one(flags, 'node-id');
+  if (nodeId !== undefined) overrides.nodeId = nodeId;
+  const level = one(flags, 'log-level');
+  if (level !== undefined) overrides['logging.level'] = level;
+  for (const kv of flags.get('set') ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--set needs PATH=VALUE, got '${kv}'`);
+    overrides[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return loadConfig({ file: one(flags, 'config') ?? process.env.MQLOG_CONFIG, env: process.env, overrides });
+}
+
+async function start(flags: Map<string, string[]>): Promise<number> {
+  checkFlags(flags, ['config', 'port', 'data-dir', 'node-id', 'log-level', 'set']);
+  const config = configFrom(flags);
+  const logger = createLogger({ level: config.logging.level });
+  const node = createBroker(config, { logger });
+  let stopping: Promise<void> | null = null;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without a clean shutdown');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down: flushing the log and closing clients');
+    stopping = node.stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  node.on('error', (err: Error) => logger.error({ err }, 'node error'));
+  try {
+    await node.start();
+  } catch (err) {
+    logger.fatal({ err }, 'mqlog could not start');
+    await node.stop().catch(() => undefined);
+    process.stderr.write(`mqlog: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return -1; // keep running
+}
+
+async function logCommand(sub: string | undefined, flags: Map<string, string[]>): Promise<number> {
+  const dataDirOf = () => {
+    const dir = one(flags, 'data-dir');
+    if (dir) return dir;
+    const file = one(flags, 'config');
+    return file ? loadConfig({ file }).dataDir : './data';
+  };
+  if (sub === 'verify') {
+    checkFlags(flags, ['data-dir', 'config']);
+    const dir = join(dataDirOf(), 'log');
+    const report = await verifyLog(dir);
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    const corrupt = report.partitions.reduce((n, p) => n + p.corrupt.length, 0);
+    process.stderr.write(corrupt === 0 ? `log ${dir}: all records intact\n` : `log ${dir}: ${corrupt} corrupt record(s); see 'mqlog log repair --help'\n`);
+    return corrupt === 0 ? 0 : 2;
+  }
+  if (sub === 'repair') {
+    checkFlags(flags, ['data-dir', 'config', 'stream', 'partition', 'truncate-at', 'skip']);
+    const stream = one(flags, 'stream');
+    const partition = Number(one(flags, 'partition'));
+    const truncateAt = one(flags, 'truncate-at');
+    const skip = one(flags, 'skip');
+    if (!stream || !Number.isInteger(partition) || (truncateAt === undefined) === (skip === undefined)) {
+      throw new ConfigError('log repair needs --stream, --partition and exactly one of --truncate-at or --skip');
+    }
+    const dir = join(dataDirOf(), 'log');
+    const action = truncateAt !== undefined ? { truncateAt: Number(truncateAt) } : { skip: Number(skip) };
+    await repairPartition(dir, stream, partition, action);
+    process.stderr.write(`repaired ${stream}/${partition} in ${dir}: ${JSON.stringify(action)}\n`);
+    return 0;
+  }
+  throw new ConfigError(`unknown command 'log ${sub ?? ''}' (use 'log verify' or 'log repair')`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { command, flags } = parseArgs(argv);
+  if (one(flags, 'help') || command[0] === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (one(flags, 'version') || command[0] === 'version') {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    process.stdout.write(`${(require('../../package.json') as { version: string }).version}\n`);
+    return 0;
+  }
+  switch (command[0]) {
+    case 'start':
+    case undefined:
+      return start(flags);
+    case 'log':
+      return logCommand(command[1], flags);
+    default:
+      throw new ConfigError(`unknown command '${command[0]}' (see mqlog --help)`);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exitCode = code;
+    },
+    (err: Error) => {
+      process.stderr.write(`mqlog: ${err.message}\n`);
+      process.exitCode = err instanceof ConfigError ? 2 : 1;
+    },
+  );
+}
