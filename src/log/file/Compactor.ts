@@ -15,7 +15,7 @@
  * the old segment keep reading its (unlinked) file until they finish.
  */
 import { closeSync, openSync, writeSync } from 'fs';
-import { rename, unlink, writeFile } from 'fs/promises';
+import { rename, writeFile } from 'fs/promises';
 import { CorruptRecordError } from '../EventLog';
 import type { Logger } from '../../logger';
 import { CLEANED_SUFFIX, FileSegment, SegmentFiles } from './FileSegment';
@@ -23,7 +23,7 @@ import type { FilePartition } from './FilePartition';
 import { DecodedRecord, encodedSize, encodeRecord, isSkippedMarker } from './RecordFormat';
 import { SegmentIndexer } from './SegmentIndexer';
 import { corruptRecordOffset, RecordVisitor } from './SegmentScanner';
-import { closeAsync, fdatasyncAsync, fsyncDirectory, isNotFound } from './fileIo';
+import { closeAsync, fdatasyncAsync, fsyncDirectory, unlinkIfExists } from './fileIo';
 
 const WRITE_BUFFER_BYTES = 1024 * 1024;
 
@@ -95,7 +95,7 @@ async function rewriteSegment(
     return await writeAndSwap(partition, segment, keep, indexer, files, cleaned);
   } catch (err) {
     // Leave the original in place; a half-written copy is useless (open() would remove it too).
-    await removeFiles([cleaned.log, cleaned.offsetIndex, cleaned.timeIndex]).catch(() => undefined);
+    await unlinkIfExists([cleaned.log, cleaned.offsetIndex, cleaned.timeIndex]).catch(() => undefined);
     throw err;
   }
 }
@@ -136,13 +136,13 @@ async function writeAndSwap(
 
   if (size === 0) {
     partition.replaceSegment(segment, null);
-    await removeFiles([cleaned.log, files.log, files.offsetIndex, files.timeIndex]);
+    await unlinkIfExists([cleaned.log, files.log, files.offsetIndex, files.timeIndex]);
     return null;
   }
 
   await writeSynced(cleaned.offsetIndex, indexer.offsetIndex.encode());
   await writeSynced(cleaned.timeIndex, indexer.timeIndex.encode());
-  await removeFiles([files.offsetIndex, files.timeIndex]);
+  await unlinkIfExists([files.offsetIndex, files.timeIndex]);
   await rename(cleaned.log, files.log);
   await rename(cleaned.offsetIndex, files.offsetIndex);
   await rename(cleaned.timeIndex, files.timeIndex);
@@ -199,15 +199,5 @@ async function writeSynced(path: string, data: Buffer): Promise<void> {
     await fdatasyncAsync(fd);
   } finally {
     await closeAsync(fd);
-  }
-}
-
-async function removeFiles(paths: string[]): Promise<void> {
-  for (const path of paths) {
-    try {
-      await unlink(path);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
   }
 }

@@ -167,7 +167,7 @@ async function scanTail(fd: number, size: number, indexer: SegmentIndexer, optio
   }
   const next = await findNextValidRecord(fd, stop.position + 1, size, indexer.lastOffset);
   if (next !== null) {
-    return { kind: 'corrupt', position: stop.position, offset, detail: `${stop.detail}; valid records follow at file position ${next}` };
+    return { kind: 'corrupt', position: stop.position, offset, detail: `${stop.detail}; valid records follow at file position ${next.position}` };
   }
   return { kind: 'torn', position: stop.position, detail: `no valid record after: ${stop.detail}` };
 }

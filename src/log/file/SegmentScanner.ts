@@ -66,10 +66,15 @@ export async function scanRecords(
 /**
  * Looks for a valid record anywhere after `from` (byte by byte), with an offset
  * above `minOffset`: it tells real corruption (good records follow the bad one)
- * from a torn or garbage tail (nothing valid follows). Returns its position.
- * Only used on the error path, so it may read the rest of the file.
+ * from a torn or garbage tail (nothing valid follows). Only used on the error
+ * path, so it may read the rest of the file.
  */
-export async function findNextValidRecord(fd: number, from: number, limit: number, minOffset: number): Promise<number | null> {
+export async function findNextValidRecord(
+  fd: number,
+  from: number,
+  limit: number,
+  minOffset: number,
+): Promise<{ position: number; offset: number } | null> {
   if (limit - from < RECORD_HEADER_BYTES) return null;
   const buf = Buffer.allocUnsafe(limit - from);
   const got = await readAt(fd, buf, buf.length, from);
@@ -77,7 +82,7 @@ export async function findNextValidRecord(fd: number, from: number, limit: numbe
     const length = buf.readUInt32BE(at);
     if (length < RECORD_HEADER_BYTES - 4 || at + 4 + length > got) continue; // cheap filters before the CRC
     const result = decodeRecord(buf, at, got);
-    if (result.kind === 'record' && result.record.offset > minOffset) return from + at;
+    if (result.kind === 'record' && result.record.offset > minOffset) return { position: from + at, offset: result.record.offset };
   }
   return null;
 }

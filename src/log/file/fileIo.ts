@@ -4,7 +4,7 @@
  * cover; the callback API runs on the libuv pool so reads never block appends.
  */
 import { close, closeSync, fdatasync, fsync, fsyncSync, open, openSync, read } from 'fs';
-import { open as openAsync, rename as renameAsync } from 'fs/promises';
+import { open as openAsync, rename as renameAsync, unlink as unlinkAsync } from 'fs/promises';
 import { dirname } from 'path';
 
 /** Reads up to `length` bytes at `position`; fewer only at end of file. */
@@ -75,4 +75,15 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
   }
   await renameAsync(tmp, path);
   await fsyncDirectory(dirname(path));
+}
+
+/** Deletes files, ignoring those already gone. */
+export async function unlinkIfExists(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    try {
+      await unlinkAsync(path);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
 }
