@@ -62,7 +62,7 @@ export function publishBytes(topic: string | Buffer, payload: Buffer | string, q
 export function subscribeBytes(packetId: number, filters: Array<[string | Buffer, number]>, headerFlags = 0x02): Buffer {
   const id = Buffer.alloc(2);
   id.writeUInt16BE(packetId);
-  const parts = [id];
+  const parts: Buffer[] = [id];
   for (const [f, q] of filters) parts.push(str(f), Buffer.from([q]));
   return frame(0x80 | headerFlags, Buffer.concat(parts));
 }

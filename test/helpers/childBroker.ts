@@ -1,0 +1,66 @@
+/**
+ * A broker in its own process, started through the real `mqlog` command, so a
+ * test can kill -9 it and start another on the same data directory.
+ */
+import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { writeFileSync } from 'fs';
+import { join } from 'path';
+
+const root = join(__dirname, '..', '..');
+let built = false;
+
+/** Compiles dist/ if a source is newer (the command under test runs compiled code). */
+export function ensureBuilt(): void {
+  if (built) return;
+  execFileSync(process.execPath, [join(root, 'scripts', 'ensure-build.mjs')], { cwd: root, stdio: 'inherit' });
+  built = true;
+}
+
+export interface ChildBroker {
+  proc: ChildProcess;
+  port: number;
+  output: () => string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+}
+
+export function writeConfig(dir: string, config: Record<string, unknown>): string {
+  const file = join(dir, 'mqlog.json');
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+export async function spawnBroker(args: string[], timeoutMs = 20_000): Promise<ChildBroker> {
+  ensureBuilt();
+  const proc = spawn(process.execPath, [join(root, 'bin', 'mqlog.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d.toString()));
+  proc.stderr!.on('data', (d) => (out += d.toString()));
+  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`broker did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const check = () => {
+      for (const line of out.split('\n')) {
+        if (!line.includes('"mqlog node started"')) continue;
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { ports: { tcp: number } }).ports.tcp);
+        return;
+      }
+    };
+    proc.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`broker exited (${code}) before starting:\n${out}`));
+    });
+  });
+  return { proc, port, output: () => out, exited };
+}
+
+export function brokerConfig(dataDir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    dataDir,
+    listeners: { tcp: { enabled: true, host: '127.0.0.1', port: 0 }, ws: { enabled: false } },
+    logging: { level: 'info' },
+    ...extra,
+  };
+}
