@@ -292,6 +292,30 @@ describe('compaction', () => {
   });
 });
 
+describe('timers and durability policies', () => {
+  test("fsync 'interval' acknowledges after write(2) and syncs in the background", async () => {
+    const l = await open({ fsync: 'interval', fsyncIntervalMs: 10 });
+    await appendValues(l, 0, 50);
+    await new Promise((r) => setTimeout(r, 40));
+    await appendValues(l, 50, 60);
+    const again = await reopen({ fsync: 'interval', fsyncIntervalMs: 10 });
+    expect((await readAll(again)).map(str)).toEqual(Array.from({ length: 60 }, (_, i) => value(i)));
+  });
+
+  test('compaction runs on its timer', async () => {
+    const l = await open({ segmentBytes: 300, compactionIntervalMs: 20 });
+    await l.append(Array.from({ length: 60 }, (_, i) => ({ stream: LATEST, key: b(`k${i % 3}`), value: b(`v${i}`), partition: 0 })));
+    const before = (await readAll(l, LATEST)).length;
+    const deadline = Date.now() + 5000;
+    let after = before;
+    while (after === before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      after = (await readAll(l, LATEST)).length;
+    }
+    expect(after).toBeLessThan(before);
+  });
+});
+
 describe('tails', () => {
   test('follow appends across segment rolls and survive a lagging handler', async () => {
     const l = await open({ segmentBytes: 5 * RECORD_SIZE });

@@ -130,6 +130,8 @@ export class FileEventLog implements EventLog {
   /** Retention and compaction run one task at a time, in this chain. */
   private maintenance: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Where each compacted partition stood after its last compaction. */
+  private readonly lastCompaction = new Map<FilePartition, { end: number; tombstonesKept: number }>();
   private intervalSyncRunning = false;
 
   constructor(options: FileLogOptions) {
@@ -258,7 +260,7 @@ export class FileEventLog implements EventLog {
   /** Compacts every compacted stream now (tests and tools; a timer does it every `compactionIntervalMs`). */
   compactNow(): Promise<void> {
     this.assertOpen();
-    return this.runMaintenance(() => this.compactAll());
+    return this.runMaintenance(() => this.compactAll(true));
   }
 
   /** Applies retention to every stream now (tests and tools; a timer does it every `retentionCheckIntervalMs`). */
@@ -426,7 +428,7 @@ export class FileEventLog implements EventLog {
       this.timers.push(timer);
     };
     every(this.options.retentionCheckIntervalMs, () => void this.runMaintenance(() => this.applyRetentionAll()).catch(() => undefined));
-    every(this.options.compactionIntervalMs, () => void this.runMaintenance(() => this.compactAll()).catch(() => undefined));
+    every(this.options.compactionIntervalMs, () => void this.runMaintenance(() => this.compactAll(false)).catch(() => undefined));
     if (this.options.fsync === 'interval') every(this.options.fsyncIntervalMs, () => void this.syncDirtyPartitions());
   }
 
@@ -455,18 +457,27 @@ export class FileEventLog implements EventLog {
     }
   }
 
-  private async compactAll(): Promise<void> {
+  /**
+   * Compacts every compacted partition. The timer passes `force = false` and
+   * skips partitions with nothing new since their last run (no appends, no
+   * tombstones waiting to expire), since a run reads the whole partition.
+   */
+  private async compactAll(force: boolean): Promise<void> {
     for (const stream of this.streams.values()) {
       if (!stream.spec.compacted) continue;
       for (const partition of stream.partitions) {
         if (this.state !== 'open') return;
-        await compactPartition(partition, {
+        const last = this.lastCompaction.get(partition);
+        if (!force && last && last.end === partition.visibleEnd && last.tombstonesKept === 0) continue;
+        const end = partition.visibleEnd;
+        const result = await compactPartition(partition, {
           now: Date.now(),
           deleteRetentionMs: this.options.deleteRetentionMs,
           indexIntervalBytes: this.options.indexIntervalBytes,
           logger: this.logger,
           shouldStop: () => this.state !== 'open',
         });
+        this.lastCompaction.set(partition, { end, tombstonesKept: result.tombstonesKept });
       }
     }
   }

@@ -58,8 +58,6 @@ export class FilePartition {
   private segments: FileSegment[];
   /** Background fsyncs of rolled segments, awaited by close(). */
   private readonly sealing = new Set<Promise<void>>();
-  /** Whether the active segment has writes not yet fdatasynced ('interval' policy). */
-  private dirty = false;
 
   private constructor(
     readonly stream: string,
@@ -154,7 +152,6 @@ export class FilePartition {
     } catch (err) {
       return { segments: touched, writtenBytes: at, error: err instanceof Error ? err : new Error(String(err)) };
     }
-    this.dirty = true;
     return { segments: touched, writtenBytes: at, error: null };
   }
 
@@ -165,9 +162,7 @@ export class FilePartition {
 
   /** Background fdatasync for the 'interval' policy. */
   async syncIfDirty(): Promise<void> {
-    if (!this.dirty) return;
-    this.dirty = false;
-    await this.active.syncData();
+    if (this.active.needsSync) await this.active.syncData();
   }
 
   /**
@@ -385,8 +380,24 @@ export class FilePartition {
   }
 }
 
+/**
+ * A LogRecord with its own copy of key and value (one allocation for both): the
+ * decoded views point into a whole read chunk or batch buffer, which a consumer
+ * keeping one small record would otherwise pin in memory.
+ */
 export function toLogRecord(partition: number, record: DecodedRecord): LogRecord {
-  return { partition, offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value };
+  const keyLength = record.key ? record.key.length : 0;
+  const valueLength = record.value ? record.value.length : 0;
+  const copy = Buffer.allocUnsafe(keyLength + valueLength);
+  if (record.key) record.key.copy(copy, 0);
+  if (record.value) record.value.copy(copy, keyLength);
+  return {
+    partition,
+    offset: record.offset,
+    timestamp: record.timestamp,
+    key: record.key ? copy.subarray(0, keyLength) : null,
+    value: record.value ? copy.subarray(keyLength) : null,
+  };
 }
 
 /**

@@ -82,6 +82,8 @@ export class FileSegment {
   private indexFds: IndexFds | null;
   private readers = 0;
   private retired = false;
+  /** Written since the last fdatasync. */
+  private unsynced = false;
   private closed = false;
 
   constructor(init: SegmentInit) {
@@ -172,6 +174,7 @@ export class FileSegment {
       at += size;
     }
     this.size += records.length;
+    this.unsynced = true;
     this.persistIndexes();
   }
 
@@ -195,16 +198,20 @@ export class FileSegment {
     }
   }
 
-  /** Whether the segment can still be read (not retired and closed). */
-  get isOpen(): boolean {
-    return !this.closed;
+  /** Whether writes since the last fdatasync are waiting for one. */
+  get needsSync(): boolean {
+    return this.unsynced;
   }
 
   /** fdatasync of the log file, for the 'batch' and 'interval' policies. */
   async syncData(): Promise<void> {
     this.acquire();
     try {
+      this.unsynced = false; // cleared first: a write during the sync sets it again
       await fdatasyncAsync(this.fd);
+    } catch (err) {
+      this.unsynced = true;
+      throw err;
     } finally {
       this.release();
     }
@@ -222,6 +229,7 @@ export class FileSegment {
     this.acquire(); // retention may retire the segment meanwhile; keep the fd open until done
     try {
       await fdatasyncAsync(this.fd);
+      this.unsynced = false;
       if (fds) await Promise.all([fsyncAsync(fds.offset), fsyncAsync(fds.time)]);
     } finally {
       this.release();
@@ -237,16 +245,17 @@ export class FileSegment {
 
   /** Flushes indexes, fsyncs and closes (log shutdown). */
   close(): void {
-    if (this.closed) return;
+    if (this.closed || this.retired) return;
     this.persistIndexes();
     try {
-      fdatasyncSync(this.fd);
+      if (this.unsynced) fdatasyncSync(this.fd);
       if (this.indexFds) {
         fsyncSync(this.indexFds.offset);
         fsyncSync(this.indexFds.time);
       }
+      this.unsynced = false;
     } finally {
-      this.closeFds();
+      this.retire(); // a read still running finishes on the open fd
     }
   }
 
