@@ -12,7 +12,14 @@
  * with one write(2) (more only when a segment rolls), makes it durable under the
  * fsync policy, pushes the records to the partition's tails and only then
  * resolves the appends. Flushes run one after another, so batches become
- * durable, visible and resolved in order.
+ * durable, visible and resolved in order. Because encoding happens at the
+ * flush, the key and value buffers given to `append()` must not be modified
+ * until it resolves.
+ *
+ * Reads never see past `endOffset()`, the end of what is durable and was
+ * announced to tails. A read without `maxBytes` returns at most about 4 MiB of
+ * keys and values (DEFAULT_READ_MAX_BYTES); page on by offset for more.
+ * Returned records own their key and value buffers.
  */
 import { mkdirSync } from 'fs';
 import { join } from 'path';
@@ -146,7 +153,9 @@ export class FileEventLog implements EventLog {
       deleteRetentionMs: options.deleteRetentionMs ?? DAY_MS,
       compactionIntervalMs: options.compactionIntervalMs ?? 60_000,
     };
-    this.logger = (options.logger ?? silentLogger()).child({ component: 'file-log' });
+    const logger = options.logger ?? silentLogger();
+    // Callers often hand in a child already bound to this component; don't bind it twice.
+    this.logger = logger.bindings().component ? logger : logger.child({ component: 'file-log' });
   }
 
   async open(streams: readonly StreamSpec[]): Promise<void> {

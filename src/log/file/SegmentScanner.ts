@@ -10,7 +10,12 @@
 import { decodeRecord, DecodedRecord, RECORD_HEADER_BYTES } from './RecordFormat';
 import { readAt } from './fileIo';
 
-export const DEFAULT_SCAN_CHUNK_BYTES = 256 * 1024;
+/**
+ * A scan reads a small first chunk (a read of one record stays cheap), then
+ * doubles the chunk size while the visitor keeps consuming, up to the maximum.
+ */
+export const FIRST_SCAN_CHUNK_BYTES = 16 * 1024;
+export const MAX_SCAN_CHUNK_BYTES = 1024 * 1024;
 
 /** Why a scan stopped; `position` is where the first record not consumed starts. */
 export type ScanStop =
@@ -24,14 +29,9 @@ export type ScanStop =
 export type RecordVisitor = (record: DecodedRecord, position: number) => boolean | void;
 
 /** Scans records in [from, limit) of the file open as `fd`. */
-export async function scanRecords(
-  fd: number,
-  from: number,
-  limit: number,
-  visit: RecordVisitor,
-  chunkBytes = DEFAULT_SCAN_CHUNK_BYTES,
-): Promise<ScanStop> {
+export async function scanRecords(fd: number, from: number, limit: number, visit: RecordVisitor): Promise<ScanStop> {
   let position = from;
+  let chunkBytes = FIRST_SCAN_CHUNK_BYTES;
   let want = chunkBytes;
   while (position < limit) {
     const length = Math.min(Math.max(want, RECORD_HEADER_BYTES), limit - position);
@@ -40,6 +40,7 @@ export async function scanRecords(
     const chunkEnd = got; // the file may be shorter than `limit` says (truncated under us)
     const atLimit = position + got >= limit || got < length;
     let at = 0;
+    chunkBytes = Math.min(chunkBytes * 2, MAX_SCAN_CHUNK_BYTES);
     want = chunkBytes;
     for (;;) {
       if (at >= chunkEnd) break;
