@@ -125,6 +125,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     );
     const restored = await restoreSnapshots(this.eventLog, this.streams, this.sessions);
     await this.catchUpSessions();
+    const replayed = this.sessions.folds;
     await this.catchUpRetained();
     for (let p = 0; p < c.messagePartitions; p++) this.position[p] = await this.eventLog.endOffset(this.streams.messages, p);
     for (let p = 0; p < c.messagePartitions; p++) {
@@ -136,7 +137,14 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     }
     await this.closeOrphanedSessions();
     this.log.info(
-      { nodeId: this.nodeId, sessions: this.sessions.state.size, retained: this.retained.size, snapshots: restored.length, ms: Date.now() - t0 },
+      {
+        nodeId: this.nodeId,
+        sessions: this.sessions.state.size,
+        retained: this.retained.size,
+        snapshots: restored.length,
+        replayedSessionEvents: replayed,
+        ms: Date.now() - t0,
+      },
       'projections rebuilt from the log',
     );
     const ports = await this.openListeners();
@@ -154,11 +162,14 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await Promise.all(this.servers.map((l) => l.close()));
+    // Stop accepting first; a server only reports closed once its connections are gone, so wait for that last.
+    const listenersClosed = Promise.all(this.servers.map((l) => l.close()));
     this.servers = [];
     const conns = [...this.connections];
     for (const conn of conns) conn.run(conn.channel.shutdown());
     await Promise.all(conns.map((conn) => conn.settled()));
+    for (const conn of conns) conn.transport.destroy();
+    await listenersClosed;
     if (this.started) {
       try {
         await writeSnapshots(this.eventLog, this.streams, this.sessions, true, this.config.snapshots.everyEvents);

@@ -12,6 +12,8 @@ export class SessionFolder {
   readonly state: SessionsState = emptySessions();
   /** Next offset to fold, per session-stream partition. */
   readonly nextOffset: number[];
+  /** Records folded by this instance (after any snapshot it was restored from). */
+  folds = 0;
   /** Events folded since the last snapshot, per partition. */
   readonly sinceSnapshot: number[];
   private waiters: Array<{ partition: number; offset: number; resolve: () => void }> = [];
@@ -43,6 +45,7 @@ export class SessionFolder {
       }
       this.nextOffset[partition] = r.offset + 1;
       this.sinceSnapshot[partition]++;
+      this.folds++;
     }
     if (this.waiters.length) {
       this.waiters = this.waiters.filter((w) => {

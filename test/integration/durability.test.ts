@@ -1,0 +1,212 @@
+/**
+ * kill -9 and restart on the same data directory: persistent sessions, their
+ * subscriptions, retained messages and every unacknowledged QoS 1/2 message come
+ * back; nothing acknowledged to a publisher is lost; QoS 2 is never duplicated.
+ */
+import { rmSync } from 'fs';
+import mqtt from 'mqtt';
+import { IPublishPacket } from 'mqtt-packet';
+import { tempDir } from '../helpers/broker';
+import { brokerConfig, ChildBroker, spawnBroker, writeConfig } from '../helpers/childBroker';
+import { RawClient, sleep } from '../helpers/rawClient';
+
+jest.setTimeout(120_000);
+
+let dir: string;
+let configFile: string;
+let broker: ChildBroker | null = null;
+
+beforeEach(() => {
+  dir = tempDir('mqlog-durability-');
+  configFile = writeConfig(dir, brokerConfig(`${dir}/data`));
+});
+
+afterEach(async () => {
+  if (broker && broker.proc.exitCode === null && broker.proc.signalCode === null) {
+    broker.proc.kill('SIGKILL');
+    await broker.exited;
+  }
+  broker = null;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(): Promise<ChildBroker> {
+  broker = await spawnBroker(['start', '--config', configFile]);
+  return broker;
+}
+
+async function kill9(b: ChildBroker): Promise<void> {
+  b.proc.kill('SIGKILL');
+  await b.exited;
+}
+
+/** Drains a raw persistent subscriber: acknowledges everything until `quietMs` pass without a PUBLISH. */
+async function drain(c: RawClient, quietMs = 800): Promise<IPublishPacket[]> {
+  const got: IPublishPacket[] = [];
+  for (;;) {
+    let p: IPublishPacket;
+    try {
+      p = await c.nextCmd<IPublishPacket>('publish', quietMs);
+    } catch {
+      return got;
+    }
+    got.push(p);
+    if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId });
+    if (p.qos === 2) {
+      c.send({ cmd: 'pubrec', messageId: p.messageId });
+      await c.nextCmd('pubrel');
+      c.send({ cmd: 'pubcomp', messageId: p.messageId });
+    }
+  }
+}
+
+test('kill -9 mid-stream loses nothing acknowledged and duplicates no QoS 2 message', async () => {
+  let b = await start();
+
+  // An offline persistent subscriber...
+  const offline = await RawClient.connect(b.port);
+  await offline.handshake('dur-offline', { clean: false });
+  offline.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'dur/q1', qos: 1 }, { topic: 'dur/q2', qos: 2 }] });
+  await offline.nextCmd('suback');
+  offline.send({ cmd: 'disconnect' });
+  await offline.waitClosed();
+  // ...and an online one that never acknowledges (its window fills, the rest queues).
+  const stuck = await RawClient.connect(b.port);
+  await stuck.handshake('dur-stuck', { clean: false });
+  stuck.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'dur/#', qos: 2 }] });
+  await stuck.nextCmd('suback');
+
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.port}`, { clientId: 'dur-pub', reconnectPeriod: 0 });
+  pub.on('error', () => undefined);
+  await pub.publishAsync('dur/retained', 'kept', { qos: 1, retain: true });
+  const acked = { q1: new Set<number>(), q2: new Set<number>() };
+  let n = 0;
+  let running = true;
+  const flow = (async () => {
+    while (running) {
+      const i = n++;
+      const qos = i % 2 === 0 ? 1 : 2;
+      pub
+        .publishAsync(qos === 1 ? 'dur/q1' : 'dur/q2', String(i), { qos })
+        .then(() => (qos === 1 ? acked.q1 : acked.q2).add(i))
+        .catch(() => undefined);
+      if (i % 20 === 19) await sleep(1);
+    }
+  })();
+  await sleep(400);
+  await kill9(b);
+  running = false;
+  await flow;
+  pub.end(true);
+  stuck.destroy();
+  const stuckBefore = stuck.packets.filter((p) => p.cmd === 'publish') as IPublishPacket[];
+  expect(acked.q1.size + acked.q2.size).toBeGreaterThan(50);
+
+  b = await start();
+
+  // Retained message survived.
+  const r = await RawClient.connect(b.port);
+  await r.handshake('dur-retained-check');
+  r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'dur/retained', qos: 1 }] });
+  const retained = await r.nextCmd<IPublishPacket>('publish');
+  expect([retained.payload.toString(), retained.retain]).toEqual(['kept', true]);
+  r.destroy();
+
+  // The offline subscriber gets every acknowledged message, QoS 2 exactly once.
+  const back = await RawClient.connect(b.port);
+  const ack = await back.handshake('dur-offline', { clean: false });
+  expect(ack.sessionPresent).toBe(true);
+  const got = await drain(back);
+  const q1 = got.filter((p) => p.topic === 'dur/q1').map((p) => Number(p.payload.toString()));
+  const q2 = got.filter((p) => p.topic === 'dur/q2').map((p) => Number(p.payload.toString()));
+  for (const i of acked.q1) expect(q1).toContain(i);
+  for (const i of acked.q2) expect(q2).toContain(i);
+  expect(new Set(q2).size).toBe(q2.length);
+  // Per-topic order holds.
+  expect(q1).toEqual([...q1].sort((x, y) => x - y));
+  expect(q2).toEqual([...q2].sort((x, y) => x - y));
+
+  // The stuck subscriber gets its in-flight messages again, same packet ids with DUP, then the rest.
+  const stuckBack = await RawClient.connect(b.port);
+  expect((await stuckBack.handshake('dur-stuck', { clean: false })).sessionPresent).toBe(true);
+  const again = await drain(stuckBack);
+  const resent = again.filter((p) => p.dup);
+  expect(resent.length).toBeGreaterThan(0);
+  const before = new Map(stuckBefore.map((p) => [p.messageId, p.payload.toString()]));
+  for (const p of resent) expect(before.get(p.messageId)).toBe(p.payload.toString());
+  const all = [...new Set([...stuckBefore, ...again].map((p) => `${p.topic}=${p.payload.toString()}`))];
+  for (const i of acked.q1) expect(all).toContain(`dur/q1=${i}`);
+  for (const i of acked.q2) expect(all).toContain(`dur/q2=${i}`);
+  // A QoS 2 message is never sent twice under different packet ids.
+  const q2Ids = new Map<string, Set<number>>();
+  for (const p of [...stuckBefore, ...again].filter((x) => x.qos === 2)) {
+    const k = p.payload.toString();
+    q2Ids.set(k, new Set([...(q2Ids.get(k) ?? []), p.messageId!]));
+  }
+  for (const ids of q2Ids.values()) expect(ids.size).toBe(1);
+  stuckBack.destroy();
+});
+
+test('SIGTERM shuts down cleanly: exit 0, and the restart replays no session events thanks to the final snapshot', async () => {
+  let b = await start();
+  const c = await RawClient.connect(b.port);
+  await c.handshake('term-client', { clean: false });
+  c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'term/#', qos: 1 }] });
+  await c.nextCmd('suback');
+  for (let i = 1; i <= 30; i++) {
+    c.send({ cmd: 'publish', topic: 'term/x', payload: Buffer.from(String(i)), qos: 1, retain: false, dup: false, messageId: i });
+  }
+  for (let i = 1; i <= 30; i++) {
+    await c.nextCmd('puback');
+    const p = await c.nextCmd<IPublishPacket>('publish');
+    c.send({ cmd: 'puback', messageId: p.messageId });
+  }
+  await sleep(100);
+  b.proc.kill('SIGTERM');
+  expect(await b.exited).toBe(0);
+  expect(await c.waitClosed()).toBe(true);
+  expect(b.output()).toContain('mqlog node stopped');
+
+  b = await start();
+  const line = b.output().split('\n').find((l) => l.includes('projections rebuilt from the log'))!;
+  const info = JSON.parse(line) as { replayedSessionEvents: number; sessions: number; snapshots: number };
+  expect(info.snapshots).toBe(1);
+  expect(info.replayedSessionEvents).toBe(0);
+  expect(info.sessions).toBe(1);
+  const again = await RawClient.connect(b.port);
+  expect((await again.handshake('term-client', { clean: false })).sessionPresent).toBe(true);
+  // Its subscription came back from the snapshot.
+  const pub = await RawClient.connect(b.port);
+  await pub.handshake('term-pub');
+  pub.send({ cmd: 'publish', topic: 'term/y', payload: Buffer.from('after restart'), qos: 1, retain: false, dup: false, messageId: 1 });
+  const p = await again.nextCmd<IPublishPacket>('publish');
+  expect(p.payload.toString()).toBe('after restart');
+  again.destroy();
+  pub.destroy();
+});
+
+test('a restart after kill -9 replays only the session events since the last snapshot', async () => {
+  configFile = writeConfig(dir, brokerConfig(`${dir}/data`, { snapshots: { everyEvents: 50, intervalMs: 600_000 } }));
+  let b = await start();
+  const c = await RawClient.connect(b.port);
+  await c.handshake('snap-client', { clean: false });
+  for (let i = 1; i <= 120; i++) {
+    c.send({ cmd: 'subscribe', messageId: i, subscriptions: [{ topic: `snap/${i}`, qos: 1 }] });
+    await c.nextCmd('suback');
+  }
+  await sleep(6000); // the snapshot check runs every 5 s
+  await kill9(b);
+  b = await start();
+  const line = b.output().split('\n').find((l) => l.includes('projections rebuilt from the log'))!;
+  const info = JSON.parse(line) as { replayedSessionEvents: number; snapshots: number };
+  expect(info.snapshots).toBe(1);
+  expect(info.replayedSessionEvents).toBeLessThan(50);
+  const again = await RawClient.connect(b.port);
+  expect((await again.handshake('snap-client', { clean: false })).sessionPresent).toBe(true);
+  const pub = await RawClient.connect(b.port);
+  await pub.handshake('snap-pub');
+  pub.send({ cmd: 'publish', topic: 'snap/120', payload: Buffer.from('x'), qos: 1, retain: false, dup: false, messageId: 1 });
+  await again.nextCmd('publish');
+  again.destroy();
+  pub.destroy();
+});
