@@ -282,16 +282,3 @@ export function decodeEvent(buf: Buffer): BrokerEvent {
   r.expectEnd(event.type);
   return event;
 }
-
-/**
- * Reads only the QoS of an encoded `message.published` without decoding the rest:
- * the offline-queue scan skips QoS 0 records this way.
- */
-export function peekPublishedQos(buf: Buffer): QoS | -1 {
-  if (buf.length < 3 || buf[0] !== EVENT_FORMAT_VERSION || buf[1] !== TAG['message.published']) return -1;
-  const r = new BinaryReader(buf, 2);
-  const topicLen = r.varuint('topic length');
-  const at = r.offset + topicLen;
-  if (at >= buf.length) return -1;
-  return (buf[at] & 3) as QoS;
-}

@@ -1,0 +1,71 @@
+import { DecodeError } from '../../src/events/binary';
+import { decodeEvent, encodeEvent, EVENT_FORMAT_VERSION } from '../../src/events/codec';
+import { BrokerEvent, DisconnectReason, MessageOrigin, MessageSource, SUBACK_FAILURE } from '../../src/events/types';
+
+const events: BrokerEvent[] = [
+  {
+    type: 'client.connected',
+    clientId: 'c-ü',
+    connectionId: 'n1/x/1',
+    nodeId: 'n1',
+    protocolVersion: 4,
+    cleanSession: false,
+    keepalive: 60,
+    sessionExpiry: 0xffffffff,
+    will: { topic: 'w/t', payload: Buffer.from([0, 1, 2]), qos: 2, retain: true },
+    username: 'alice',
+    remoteAddress: '127.0.0.1:5000',
+    sessionPresent: true,
+    position: [3, 0, 12345678901],
+    timestamp: 1_790_000_000_000,
+  },
+  { type: 'client.connected', clientId: '', connectionId: 'c', nodeId: 'n', protocolVersion: 3, cleanSession: true, keepalive: 0, sessionExpiry: 0, will: null, username: null, remoteAddress: '', sessionPresent: false, position: [], timestamp: 0 },
+  { type: 'client.disconnected', clientId: 'c', connectionId: 'n1/x/1', nodeId: 'n1', reason: DisconnectReason.KeepaliveTimeout, willPublished: true, servedUpTo: [7], timestamp: 5 },
+  {
+    type: 'client.subscribed',
+    clientId: 'c',
+    packetId: 65535,
+    subscriptions: [
+      { filter: 'a/+/#', requestedQos: 2, granted: 1 },
+      { filter: 'nosub', requestedQos: 1, granted: SUBACK_FAILURE },
+    ],
+    position: [1, 2],
+    timestamp: 9,
+  },
+  { type: 'client.unsubscribed', clientId: 'c', packetId: 2, filters: ['a', 'b/#'], timestamp: 10 },
+  { type: 'message.published', topic: 't/1', payload: Buffer.alloc(70000, 7), qos: 1, retain: true, publisherId: 'p', packetId: 12, origin: MessageOrigin.Will, nodeId: 'n1', timestamp: 11 },
+  { type: 'message.delivered', clientId: 'c', packetId: 3, qos: 2, ref: { source: MessageSource.Retained, partition: 0, offset: 99 }, timestamp: 12 },
+  { type: 'message.acknowledged', clientId: 'c', packetId: 3, kind: 'pubrec', direction: 'out', timestamp: 13 },
+  { type: 'message.acknowledged', clientId: 'c', packetId: 4, kind: 'pubcomp', direction: 'in', timestamp: 14 },
+];
+
+describe('event codec', () => {
+  test.each(events.map((e) => [e.type, e] as const))('%s round-trips', (_t, event) => {
+    expect(decodeEvent(encodeEvent(event))).toEqual(event);
+  });
+
+  test('an unknown format version is a clear error', () => {
+    const buf = encodeEvent(events[2]);
+    buf[0] = EVENT_FORMAT_VERSION + 1;
+    expect(() => decodeEvent(buf)).toThrow(/unsupported event format version/);
+  });
+
+  test('an unknown event tag is a clear error', () => {
+    const buf = encodeEvent(events[2]);
+    buf[1] = 200;
+    expect(() => decodeEvent(buf)).toThrow(/unknown event tag 200/);
+  });
+
+  test('every truncation of every event is an error, never a partial event', () => {
+    for (const e of events) {
+      const buf = encodeEvent(e);
+      for (let len = 0; len < buf.length; len++) expect(() => decodeEvent(buf.subarray(0, len))).toThrow(DecodeError);
+    }
+  });
+
+  test('trailing bytes are an error', () => {
+    const buf = Buffer.concat([encodeEvent(events[4]), Buffer.from([0])]);
+    expect(() => decodeEvent(buf)).toThrow(/trailing/);
+  });
+
+});
