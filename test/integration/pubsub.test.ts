@@ -1,42 +1,9 @@
-import mqtt, { MqttClient } from 'mqtt';
 import { IPublishPacket } from 'mqtt-packet';
-import { startBroker, TestBroker } from '../helpers/broker';
+import { brokerSuite, collect } from '../helpers/suite';
 import { RawClient, sleep, waitFor } from '../helpers/rawClient';
 
-let broker: TestBroker;
-const clients: MqttClient[] = [];
-
-beforeAll(async () => {
-  broker = await startBroker();
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-});
-
-afterAll(async () => {
-  await broker.stop();
-  broker.cleanup();
-});
-
-async function client(clientId: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(broker.url, { clientId, reconnectPeriod: 0, ...opts });
-  clients.push(c);
-  return c;
-}
-
-interface Got {
-  topic: string;
-  payload: string;
-  qos: number;
-  retain: boolean;
-}
-
-function collect(c: MqttClient): Got[] {
-  const got: Got[] = [];
-  c.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain }));
-  return got;
-}
+const suite = brokerSuite();
+const client = suite.client;
 
 describe('publish and subscribe', () => {
   test.each([0, 1, 2] as const)('QoS %i end to end, both directions at that QoS', async (qos) => {
@@ -155,7 +122,7 @@ describe('publish and subscribe', () => {
     const sub = await client('q2dedup-sub');
     const got = collect(sub);
     await sub.subscribeAsync('dedup/t', { qos: 2 });
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     await raw.handshake('q2dedup-raw');
     const publish: IPublishPacket = { cmd: 'publish', topic: 'dedup/t', payload: Buffer.from('once'), qos: 2, retain: false, dup: false, messageId: 7 };
     raw.send(publish);
@@ -176,7 +143,7 @@ describe('publish and subscribe', () => {
   });
 
   test('a PUBREL for an unknown packet id still gets PUBCOMP', async () => {
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     await raw.handshake('stray-pubrel');
     raw.send({ cmd: 'pubrel', messageId: 99 });
     const comp = await raw.nextCmd('pubcomp');
@@ -185,7 +152,7 @@ describe('publish and subscribe', () => {
   });
 
   test('[MQTT-4.6.0-2] PUBACKs are sent in the order the PUBLISH packets arrived', async () => {
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     await raw.handshake('ack-order');
     for (let id = 1; id <= 50; id++) {
       raw.send({ cmd: 'publish', topic: `ao/${id % 3}`, payload: Buffer.from(String(id)), qos: 1, retain: false, dup: false, messageId: id });
@@ -197,7 +164,7 @@ describe('publish and subscribe', () => {
   });
 
   test('outbound QoS 2 follows PUBLISH, PUBREC, PUBREL, PUBCOMP with the broker packet id', async () => {
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     await raw.handshake('q2-out');
     raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2out/t', qos: 2 }] });
     await raw.nextCmd('suback');

@@ -1,43 +1,10 @@
-import mqtt, { MqttClient } from 'mqtt';
 import { IPublishPacket } from 'mqtt-packet';
-import { startBroker, TestBroker } from '../helpers/broker';
+import { brokerSuite, collect, Received } from '../helpers/suite';
 import { connectBytes } from '../helpers/packets';
 import { RawClient, sleep, waitFor } from '../helpers/rawClient';
 
-let broker: TestBroker;
-const clients: MqttClient[] = [];
-
-beforeAll(async () => {
-  broker = await startBroker();
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-});
-
-afterAll(async () => {
-  await broker.stop();
-  broker.cleanup();
-});
-
-async function client(clientId: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(broker.url, { clientId, reconnectPeriod: 0, ...opts });
-  clients.push(c);
-  return c;
-}
-
-interface Got {
-  topic: string;
-  payload: string;
-  qos: number;
-  retain: boolean;
-}
-
-function collect(c: MqttClient): Got[] {
-  const got: Got[] = [];
-  c.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain }));
-  return got;
-}
+const suite = brokerSuite();
+const client = suite.client;
 
 describe('retained messages', () => {
   test('[MQTT-3.3.1-5, MQTT-3.3.1-6, MQTT-3.3.1-8] a retained message is sent to new subscribers with the retain flag', async () => {
@@ -109,7 +76,7 @@ describe('retained messages', () => {
 });
 
 describe('will messages', () => {
-  async function watcher(topic: string, id: string): Promise<Got[]> {
+  async function watcher(topic: string, id: string): Promise<Received[]> {
     const w = await client(id);
     const got = collect(w);
     await w.subscribeAsync(topic, { qos: 2 });
@@ -118,7 +85,7 @@ describe('will messages', () => {
 
   test('[MQTT-3.1.2-8] the will is published when the connection drops without DISCONNECT', async () => {
     const got = await watcher('will/drop', 'will-watch-1');
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     raw.send(connectBytes({ clientId: 'will-dropper', flags: 0x02 | 0x04 | (1 << 3), willTopic: 'will/drop', willPayload: Buffer.from('gone') }));
     await raw.nextCmd('connack');
     raw.destroy();
@@ -135,7 +102,7 @@ describe('will messages', () => {
   });
 
   test('[MQTT-3.1.2-17] a will with retain set is kept as the retained message', async () => {
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     raw.send(connectBytes({ clientId: 'will-retain', flags: 0x02 | 0x04 | 0x20, willTopic: 'will/retained', willPayload: Buffer.from('last words') }));
     await raw.nextCmd('connack');
     raw.destroy();
@@ -149,7 +116,7 @@ describe('will messages', () => {
 
   test('[MQTT-3.1.2-24] keepalive: silence for 1.5 x keepalive closes the connection and publishes the will', async () => {
     const got = await watcher('will/keepalive', 'will-watch-3');
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     const t0 = Date.now();
     raw.send(connectBytes({ clientId: 'silent', keepalive: 1, flags: 0x02 | 0x04, willTopic: 'will/keepalive', willPayload: Buffer.from('keepalive expiry') }));
     await raw.nextCmd('connack');
@@ -162,7 +129,7 @@ describe('will messages', () => {
   });
 
   test('keepalive: PINGREQ within the period keeps the connection open', async () => {
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     raw.send(connectBytes({ clientId: 'pinging', keepalive: 1 }));
     await raw.nextCmd('connack');
     for (let i = 0; i < 6; i++) {
@@ -175,7 +142,7 @@ describe('will messages', () => {
   });
 
   test('keepalive 0 disables the timeout', async () => {
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     raw.send(connectBytes({ clientId: 'no-keepalive', keepalive: 0 }));
     await raw.nextCmd('connack');
     await sleep(2500);
@@ -187,10 +154,10 @@ describe('will messages', () => {
 
   test('no will on session takeover (as Mosquitto)', async () => {
     const got = await watcher('will/takeover', 'will-watch-4');
-    const first = await RawClient.connect(broker.ports.tcp!);
+    const first = await RawClient.connect(suite.broker.ports.tcp!);
     first.send(connectBytes({ clientId: 'taken', flags: 0x02 | 0x04, willTopic: 'will/takeover', willPayload: Buffer.from('x') }));
     await first.nextCmd('connack');
-    const second = await RawClient.connect(broker.ports.tcp!);
+    const second = await RawClient.connect(suite.broker.ports.tcp!);
     await second.handshake('taken');
     expect(await first.waitClosed()).toBe(true);
     await sleep(300);
@@ -200,7 +167,7 @@ describe('will messages', () => {
 
   test('the will is published when the server closes the connection for a protocol violation', async () => {
     const got = await watcher('will/violation', 'will-watch-5');
-    const raw = await RawClient.connect(broker.ports.tcp!);
+    const raw = await RawClient.connect(suite.broker.ports.tcp!);
     raw.send(connectBytes({ clientId: 'violator', flags: 0x02 | 0x04, willTopic: 'will/violation', willPayload: Buffer.from('bye') }));
     await raw.nextCmd('connack');
     const bad: IPublishPacket = { cmd: 'publish', topic: 'a/+/b', payload: Buffer.from('x'), qos: 0, retain: false, dup: false };

@@ -1,32 +1,13 @@
-import mqtt, { MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import { IPublishPacket } from 'mqtt-packet';
-import { startBroker, TestBroker } from '../helpers/broker';
+import { brokerSuite } from '../helpers/suite';
 import { RawClient, sleep, waitFor } from '../helpers/rawClient';
 
-let broker: TestBroker;
-const clients: MqttClient[] = [];
-
-beforeAll(async () => {
-  broker = await startBroker({ mqtt: { maxQueuedMessages: 50, maxInflight: 5 } });
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-});
-
-afterAll(async () => {
-  await broker.stop();
-  broker.cleanup();
-});
-
-async function client(clientId: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(broker.url, { clientId, reconnectPeriod: 0, ...opts });
-  clients.push(c);
-  return c;
-}
+const suite = brokerSuite({ mqtt: { maxQueuedMessages: 50, maxInflight: 5 } });
+const client = suite.client;
 
 async function raw(clientId: string, clean: boolean): Promise<RawClient> {
-  const c = await RawClient.connect(broker.ports.tcp!);
+  const c = await RawClient.connect(suite.broker.ports.tcp!);
   const ack = await c.handshake(clientId, { clean });
   expect(ack.returnCode).toBe(0);
   return c;
@@ -59,7 +40,7 @@ describe('persistent sessions', () => {
     await pub.publishAsync('off/1', 'qos 1', { qos: 1 });
     await pub.publishAsync('off/2', 'qos 2', { qos: 2 });
 
-    const back = await RawClient.connect(broker.ports.tcp!);
+    const back = await RawClient.connect(suite.broker.ports.tcp!);
     const ack = await back.handshake('offline-a', { clean: false });
     expect(ack.sessionPresent).toBe(true);
     const p1 = await back.nextCmd<IPublishPacket>('publish');
@@ -98,7 +79,7 @@ describe('persistent sessions', () => {
     a.destroy();
     await sleep(100);
 
-    const b = await RawClient.connect(broker.ports.tcp!);
+    const b = await RawClient.connect(suite.broker.ports.tcp!);
     const ack = await b.handshake('redeliver', { clean: false });
     expect(ack.sessionPresent).toBe(true);
     const r1 = await b.nextCmd<IPublishPacket>('publish');
@@ -115,7 +96,7 @@ describe('persistent sessions', () => {
     await disconnect(b);
 
     // Everything completed: a third connection gets nothing again.
-    const c = await RawClient.connect(broker.ports.tcp!);
+    const c = await RawClient.connect(suite.broker.ports.tcp!);
     await c.handshake('redeliver', { clean: false });
     await sleep(200);
     expect(c.packets).toEqual([]);
@@ -146,10 +127,10 @@ describe('persistent sessions', () => {
     a.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'bound/t', qos: 1 }] });
     await a.nextCmd('suback');
     await disconnect(a);
-    const droppedBefore = broker.node.stats.publishDropped;
+    const droppedBefore = suite.broker.node.stats.publishDropped;
     const pub = await client('bounded-pub');
     for (let i = 0; i < 80; i++) await pub.publishAsync('bound/t', String(i), { qos: 1 });
-    const b = await RawClient.connect(broker.ports.tcp!);
+    const b = await RawClient.connect(suite.broker.ports.tcp!);
     await b.handshake('bounded', { clean: false });
     const got: number[] = [];
     while (got.length < 50) {
@@ -161,7 +142,7 @@ describe('persistent sessions', () => {
     expect(b.packets.filter((p) => p.cmd === 'publish')).toEqual([]);
     // The oldest 50 are kept, in order (new messages are refused once the queue is full, as Mosquitto does).
     expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
-    expect(broker.node.stats.publishDropped - droppedBefore).toBe(30);
+    expect(suite.broker.node.stats.publishDropped - droppedBefore).toBe(30);
     await disconnect(b);
   });
 
@@ -191,7 +172,7 @@ describe('persistent sessions', () => {
     const pub = await client('moving-pub');
     await pub.publishAsync('move/t', 'unacked', { qos: 1 });
     const p = await a.nextCmd<IPublishPacket>('publish');
-    const b = await RawClient.connect(broker.ports.tcp!);
+    const b = await RawClient.connect(suite.broker.ports.tcp!);
     const ack = await b.handshake('moving', { clean: false });
     expect(ack.sessionPresent).toBe(true);
     expect(await a.waitClosed()).toBe(true);
@@ -218,7 +199,7 @@ describe('persistent sessions', () => {
     await sleep(100);
     b.packets.length = 0; // "paused": never acknowledge what was delivered
     await disconnect(b);
-    const again = await RawClient.connect(broker.ports.tcp!);
+    const again = await RawClient.connect(suite.broker.ports.tcp!);
     await again.handshake('paho-redelivery', { clean: false });
     const r1 = await again.nextCmd<IPublishPacket>('publish');
     const r2 = await again.nextCmd<IPublishPacket>('publish');
@@ -234,14 +215,14 @@ describe('persistent sessions', () => {
     const a = await client('mqttjs-persistent', { clean: false });
     await a.subscribeAsync('pers/#', { qos: 1 });
     await a.endAsync();
-    clients.splice(clients.indexOf(a), 1);
+    suite.release(a);
     const pub = await client('mqttjs-persistent-pub');
     for (let i = 0; i < 10; i++) await pub.publishAsync(`pers/${i % 2}`, String(i), { qos: 1 });
     const got: string[] = [];
-    const b = mqtt.connect(broker.url, { clientId: 'mqttjs-persistent', clean: false, reconnectPeriod: 0 });
-    clients.push(b);
+    const b = mqtt.connect(suite.broker.url, { clientId: 'mqttjs-persistent', clean: false, reconnectPeriod: 0 });
     b.on('message', (_t, payload) => got.push(payload.toString()));
     await waitFor(() => got.length === 10, 'queued messages');
     expect(got).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+    await b.endAsync();
   });
 });
