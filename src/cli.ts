@@ -130,6 +130,9 @@ async function start(flags: Map<string, string[]>): Promise<number> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   node.on('error', (err: Error) => logger.error({ err }, 'node error'));
+  // One client's bad luck must not take every other client down: log and keep serving.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+  process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'));
   try {
     await node.start();
   } catch (err) {

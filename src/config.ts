@@ -93,6 +93,7 @@ export function defaultConfig(): BrokerConfig {
       maxClientIdLength: 65535,
       connectTimeoutMs: 15_000,
       maxQos: 2,
+      maxSocketBufferBytes: 8 * 1024 * 1024,
       retainAvailable: true,
     },
     log: {
@@ -246,6 +247,7 @@ function validate(c: BrokerConfig): void {
   if (c.mqtt.maxInflight > 65535) throw new ConfigError(`'mqtt.maxInflight' must be at most 65535`);
   positive(c.mqtt.maxQueuedMessages, 'mqtt.maxQueuedMessages');
   positive(c.mqtt.connectTimeoutMs, 'mqtt.connectTimeoutMs');
+  positive(c.mqtt.maxSocketBufferBytes, 'mqtt.maxSocketBufferBytes');
   if (![0, 1, 2].includes(c.mqtt.maxQos)) throw new ConfigError(`'mqtt.maxQos' must be 0, 1 or 2`);
   positive(c.log.messagePartitions, 'log.messagePartitions');
   positive(c.log.sessionPartitions, 'log.sessionPartitions');

@@ -14,6 +14,8 @@ export interface MqttSettings {
   connectTimeoutMs: number;
   /** Highest QoS granted to subscriptions. */
   maxQos: 0 | 1 | 2;
+  /** Unsent bytes on a socket beyond which QoS 0 messages to it are dropped (a client that stops reading). */
+  maxSocketBufferBytes: number;
   /** Whether retained messages are stored. */
   retainAvailable: boolean;
 }

@@ -322,7 +322,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
 
   private fatal(what: string, err: Error): void {
     this.log.error({ err }, `${what} stopped`);
-    this.emit('error', err);
+    // An embedding application may listen; without a listener an 'error' event would throw.
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   // ---------------------------------------------------------------------------
@@ -335,7 +336,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     }
     const connectionId = `${this.nodeId}/${this.epoch}/${++this.connectionCounter}`;
     const channel = new Channel(this.ctx, connectionId, transport.remoteAddress);
-    const conn = new Connection(transport, channel, this, this.config.mqtt.maxPacketSize);
+    const conn = new Connection(transport, channel, this, this.config.mqtt.maxPacketSize, this.config.mqtt.maxSocketBufferBytes);
     this.connections.add(conn);
   }
 
@@ -399,7 +400,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     // Routes first, then the channel: both in this synchronous block, so no message slips between.
     for (const [filter, sub] of rec.subscriptions) this.routes.add(clientId, filter, sub.qos, sub.since);
     this.stats.clientConnected();
-    conn.run(ch.opened({ sessionPresent, outbound, inbound: rec.inbound }));
+    conn.runSafely(ch.opened({ sessionPresent, outbound, inbound: rec.inbound }));
     this.log.info(
       { clientId, remote: conn.transport.remoteAddress, transport: conn.transport.kind, cleanSession: ch.cleanSession, sessionPresent },
       'client connected',
@@ -409,7 +410,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     ch.beginBacklog(rec.served);
     const scan = await scanBacklog(this.eventLog, this.streams.messages, rec.subscriptions, rec.served, upTo);
     if (scan.expired > 0) this.log.warn({ clientId, expired: scan.expired }, 'offline messages deleted by retention before the session returned');
-    if (!conn.isClosed) conn.run(ch.endBacklog(scan.deliveries));
+    if (!conn.isClosed) conn.runSafely(ch.endBacklog(scan.deliveries));
   }
 
   private async readDelivery(entry: OutboundEntry): Promise<Delivery | null> {

@@ -39,6 +39,7 @@ export class Connection implements TransportSink {
     readonly channel: Channel,
     private readonly host: ConnectionHost,
     maxPacketSize: number,
+    private readonly maxSocketBufferBytes: number,
   ) {
     this.decoder = new PacketDecoder(maxPacketSize, (packet, size) => {
       host.countIn(size);
@@ -68,8 +69,28 @@ export class Connection implements TransportSink {
     if (!this.ended) this.finish(null, 'connection closed');
   }
 
+  /**
+   * A message for this client. QoS 0 is dropped (counted) while the socket has
+   * more than `maxSocketBufferBytes` unsent: a client that stops reading must not
+   * grow the broker's memory. QoS 1/2 are bounded by the in-flight window.
+   */
   deliver(d: Delivery): void {
-    if (!this.ended) this.run(this.channel.deliver(d));
+    if (this.ended) return;
+    if (d.qos === 0 && this.transport.pendingBytes > this.maxSocketBufferBytes) {
+      this.host.dropped(this, 1, `client not reading (over ${this.maxSocketBufferBytes} bytes unsent)`);
+      return;
+    }
+    this.runSafely(this.channel.deliver(d));
+  }
+
+  /** Runs effects outside the packet path: a failure closes this connection only. */
+  runSafely(effects: Effect[]): void {
+    try {
+      this.run(effects);
+    } catch (err) {
+      this.host.log.error({ err, clientId: this.channel.clientId }, 'connection failed; closing it');
+      this.finish(null, `internal error: ${(err as Error).message}`);
+    }
   }
 
   send(packet: Packet): void {
@@ -98,7 +119,7 @@ export class Connection implements TransportSink {
           .then(() => appended)
           .then(
             () => {
-              if (then && !this.ended) this.run(then);
+              if (then && !this.ended) this.runSafely(then);
             },
             (err: Error) => {
               this.host.log.error({ err, clientId: this.channel.clientId }, 'log append failed; closing the connection');

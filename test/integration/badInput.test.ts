@@ -192,3 +192,24 @@ describe('bad input', () => {
     expect(snapshot).toEqual(Array.from({ length: snapshot.length }, (_, i) => i));
   });
 });
+
+describe('a client that stops reading', () => {
+  test('QoS 0 messages to it are dropped and counted once its socket buffer is full; others are unaffected', async () => {
+    const slow = await RawClient.connect(broker.ports.tcp!);
+    await slow.handshake('slow-reader');
+    slow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'flood/#', qos: 0 }] });
+    await slow.nextCmd('suback');
+    slow.socket.pause();
+    const droppedBefore = broker.node.stats.publishDropped;
+    const flooder = await mqtt.connectAsync(broker.url, { clientId: 'flooder', reconnectPeriod: 0 });
+    const chunk = Buffer.alloc(3000, 1); // under this suite's 4096-byte packet limit
+    for (let i = 0; i < 12_000; i++) {
+      flooder.publish('flood/x', chunk, { qos: 0 });
+      if (i % 500 === 0) await sleep(5);
+    }
+    await flooder.publishAsync('flood/x', 'last', { qos: 1 });
+    await waitFor(() => broker.node.stats.publishDropped > droppedBefore, 'drops to be counted', 10_000);
+    await flooder.endAsync();
+    slow.destroy();
+  });
+});
