@@ -1,5 +1,5 @@
 /**
- * Runs the session projection over the session stream: folds each record as
+ * Runs the session projection and the subscription index over the session stream: folds each record as
  * the tail hands it over, tracks per partition how far it has folded, and lets
  * callers wait until a given record has been folded.
  */
@@ -7,9 +7,12 @@ import { decodeEvent } from '../events/codec';
 import { isSessionEvent } from '../events/types';
 import { LogRecord } from '../log/EventLog';
 import { emptySessions, foldSession, SessionRecord, SessionsState } from '../../projections/SessionProjection';
+import { emptySubscriptionIndex, foldSubscriptions, indexSession, SubscriptionIndexState } from '../../projections/SubscriptionIndex';
 
 export class SessionFolder {
   readonly state: SessionsState = emptySessions();
+  /** Every session's subscriptions in one trie, folded from the same events. */
+  readonly subscriptions: SubscriptionIndexState = emptySubscriptionIndex();
   /** Next offset to fold, per session-stream partition. */
   readonly nextOffset: number[];
   /** Records folded by this instance (after any snapshot it was restored from). */
@@ -27,7 +30,10 @@ export class SessionFolder {
   }
 
   restore(partition: number, nextOffset: number, sessions: SessionRecord[]): void {
-    for (const s of sessions) this.state.set(s.clientId, s);
+    for (const s of sessions) {
+      this.state.set(s.clientId, s);
+      indexSession(this.subscriptions, s);
+    }
     this.nextOffset[partition] = nextOffset;
   }
 
@@ -41,7 +47,10 @@ export class SessionFolder {
         } catch (err) {
           throw new Error(`cannot decode ${this.stream}/${partition} offset ${r.offset}: ${(err as Error).message}`);
         }
-        if (isSessionEvent(event)) foldSession(this.state, event);
+        if (isSessionEvent(event)) {
+          foldSession(this.state, event);
+          foldSubscriptions(this.subscriptions, event);
+        }
       }
       this.nextOffset[partition] = r.offset + 1;
       this.sinceSnapshot[partition]++;

@@ -11,6 +11,7 @@ import { SessionFolder } from '../../src/node/SessionFolder';
 import { restoreSnapshots } from '../../src/node/Snapshots';
 import { emptyRetained, foldRetained, RetainedState } from '../../projections/RetainedProjection';
 import { emptySessions, foldSession, SessionsState } from '../../projections/SessionProjection';
+import { emptySubscriptionIndex, foldSubscriptions, SubscriptionIndexState } from '../../projections/SubscriptionIndex';
 import { startBroker, TestBroker } from '../helpers/broker';
 import { connectBytes } from '../helpers/packets';
 import { RawClient, sleep } from '../helpers/rawClient';
@@ -49,6 +50,10 @@ function canonicalSessions(state: SessionsState): unknown {
       inbound: [...s.inbound].sort((a, b) => a - b),
     }))
     .sort((a, b) => a.clientId.localeCompare(b.clientId));
+}
+
+function canonicalIndex(state: SubscriptionIndexState): unknown {
+  return [...state.trie.entries()].map((e) => `${e.subscriber} ${e.filter} ${e.value}`).sort();
 }
 
 function canonicalRetained(state: RetainedState): unknown {
@@ -118,12 +123,21 @@ test('projections rebuilt from the log equal the live state', async () => {
   const log = node.eventLog;
 
   const sessions = emptySessions();
+  const index = emptySubscriptionIndex();
   for (let p = 0; p < log.partitionCount(node.streams.sessions); p++) {
     for (const r of await readAll(log, node.streams.sessions, p)) {
       const e = decodeEvent(r.value!);
-      if (isSessionEvent(e)) foldSession(sessions, e);
+      if (isSessionEvent(e)) {
+        foldSession(sessions, e);
+        foldSubscriptions(index, e);
+      }
     }
   }
+  expect(index.trie.size).toBeGreaterThan(3);
+  expect(canonicalIndex(index)).toEqual(canonicalIndex(node.sessions.subscriptions));
+  // The index agrees with the subscriptions held in the session records.
+  const fromSessions = [...sessions.values()].flatMap((s) => [...s.subscriptions].map(([f, sub]) => `${s.clientId} ${f} ${sub.qos}`)).sort();
+  expect(canonicalIndex(index)).toEqual(fromSessions);
   expect(node.sessions.state.size).toBeGreaterThan(3);
   expect(canonicalSessions(sessions)).toEqual(canonicalSessions(node.sessions.state));
   // The fold really saw open exchanges and served positions, not just empty sessions.
@@ -148,5 +162,6 @@ test('projections rebuilt from the log equal the live state', async () => {
   expect(restored.length).toBeGreaterThan(0);
   for (let p = 0; p < folder.nextOffset.length; p++) folder.apply(p, await readAll(log, node.streams.sessions, p, folder.nextOffset[p]));
   expect(canonicalSessions(folder.state)).toEqual(canonicalSessions(node.sessions.state));
+  expect(canonicalIndex(folder.subscriptions)).toEqual(canonicalIndex(node.sessions.subscriptions));
   c.destroy();
 });
