@@ -38,8 +38,26 @@ export interface FileLogConfig {
   fsyncIntervalMs: number;
 }
 
+export interface KafkaConfig {
+  /** Bootstrap brokers, host:port. */
+  brokers: string[];
+  /** Kafka client id; empty: mqlog-<nodeId>. */
+  clientId: string;
+  replicationFactor: number;
+  minInsyncReplicas: number;
+  lingerMs: number;
+  maxBufferedBytes: number;
+  fetchMaxWaitMs: number;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+  startupTimeoutMs: number;
+  tls: { enabled: boolean; caFile: string; certFile: string; keyFile: string; rejectUnauthorized: boolean };
+  sasl: { mechanism: '' | 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+}
+
 export interface LogConfig {
-  backend: 'file';
+  /** 'file': the embedded segmented log; 'kafka': Apache Kafka. */
+  backend: 'file' | 'kafka';
   /** Prefix of stream (Kafka topic) names. */
   streamPrefix: string;
   messagePartitions: number;
@@ -48,6 +66,7 @@ export interface LogConfig {
   messageRetentionBytes: number;
   sessionRetentionMs: number;
   file: FileLogConfig;
+  kafka: KafkaConfig;
 }
 
 export interface BrokerConfig {
@@ -67,6 +86,12 @@ export interface BrokerConfig {
     everyEvents: number;
     /** ...or after this long with any change (ms). */
     intervalMs: number;
+  };
+  cluster: {
+    /** How often this node appends its heartbeat (ms). */
+    heartbeatIntervalMs: number;
+    /** A node silent for this long is failed: its sessions are closed and their wills published (ms). */
+    nodeTimeoutMs: number;
   };
   acl: { rules: AclRule[] };
   logging: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
@@ -105,8 +130,23 @@ export function defaultConfig(): BrokerConfig {
       messageRetentionBytes: -1,
       sessionRetentionMs: 7 * DAY,
       file: { segmentBytes: 64 * 1024 * 1024, fsync: 'os', fsyncIntervalMs: 1000 },
+      kafka: {
+        brokers: ['127.0.0.1:9092'],
+        clientId: '',
+        replicationFactor: 3,
+        minInsyncReplicas: 2,
+        lingerMs: 0,
+        maxBufferedBytes: 64 * 1024 * 1024,
+        fetchMaxWaitMs: 250,
+        connectionTimeoutMs: 3000,
+        requestTimeoutMs: 30000,
+        startupTimeoutMs: 0,
+        tls: { enabled: false, caFile: '', certFile: '', keyFile: '', rejectUnauthorized: true },
+        sasl: { mechanism: '', username: '', password: '' },
+      },
     },
     snapshots: { everyEvents: 10_000, intervalMs: 60_000 },
+    cluster: { heartbeatIntervalMs: 2000, nodeTimeoutMs: 10_000 },
     acl: { rules: [] },
     logging: { level: 'info' },
   };
@@ -253,8 +293,22 @@ function validate(c: BrokerConfig): void {
   positive(c.log.sessionPartitions, 'log.sessionPartitions');
   positive(c.log.file.segmentBytes, 'log.file.segmentBytes');
   if (!['os', 'batch', 'interval'].includes(c.log.file.fsync)) throw new ConfigError(`'log.file.fsync' must be os, batch or interval`);
-  if (c.log.backend !== 'file') throw new ConfigError(`'log.backend' must be 'file'`);
+  if (c.log.backend !== 'file' && c.log.backend !== 'kafka') throw new ConfigError(`'log.backend' must be 'file' or 'kafka'`);
+  if (c.log.backend === 'kafka') {
+    const k = c.log.kafka;
+    if (k.brokers.length === 0 || k.brokers.some((b) => typeof b !== 'string' || !/^[^:]+:\d+$/.test(b))) {
+      throw new ConfigError(`'log.kafka.brokers' must list host:port entries, got ${JSON.stringify(k.brokers)}`);
+    }
+    positive(k.replicationFactor, 'log.kafka.replicationFactor');
+    positive(k.minInsyncReplicas, 'log.kafka.minInsyncReplicas');
+    if (k.minInsyncReplicas > k.replicationFactor) throw new ConfigError(`'log.kafka.minInsyncReplicas' cannot exceed 'log.kafka.replicationFactor'`);
+    positive(k.maxBufferedBytes, 'log.kafka.maxBufferedBytes');
+    if (!['', 'plain', 'scram-sha-256', 'scram-sha-512'].includes(k.sasl.mechanism)) throw new ConfigError(`'log.kafka.sasl.mechanism' must be plain, scram-sha-256 or scram-sha-512`);
+  }
   positive(c.snapshots.everyEvents, 'snapshots.everyEvents');
+  positive(c.cluster.heartbeatIntervalMs, 'cluster.heartbeatIntervalMs');
+  positive(c.cluster.nodeTimeoutMs, 'cluster.nodeTimeoutMs');
+  if (c.cluster.nodeTimeoutMs < 2 * c.cluster.heartbeatIntervalMs) throw new ConfigError(`'cluster.nodeTimeoutMs' must be at least twice 'cluster.heartbeatIntervalMs'`);
   positive(c.snapshots.intervalMs, 'snapshots.intervalMs');
   for (const [i, r] of c.acl.rules.entries()) {
     if (!['allow', 'deny'].includes(r.permission)) throw new ConfigError(`acl.rules[${i}].permission must be allow or deny`);

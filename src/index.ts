@@ -8,6 +8,7 @@ import { Authenticator } from '../auth/Authenticator';
 import { BrokerConfig, DeepPartial, loadConfig } from './config';
 import { EventLog } from './log/EventLog';
 import { FileEventLog } from './log/file/FileEventLog';
+import { KafkaEventLog } from './log/kafka/KafkaEventLog';
 import { createLogger, Logger } from './logger';
 import { BrokerNode, ListeningPorts } from './node/BrokerNode';
 
@@ -23,6 +24,24 @@ export interface CreateBrokerOptions {
 }
 
 export function createEventLog(config: BrokerConfig, logger: Logger): EventLog {
+  if (config.log.backend === 'kafka') {
+    const k = config.log.kafka;
+    return new KafkaEventLog({
+      brokers: k.brokers,
+      clientId: k.clientId || `mqlog-${config.nodeId || 'node'}`,
+      replicationFactor: k.replicationFactor,
+      minInsyncReplicas: k.minInsyncReplicas,
+      lingerMs: k.lingerMs,
+      maxBufferedBytes: k.maxBufferedBytes,
+      fetchMaxWaitMs: k.fetchMaxWaitMs,
+      connectionTimeoutMs: k.connectionTimeoutMs,
+      requestTimeoutMs: k.requestTimeoutMs,
+      startupTimeoutMs: k.startupTimeoutMs,
+      tls: k.tls.enabled ? { caFile: k.tls.caFile || undefined, certFile: k.tls.certFile || undefined, keyFile: k.tls.keyFile || undefined, rejectUnauthorized: k.tls.rejectUnauthorized } : null,
+      sasl: k.sasl.mechanism ? { mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password } : null,
+      logger: logger.child({ component: 'kafka-log' }),
+    });
+  }
   const f = config.log.file;
   return new FileEventLog({
     dir: join(config.dataDir, 'log'),

@@ -33,6 +33,7 @@ const TAG = {
   'message.published': 5,
   'message.delivered': 6,
   'message.acknowledged': 7,
+  'node.heartbeat': 8,
 } as const satisfies Record<BrokerEvent['type'], number>;
 
 const ACK_KINDS: readonly AckKind[] = ['puback', 'pubrec', 'pubrel', 'pubcomp'];
@@ -101,6 +102,9 @@ export function encodeEvent(event: BrokerEvent): Buffer {
         .varuint(event.packetId)
         .u8(ACK_KINDS.indexOf(event.kind) | (event.direction === 'out' ? 4 : 0))
         .varuint(event.timestamp);
+      break;
+    case 'node.heartbeat':
+      w.string(event.nodeId).varuint(event.startedAt).varuint(event.timestamp);
       break;
     default: {
       const unknown: never = event;
@@ -184,7 +188,7 @@ export function decodeEvent(buf: Buffer): BrokerEvent {
         clientId: r.string('client id'),
         connectionId: r.string('connection id'),
         nodeId: r.string('node id'),
-        reason: readEnum<DisconnectReason>(r, DisconnectReason.ConnectionLost, 'disconnect reason'),
+        reason: readEnum<DisconnectReason>(r, DisconnectReason.NodeFailure, 'disconnect reason'),
         willPublished: r.bool('will published'),
         servedUpTo: r.varuintArray('served position'),
         timestamp: r.varuint('timestamp'),
@@ -276,6 +280,9 @@ export function decodeEvent(buf: Buffer): BrokerEvent {
       };
       break;
     }
+    case TAG['node.heartbeat']:
+      event = { type: 'node.heartbeat', nodeId: r.string('node id'), startedAt: r.varuint('started at'), timestamp: r.varuint('timestamp') };
+      break;
     default:
       throw new DecodeError(`unknown event tag ${tag}`);
   }

@@ -44,6 +44,8 @@ export enum DisconnectReason {
   ServerShutdown = 4,
   /** The network connection closed without DISCONNECT. */
   ConnectionLost = 5,
+  /** The node holding the connection stopped without a clean shutdown (recorded by another node, or by itself on restart). */
+  NodeFailure = 6,
 }
 
 /** Where a published message came from. Numeric values are part of the encoding. */
@@ -172,7 +174,16 @@ export interface Acknowledged {
   timestamp: number;
 }
 
+/** A node is alive. Nodes that stop sending these are considered failed. */
+export interface NodeHeartbeat {
+  type: 'node.heartbeat';
+  nodeId: string;
+  startedAt: number;
+  timestamp: number;
+}
+
 export type BrokerEvent =
+  | NodeHeartbeat
   | ClientConnected
   | ClientDisconnected
   | Subscribed
@@ -184,8 +195,8 @@ export type BrokerEvent =
 export type BrokerEventType = BrokerEvent['type'];
 
 /** Events that belong to one client's session, keyed (and partitioned) by client id. */
-export type SessionEvent = Exclude<BrokerEvent, MessagePublished>;
+export type SessionEvent = Exclude<BrokerEvent, MessagePublished | NodeHeartbeat>;
 
 export function isSessionEvent(event: BrokerEvent): event is SessionEvent {
-  return event.type !== 'message.published';
+  return event.type !== 'message.published' && event.type !== 'node.heartbeat';
 }

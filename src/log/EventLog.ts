@@ -70,6 +70,11 @@ export interface TailHandle {
 }
 
 export interface EventLog {
+  /**
+   * True while appends are waiting beyond the backend's buffer (a remote log slow
+   * or away). The node then stops reading from clients and sheds QoS 0.
+   */
+  readonly congested?: boolean;
   /** Opens the log, creating the streams that are missing and verifying those that exist. */
   open(streams: readonly StreamSpec[]): Promise<void>;
   /** Flushes what is buffered, stops tails and releases files and connections. */

@@ -13,13 +13,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { Acl, StaticAcl } from '../../auth/StaticAcl';
 import { AllowAnonymous, Authenticator } from '../../auth/Authenticator';
-import { emptyRetained, foldRetained, retainedMatching, RetainedState } from '../../projections/RetainedProjection';
+import { emptyRetained, foldRetained, RetainedRecord, retainedMatching, RetainedState } from '../../projections/RetainedProjection';
 import { OutboundEntry } from '../../projections/SessionProjection';
 import { Channel, ChannelContext, OpenedSession } from '../channel/Channel';
 import { Effect } from '../channel/effects';
 import { BrokerConfig } from '../config';
 import { decodeEvent } from '../events/codec';
-import { BrokerEvent, DisconnectReason, MessageOrigin, MessageSource, QoS } from '../events/types';
+import { ClientConnected, ClientDisconnected, DisconnectReason, MessageOrigin, MessageSource, QoS, WillMessage } from '../events/types';
 import { EventLog, LogRecord, TailHandle } from '../log/EventLog';
 import { Logger } from '../logger';
 import { ConnackCode } from '../protocol/ProtocolViolation';
@@ -31,6 +31,7 @@ import { WebSocketListener } from '../transports/WebSocketListener';
 import { Connection, ConnectionHost } from './Connection';
 import { recordsFor } from './EventRouting';
 import { LocalRoutes } from './LocalRoutes';
+import { Membership } from './Membership';
 import { scanBacklog } from './OfflineBacklog';
 import { SessionFolder } from './SessionFolder';
 import { restoreSnapshots, writeSnapshots } from './Snapshots';
@@ -81,7 +82,10 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private started = false;
   private lastSnapshot = Date.now();
   private readonly matchScratch = new Map<string, QoS>();
-  private retainedNext = 0;
+  private readonly membership: Membership;
+  private readonly startedAt = Date.now();
+  /** Reading from client sockets is paused while the log is congested. */
+  private paused = false;
 
   constructor(options: BrokerNodeOptions) {
     super();
@@ -92,6 +96,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     this.acl = options.acl ?? new StaticAcl(options.config.acl.rules);
     this.streams = streamLayout(options.config.log.streamPrefix);
     this.sessions = new SessionFolder(this.streams.sessions, options.config.log.sessionPartitions);
+    this.membership = new Membership(() => this.nodeId, this.startedAt, options.config.cluster, this.log);
     const node = this;
     this.ctx = {
       get nodeId() {
@@ -126,7 +131,13 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     const restored = await restoreSnapshots(this.eventLog, this.streams, this.sessions);
     await this.catchUpSessions();
     const replayed = this.sessions.folds;
-    await this.catchUpRetained();
+    await this.catchUpCompacted(this.streams.retained, (r) => foldRetained(this.retained, r));
+    await this.catchUpCompacted(this.streams.nodes, (r) => {
+      if (r.value) this.membership.fold(decodeEvent(r.value));
+    });
+    // From here on, folds of other nodes' doings act on this node's connections.
+    this.sessions.onConnected = (e) => this.onSessionConnected(e);
+    this.sessions.onDisconnected = (e, will) => this.onSessionDisconnected(e, will);
     for (let p = 0; p < c.messagePartitions; p++) this.position[p] = await this.eventLog.endOffset(this.streams.messages, p);
     for (let p = 0; p < c.messagePartitions; p++) {
       this.tails.push(
@@ -135,7 +146,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
         }),
       );
     }
-    await this.closeOrphanedSessions();
+    await this.eventLog.append(recordsFor([this.membership.heartbeat(Date.now())], this.streams));
+    await this.closeFailedSessions(true);
     this.log.info(
       {
         nodeId: this.nodeId,
@@ -150,6 +162,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     const ports = await this.openListeners();
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.timers.push(setInterval(() => void this.snapshotIfDue(false), Math.min(this.config.snapshots.intervalMs, 5000)));
+    this.timers.push(setInterval(() => void this.clusterTick(), this.config.cluster.heartbeatIntervalMs));
     for (const t of this.timers) t.unref();
     this.started = true;
     this.log.info({ nodeId: this.nodeId, ports }, 'mqlog node started');
@@ -218,10 +231,10 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     await Promise.all(waits);
   }
 
-  private async catchUpRetained(): Promise<void> {
-    const stream = this.streams.retained;
+  /** Folds a compacted stream from its start, then keeps folding its tail. */
+  private async catchUpCompacted(stream: string, fold: (record: RetainedRecord) => void): Promise<void> {
     const end = await this.eventLog.endOffset(stream, 0);
-    this.retainedNext = await this.eventLog.startOffset(stream, 0);
+    let next = await this.eventLog.startOffset(stream, 0);
     let failed: (err: Error) => void = () => undefined;
     const failure = new Promise<void>((_, reject) => (failed = reject));
     let caughtUp: () => void = () => undefined;
@@ -230,68 +243,83 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       this.eventLog.tail(
         stream,
         0,
-        this.retainedNext,
+        next,
         (records) => {
           for (const r of records) {
             try {
-              foldRetained(this.retained, r);
+              fold(r);
             } catch (err) {
               throw new Error(`cannot decode ${stream}/0 offset ${r.offset}: ${(err as Error).message}`);
             }
-            this.retainedNext = r.offset + 1;
+            next = r.offset + 1;
           }
-          if (this.retainedNext >= end) caughtUp();
+          if (next >= end) caughtUp();
         },
         {
           onError: (err) => {
             failed(err);
-            if (this.started) this.fatal('retained tail', err);
+            if (this.started) this.fatal(`${stream} tail`, err);
           },
         },
       ),
     );
-    if (this.retainedNext >= end) return;
+    if (next >= end) return;
     await Promise.race([done, failure]);
   }
 
   /**
-   * Sessions this node held when it stopped without a clean shutdown (kill -9):
-   * their connections are gone, so their wills are published now and the
-   * sessions marked disconnected, keeping their served position.
+   * Records a `node failure` disconnect for sessions still connected on nodes
+   * that failed; with `own`, also for this node's leftovers from an unclean stop
+   * (kill -9). Their wills follow once the disconnect is folded (onSessionDisconnected).
    */
-  private async closeOrphanedSessions(): Promise<void> {
-    const events: BrokerEvent[] = [];
-    const now = Date.now();
-    for (const rec of this.sessions.state.values()) {
-      if (!rec.connected || rec.nodeId !== this.nodeId) continue;
-      if (rec.will) {
-        events.push({
-          type: 'message.published',
-          topic: rec.will.topic,
-          payload: rec.will.payload,
-          qos: rec.will.qos,
-          retain: rec.will.retain,
-          publisherId: rec.clientId,
-          packetId: 0,
-          origin: MessageOrigin.Will,
-          nodeId: this.nodeId,
-          timestamp: now,
-        });
-      }
-      events.push({
-        type: 'client.disconnected',
-        clientId: rec.clientId,
-        connectionId: rec.connectionId,
-        nodeId: this.nodeId,
-        reason: DisconnectReason.ConnectionLost,
-        willPublished: rec.will !== null,
-        servedUpTo: rec.served,
-        timestamp: now,
-      });
-    }
+  private async closeFailedSessions(own: boolean): Promise<void> {
+    const events = this.membership.failedNodeDisconnects(this.sessions.state, Date.now(), own);
     if (events.length === 0) return;
-    await this.eventLog.append(recordsFor(events, this.streams));
-    this.log.info({ sessions: events.filter((e) => e.type === 'client.disconnected').length }, 'closed sessions left connected by an unclean stop');
+    try {
+      await this.eventLog.append(recordsFor(events, this.streams));
+    } catch (err) {
+      for (const e of events) this.membership.settled(e.connectionId);
+      throw err;
+    }
+  }
+
+  private async clusterTick(): Promise<void> {
+    if (this.stopping) return;
+    const now = Date.now();
+    try {
+      await this.eventLog.append(recordsFor([this.membership.heartbeat(now)], this.streams));
+      if (this.membership.isCoordinator(now)) await this.closeFailedSessions(false);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'heartbeat or failed-node check failed; will retry');
+    }
+  }
+
+  /** A connect was folded: a connection of this node for the same client that is now older is taken over. */
+  private onSessionConnected(event: ClientConnected): void {
+    const local = this.byClientId.get(event.clientId);
+    if (local && local.channel.state === 'connected' && local.channel.connectionId !== event.connectionId) {
+      this.log.info({ clientId: event.clientId, byNode: event.nodeId }, 'session taken over by another node');
+      local.run(local.channel.takenOver());
+    }
+  }
+
+  /** A disconnect took effect. If it is this node's record of a failure, publish the will, once. */
+  private onSessionDisconnected(event: ClientDisconnected, will: WillMessage | null): void {
+    this.membership.settled(event.connectionId);
+    if (event.nodeId !== this.nodeId || event.reason !== DisconnectReason.NodeFailure || !will) return;
+    const published = {
+      type: 'message.published' as const,
+      topic: will.topic,
+      payload: will.payload,
+      qos: will.qos,
+      retain: will.retain,
+      publisherId: event.clientId,
+      packetId: 0,
+      origin: MessageOrigin.Will,
+      nodeId: this.nodeId,
+      timestamp: Date.now(),
+    };
+    this.eventLog.append(recordsFor([published], this.streams)).catch((err: Error) => this.log.error({ err, clientId: event.clientId }, 'could not publish the will of a failed connection'));
   }
 
   private async openListeners(): Promise<ListeningPorts> {
@@ -338,16 +366,50 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     const channel = new Channel(this.ctx, connectionId, transport.remoteAddress);
     const conn = new Connection(transport, channel, this, this.config.mqtt.maxPacketSize, this.config.mqtt.maxSocketBufferBytes);
     this.connections.add(conn);
+    if (this.paused) transport.pause();
   }
 
   private tick(): void {
+    if (this.paused) return;
     const now = Date.now();
     for (const conn of this.connections) conn.run(conn.channel.tick(now));
   }
 
-  append(_conn: Connection, effect: Extract<Effect, { type: 'append' }>): Promise<unknown> {
-    for (const e of effect.events) if (e.type === 'message.published') this.stats.messagesReceived++;
-    return this.eventLog.append(recordsFor(effect.events, this.streams));
+  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>): Promise<unknown> {
+    let events = effect.events;
+    for (const e of events) if (e.type === 'message.published') this.stats.messagesReceived++;
+    if (this.eventLog.congested) {
+      // The log is not keeping up: QoS 0 (at most once) is shed, counted; the rest waits.
+      const kept = events.filter((e) => e.type !== 'message.published' || e.qos > 0);
+      if (kept.length < events.length) this.dropped(conn, events.length - kept.length, 'log congested: QoS 0 publish shed');
+      events = kept;
+      this.applyBackpressure();
+    }
+    return events.length ? this.eventLog.append(recordsFor(events, this.streams)) : Promise.resolve();
+  }
+
+  /**
+   * Stops reading from every client until the log drains: QoS 1/2 publishers get
+   * no acknowledgement until their message is durable, and the broker's memory stays
+   * bounded. Keepalive is not enforced meanwhile (clients' pings wait in our sockets).
+   */
+  private applyBackpressure(): void {
+    if (this.paused) return;
+    this.paused = true;
+    for (const conn of this.connections) conn.transport.pause();
+    this.log.warn({ connections: this.connections.size }, 'log congested: reading from clients paused');
+    const check = setInterval(() => {
+      if (this.eventLog.congested && !this.stopping) return;
+      clearInterval(check);
+      this.paused = false;
+      const now = Date.now();
+      for (const conn of this.connections) {
+        conn.channel.lastActivity = now;
+        conn.transport.resume();
+      }
+      this.log.info('log drained: reading from clients resumed');
+    }, 100);
+    check.unref();
   }
 
   authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void {
@@ -500,6 +562,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
 
   private async snapshotIfDue(force: boolean): Promise<void> {
     if (this.stopping) return;
+    // One writer per cluster is enough: snapshots at the same offset are identical.
+    if (!force && !this.membership.isCoordinator(Date.now())) return;
     const intervalDue = Date.now() - this.lastSnapshot >= this.config.snapshots.intervalMs;
     try {
       const written = await writeSnapshots(this.eventLog, this.streams, this.sessions, force || intervalDue, this.config.snapshots.everyEvents);

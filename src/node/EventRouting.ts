@@ -17,6 +17,8 @@ export function recordsFor(events: readonly BrokerEvent[], streams: StreamLayout
         // An empty retained payload clears the topic's retained message [MQTT-3.3.1-10, MQTT-3.3.1-11].
         out.push({ stream: streams.retained, key, value: event.payload.length ? value : null, timestamp: event.timestamp });
       }
+    } else if (event.type === 'node.heartbeat') {
+      out.push({ stream: streams.nodes, key: Buffer.from(event.nodeId, 'utf8'), value, partition: 0, timestamp: event.timestamp });
     } else {
       out.push({ stream: streams.sessions, key: Buffer.from(event.clientId, 'utf8'), value, timestamp: event.timestamp });
     }

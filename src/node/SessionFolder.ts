@@ -4,7 +4,7 @@
  * callers wait until a given record has been folded.
  */
 import { decodeEvent } from '../events/codec';
-import { isSessionEvent } from '../events/types';
+import { ClientConnected, ClientDisconnected, isSessionEvent, WillMessage } from '../events/types';
 import { LogRecord } from '../log/EventLog';
 import { emptySessions, foldSession, SessionRecord, SessionsState } from '../../projections/SessionProjection';
 import { emptySubscriptionIndex, foldSubscriptions, indexSession, SubscriptionIndexState } from '../../projections/SubscriptionIndex';
@@ -20,6 +20,13 @@ export class SessionFolder {
   /** Events folded since the last snapshot, per partition. */
   readonly sinceSnapshot: number[];
   private waiters: Array<{ partition: number; offset: number; resolve: () => void }> = [];
+  /** Called after a connect is folded (it makes that connection the session's current one). */
+  onConnected: ((event: ClientConnected) => void) | null = null;
+  /**
+   * Called after a disconnect that took effect (it was for the current connection),
+   * with the will the session held until then.
+   */
+  onDisconnected: ((event: ClientDisconnected, will: WillMessage | null) => void) | null = null;
 
   constructor(
     private readonly stream: string,
@@ -48,8 +55,13 @@ export class SessionFolder {
           throw new Error(`cannot decode ${this.stream}/${partition} offset ${r.offset}: ${(err as Error).message}`);
         }
         if (isSessionEvent(event)) {
+          const before = event.type === 'client.disconnected' ? this.state.get(event.clientId) : undefined;
+          const effective = before !== undefined && before.connected && before.connectionId === (event as ClientDisconnected).connectionId;
+          const will = before?.will ?? null;
           foldSession(this.state, event);
           foldSubscriptions(this.subscriptions, event);
+          if (event.type === 'client.connected') this.onConnected?.(event);
+          else if (event.type === 'client.disconnected' && effective) this.onDisconnected?.(event, will);
         }
       }
       this.nextOffset[partition] = r.offset + 1;

@@ -10,6 +10,7 @@
  *                                tombstone when cleared.
  * - snapshots (key: projection)  compacted: periodic session-projection snapshots
  *                                so a restart replays only the tail.
+ * - nodes     (key: node id)     compacted: node heartbeats (cluster membership).
  */
 import { StreamSpec } from '../log/EventLog';
 
@@ -18,6 +19,7 @@ export interface StreamLayout {
   sessions: string;
   retained: string;
   snapshots: string;
+  nodes: string;
 }
 
 export interface StreamSettings {
@@ -39,6 +41,7 @@ export function streamLayout(prefix: string): StreamLayout {
     sessions: `${prefix}sessions`,
     retained: `${prefix}retained`,
     snapshots: `${prefix}snapshots`,
+    nodes: `${prefix}nodes`,
   };
 }
 
@@ -49,5 +52,6 @@ export function streamSpecs(s: StreamSettings): StreamSpec[] {
     { name: names.sessions, partitions: s.sessionPartitions, compacted: false, retentionMs: s.sessionRetentionMs, retentionBytes: -1 },
     { name: names.retained, partitions: 1, compacted: true },
     { name: names.snapshots, partitions: 1, compacted: true },
+    { name: names.nodes, partitions: 1, compacted: true },
   ];
 }

@@ -31,6 +31,14 @@ export class SocketTransport implements Transport {
     if (!this.done && this.socket.writable) this.socket.write(data);
   }
 
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   end(): void {
     if (!this.done) this.socket.end();
     // A peer that never reads must not keep the socket open forever.

@@ -18,6 +18,9 @@ export interface Transport {
   readonly pendingBytes: number;
   attach(sink: TransportSink): void;
   write(data: Buffer): void;
+  /** Stops reading from the client (backpressure); `resume` reads again. */
+  pause(): void;
+  resume(): void;
   /** Flushes what was written, then closes. */
   end(): void;
   /** Closes at once. */

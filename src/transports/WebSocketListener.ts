@@ -46,6 +46,14 @@ class WebSocketTransport implements Transport {
     if (!this.done && this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary: true });
   }
 
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
   end(): void {
     if (this.done) return;
     this.ws.close(1000);

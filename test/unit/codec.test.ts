@@ -37,6 +37,8 @@ const events: BrokerEvent[] = [
   { type: 'message.delivered', clientId: 'c', packetId: 3, qos: 2, ref: { source: MessageSource.Retained, partition: 0, offset: 99 }, timestamp: 12 },
   { type: 'message.acknowledged', clientId: 'c', packetId: 3, kind: 'pubrec', direction: 'out', timestamp: 13 },
   { type: 'message.acknowledged', clientId: 'c', packetId: 4, kind: 'pubcomp', direction: 'in', timestamp: 14 },
+  { type: 'client.disconnected', clientId: 'c', connectionId: 'n2/x/9', nodeId: 'n1', reason: DisconnectReason.NodeFailure, willPublished: false, servedUpTo: [], timestamp: 15 },
+  { type: 'node.heartbeat', nodeId: 'n1', startedAt: 1_790_000_000_000, timestamp: 1_790_000_002_000 },
 ];
 
 describe('event codec', () => {

@@ -1,0 +1,351 @@
+/**
+ * The EventLog on Apache Kafka (kafkajs): each stream is a topic, partitions and
+ * keys map one to one, compacted streams are topics with cleanup.policy=compact.
+ *
+ * - Appends are batched (linger, or the end of the event-loop turn) and sent by
+ *   an idempotent producer with acks=all, one batch in flight at a time, so
+ *   per-partition order is the call order. A batch that fails is retried until
+ *   Kafka takes it: while Kafka is away, appends wait (nothing acknowledged
+ *   is lost) and `bufferedBytes` tells the node how much is waiting.
+ * - Reads and tails fetch from partition leaders directly (PartitionReader).
+ * - Consumer positions are committed offsets of a consumer group.
+ */
+import { Admin, ConfigResourceTypes, Kafka, Producer } from 'kafkajs';
+import { Logger, silentLogger } from '../../logger';
+import {
+  AppendRecord,
+  EventLog,
+  LogError,
+  LogRecord,
+  ReadOptions,
+  RecordPosition,
+  StreamSpec,
+  TailHandle,
+  TailHandler,
+  TailOptions,
+} from '../EventLog';
+import { partitionForKey } from '../partitioner';
+import { kafkaConfig, rawCluster, RawCluster } from './kafkaClient';
+import { defaultKafkaLogOptions, KafkaLogOptions } from './KafkaOptions';
+import { KafkaTail } from './KafkaTail';
+import { PartitionReader } from './PartitionReader';
+
+interface PendingAppend {
+  records: readonly AppendRecord[];
+  bytes: number;
+  resolve: (positions: RecordPosition[]) => void;
+  reject: (err: Error) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class KafkaEventLog implements EventLog {
+  private readonly options: KafkaLogOptions;
+  private readonly log: Logger;
+  private readonly kafka: Kafka;
+  private admin: Admin | null = null;
+  private producer: Producer | null = null;
+  private cluster: RawCluster | null = null;
+  private reader: PartitionReader | null = null;
+  private readonly specs = new Map<string, StreamSpec>();
+  private pending: PendingAppend[] = [];
+  private pendingBytes = 0;
+  private inFlightBytes = 0;
+  private flushScheduled = false;
+  private flushing: Promise<void> | null = null;
+  private readonly tails = new Set<KafkaTail>();
+  private closed = false;
+  /** Consecutive failed sends; > 0 while Kafka is not taking appends. */
+  private failures = 0;
+
+  constructor(options: Partial<KafkaLogOptions> & Pick<KafkaLogOptions, 'brokers' | 'clientId'>) {
+    this.options = { ...defaultKafkaLogOptions, ...options };
+    this.log = this.options.logger ?? silentLogger();
+    this.kafka = new Kafka(kafkaConfig(this.options));
+  }
+
+  /** Bytes appended but not yet acknowledged by Kafka. */
+  get bufferedBytes(): number {
+    return this.pendingBytes + this.inFlightBytes;
+  }
+
+  /** True while appends wait beyond `maxBufferedBytes` (Kafka slow or away). */
+  get congested(): boolean {
+    return this.bufferedBytes > this.options.maxBufferedBytes;
+  }
+
+  /** True while sends are failing. */
+  get unavailable(): boolean {
+    return this.failures > 0;
+  }
+
+  private topic(stream: string): string {
+    if (!this.specs.has(stream)) throw new LogError(`unknown stream ${stream}`);
+    return stream;
+  }
+
+  async open(streams: readonly StreamSpec[]): Promise<void> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.admin = this.kafka.admin();
+        await this.admin.connect();
+        break;
+      } catch (err) {
+        await this.admin?.disconnect().catch(() => undefined);
+        const waited = Date.now() - started;
+        if (this.options.startupTimeoutMs > 0 && waited >= this.options.startupTimeoutMs) {
+          throw new LogError(`Kafka unreachable at ${this.options.brokers.join(',')} after ${waited} ms: ${(err as Error).message}`);
+        }
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt - 1, 6));
+        this.log.warn({ brokers: this.options.brokers, attempt, retryInMs: delay, err: (err as Error).message }, 'Kafka unreachable; retrying');
+        await sleep(delay);
+        if (this.closed) throw new LogError('log closed while connecting to Kafka');
+      }
+    }
+    await this.ensureTopics(streams);
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await this.producer.connect();
+    this.cluster = rawCluster(this.options);
+    await this.cluster.connect();
+    this.reader = new PartitionReader(this.cluster);
+    this.log.info({ brokers: this.options.brokers, topics: streams.map((s) => s.name) }, 'Kafka log open');
+  }
+
+  /** Creates missing topics with their configs and verifies existing ones. */
+  private async ensureTopics(streams: readonly StreamSpec[]): Promise<void> {
+    const admin = this.admin!;
+    const existing = new Set(await admin.listTopics());
+    const missing = streams.filter((s) => !existing.has(s.name));
+    if (missing.length) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: s.name,
+          numPartitions: s.partitions,
+          replicationFactor: this.options.replicationFactor,
+          configEntries: [
+            { name: 'cleanup.policy', value: s.compacted ? 'compact' : 'delete' },
+            { name: 'min.insync.replicas', value: String(this.options.minInsyncReplicas) },
+            ...(s.compacted ? [] : [{ name: 'retention.ms', value: String(s.retentionMs ?? -1) }, { name: 'retention.bytes', value: String(s.retentionBytes ?? -1) }]),
+          ],
+        })),
+      });
+      this.log.info({ topics: missing.map((s) => s.name) }, 'Kafka topics created');
+    }
+    const present = streams.filter((s) => existing.has(s.name));
+    if (present.length) {
+      const meta = await admin.fetchTopicMetadata({ topics: present.map((s) => s.name) });
+      const configs = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: present.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.name, configNames: ['cleanup.policy'] })),
+      });
+      for (const s of present) {
+        const partitions = meta.topics.find((t) => t.name === s.name)?.partitions.length ?? 0;
+        if (partitions !== s.partitions) {
+          throw new LogError(`Kafka topic ${s.name} has ${partitions} partition(s); mqlog is configured for ${s.partitions}`);
+        }
+        const policy = configs.resources.find((r) => r.resourceName === s.name)?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? '';
+        const compacted = policy.split(',').includes('compact');
+        if (compacted !== s.compacted) {
+          throw new LogError(`Kafka topic ${s.name} has cleanup.policy=${policy}; mqlog needs ${s.compacted ? 'compact' : 'delete'} (compacted=${s.compacted})`);
+        }
+      }
+    }
+    for (const s of streams) this.specs.set(s.name, { ...s });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.tails) t.close();
+    this.tails.clear();
+    if (this.producer) {
+      // Give queued appends a bounded chance to land.
+      const deadline = Date.now() + 10_000;
+      while ((this.pending.length || this.flushing) && Date.now() < deadline) {
+        this.scheduleFlush();
+        await (this.flushing ?? sleep(10));
+      }
+    }
+    for (const p of this.pending) p.reject(new LogError('log closed before the append was written'));
+    this.pending = [];
+    await Promise.all([this.producer?.disconnect(), this.admin?.disconnect(), this.cluster?.disconnect()].map((p) => p?.catch(() => undefined)));
+  }
+
+  partitionCount(stream: string): number {
+    const spec = this.specs.get(stream);
+    if (!spec) throw new LogError(`unknown stream ${stream}`);
+    return spec.partitions;
+  }
+
+  partitionFor(stream: string, key: Buffer | null): number {
+    return partitionForKey(key, this.partitionCount(stream));
+  }
+
+  append(records: readonly AppendRecord[]): Promise<RecordPosition[]> {
+    if (this.closed) return Promise.reject(new LogError('log is closed'));
+    try {
+      for (const r of records) if (r.partition !== undefined) this.checkPartition(r.stream, r.partition);
+      else this.topic(r.stream);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let bytes = 0;
+    for (const r of records) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0) + 64;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ records, bytes, resolve, reject });
+      this.pendingBytes += bytes;
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    const run = () => {
+      this.flushScheduled = false;
+      this.flushing = this.flush().finally(() => {
+        this.flushing = null;
+        if (this.pending.length && !this.closed) this.scheduleFlush();
+      });
+    };
+    if (this.options.lingerMs > 0) setTimeout(run, this.options.lingerMs);
+    else setImmediate(run);
+  }
+
+  /** Sends everything pending as one batch, retrying until Kafka takes it. */
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const bytes = batch.reduce((n, p) => n + p.bytes, 0);
+    this.pendingBytes -= bytes;
+    this.inFlightBytes += bytes;
+    const now = Date.now();
+    // Group by topic and partition, keeping call order within each partition.
+    const groups = new Map<string, { topic: string; partition: number; messages: Array<{ key: Buffer | null; value: Buffer | null; partition: number; timestamp: string }> }>();
+    const slots: Array<Array<{ group: string; index: number; stream: string; partition: number }>> = [];
+    for (const p of batch) {
+      const s: Array<{ group: string; index: number; stream: string; partition: number }> = [];
+      for (const r of p.records) {
+        const partition = r.partition ?? this.partitionFor(r.stream, r.key);
+        const id = `${r.stream}\u0000${partition}`;
+        let g = groups.get(id);
+        if (!g) groups.set(id, (g = { topic: r.stream, partition, messages: [] }));
+        s.push({ group: id, index: g.messages.length, stream: r.stream, partition });
+        g.messages.push({ key: r.key, value: r.value, partition, timestamp: String(r.timestamp ?? now) });
+      }
+      slots.push(s);
+    }
+    const topicMessages = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; partition: number; timestamp: string }>>();
+    for (const g of groups.values()) {
+      const list = topicMessages.get(g.topic) ?? [];
+      list.push(...g.messages);
+      topicMessages.set(g.topic, list);
+    }
+    try {
+      for (;;) {
+        try {
+          const result = await this.producer!.sendBatch({
+            acks: -1,
+            topicMessages: [...topicMessages].map(([topic, messages]) => ({ topic, messages })),
+          });
+          if (this.failures > 0) this.log.info({ after: this.failures }, 'Kafka is taking appends again');
+          this.failures = 0;
+          const base = new Map<string, number>();
+          for (const r of result) base.set(`${r.topicName}\u0000${r.partition}`, Number(r.baseOffset));
+          batch.forEach((p, i) =>
+            p.resolve(slots[i].map((s) => ({ stream: s.stream, partition: s.partition, offset: (base.get(s.group) ?? 0) + s.index }))),
+          );
+          return;
+        } catch (err) {
+          this.failures++;
+          if (this.closed) throw err;
+          const delay = Math.min(5000, 200 * 2 ** Math.min(this.failures, 5));
+          this.log.warn({ err: (err as Error).message, failures: this.failures, bufferedBytes: this.bufferedBytes, retryInMs: delay }, 'Kafka append failed; retrying');
+          await sleep(delay);
+        }
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err as Error);
+    } finally {
+      this.inFlightBytes -= bytes;
+    }
+  }
+
+  async read(stream: string, partition: number, fromOffset: number, options: ReadOptions = {}): Promise<LogRecord[]> {
+    this.checkPartition(stream, partition);
+    const end = options.endOffset ?? Infinity;
+    const maxRecords = options.maxRecords ?? Infinity;
+    let from = fromOffset;
+    const start = await this.startOffset(stream, partition);
+    if (from < start) from = start;
+    const { records } = await this.reader!.fetch(stream, partition, from, 0, options.maxBytes ?? 4 * 1024 * 1024);
+    const out: LogRecord[] = [];
+    for (const r of records) {
+      if (r.offset >= end || out.length >= maxRecords) break;
+      out.push(r);
+    }
+    return out;
+  }
+
+  private checkPartition(stream: string, partition: number): void {
+    if (partition < 0 || partition >= this.partitionCount(this.topic(stream))) throw new LogError(`stream ${stream} has no partition ${partition}`);
+  }
+
+  private async offsets(stream: string, partition: number): Promise<{ low: number; high: number }> {
+    this.checkPartition(stream, partition);
+    const all = await this.admin!.fetchTopicOffsets(stream);
+    const p = all.find((x) => x.partition === partition);
+    if (!p) throw new LogError(`stream ${stream} has no partition ${partition}`);
+    return { low: Number(p.low), high: Number(p.high) };
+  }
+
+  async startOffset(stream: string, partition: number): Promise<number> {
+    return (await this.offsets(stream, partition)).low;
+  }
+
+  async endOffset(stream: string, partition: number): Promise<number> {
+    return (await this.offsets(stream, partition)).high;
+  }
+
+  async offsetForTimestamp(stream: string, partition: number, timestamp: number): Promise<number> {
+    this.checkPartition(stream, partition);
+    const all = await this.admin!.fetchTopicOffsetsByTimestamp(stream, timestamp);
+    const p = all.find((x) => x.partition === partition);
+    return p ? Number(p.offset) : this.endOffset(stream, partition);
+  }
+
+  tail(stream: string, partition: number, fromOffset: number, handler: TailHandler, options: TailOptions = {}): TailHandle {
+    this.checkPartition(stream, partition);
+    const tail = new KafkaTail(
+      this.reader!,
+      () => this.startOffset(stream, partition),
+      stream,
+      partition,
+      fromOffset,
+      handler,
+      this.options.fetchMaxWaitMs,
+      this.log,
+      options.onError,
+      () => this.tails.delete(tail),
+    );
+    this.tails.add(tail);
+    tail.start();
+    return tail;
+  }
+
+  async commitPosition(group: string, stream: string, partition: number, offset: number): Promise<void> {
+    this.checkPartition(stream, partition);
+    await this.admin!.setOffsets({ groupId: group, topic: stream, partitions: [{ partition, offset: String(offset) }] });
+  }
+
+  async committedPosition(group: string, stream: string, partition: number): Promise<number | null> {
+    this.checkPartition(stream, partition);
+    const res = await this.admin!.fetchOffsets({ groupId: group, topics: [stream] });
+    const p = res.find((t) => t.topic === stream)?.partitions.find((x) => x.partition === partition);
+    if (!p || Number(p.offset) < 0) return null;
+    return Number(p.offset);
+  }
+}

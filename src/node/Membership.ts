@@ -1,0 +1,81 @@
+/**
+ * Cluster membership through the log, with no protocol of its own: each node
+ * appends a heartbeat to the compacted node stream; every node folds them. The
+ * live node with the lowest id is the coordinator: it writes snapshots and
+ * closes the sessions of failed nodes, recording a `node failure` disconnect for
+ * each. Which disconnect counts is decided by the session fold (the first one for
+ * the connection), and the node whose disconnect counted publishes the will, so
+ * a will is published once even when views of who failed differ for a moment.
+ */
+import { BrokerEvent, ClientDisconnected, DisconnectReason, NodeHeartbeat } from '../events/types';
+import { Logger } from '../logger';
+import { emptyNodes, foldNode, isNodeLive, liveNodes, NodesState } from '../../projections/NodeProjection';
+import { SessionsState } from '../../projections/SessionProjection';
+
+export interface MembershipSettings {
+  heartbeatIntervalMs: number;
+  nodeTimeoutMs: number;
+}
+
+export class Membership {
+  readonly nodes: NodesState = emptyNodes();
+  private readonly closing = new Set<string>();
+
+  constructor(
+    private readonly nodeId: () => string,
+    private readonly startedAt: number,
+    private readonly settings: MembershipSettings,
+    private readonly log: Logger,
+  ) {}
+
+  fold(event: BrokerEvent): void {
+    if (event.type === 'node.heartbeat') foldNode(this.nodes, event);
+  }
+
+  heartbeat(now: number): NodeHeartbeat {
+    return { type: 'node.heartbeat', nodeId: this.nodeId(), startedAt: this.startedAt, timestamp: now };
+  }
+
+  isLive(nodeId: string, now: number): boolean {
+    return nodeId === this.nodeId() || isNodeLive(this.nodes, nodeId, now, this.settings.nodeTimeoutMs);
+  }
+
+  /** The live node with the lowest id (this node counts as live). */
+  isCoordinator(now: number): boolean {
+    const live = new Set(liveNodes(this.nodes, now, this.settings.nodeTimeoutMs));
+    live.add(this.nodeId());
+    return [...live].sort()[0] === this.nodeId();
+  }
+
+  /**
+   * Disconnects to record for sessions still connected on nodes that failed.
+   * `own` also closes this node's own leftovers (after an unclean stop).
+   */
+  failedNodeDisconnects(sessions: SessionsState, now: number, own: boolean): ClientDisconnected[] {
+    const me = this.nodeId();
+    const out: ClientDisconnected[] = [];
+    for (const rec of sessions.values()) {
+      if (!rec.connected || this.closing.has(rec.connectionId)) continue;
+      const mine = rec.nodeId === me;
+      if (mine ? !own : this.isLive(rec.nodeId, now) || now - rec.connectedAt <= this.settings.nodeTimeoutMs) continue;
+      this.closing.add(rec.connectionId);
+      out.push({
+        type: 'client.disconnected',
+        clientId: rec.clientId,
+        connectionId: rec.connectionId,
+        nodeId: me,
+        reason: DisconnectReason.NodeFailure,
+        willPublished: rec.will !== null,
+        servedUpTo: rec.served,
+        timestamp: now,
+      });
+    }
+    if (out.length) this.log.info({ sessions: out.length, own }, 'closing sessions of failed nodes');
+    return out;
+  }
+
+  /** The disconnect for `connectionId` has been folded (whoever recorded it). */
+  settled(connectionId: string): void {
+    this.closing.delete(connectionId);
+  }
+}
