@@ -27,7 +27,7 @@ import {
 import { partitionForKey } from '../partitioner';
 import { kafkaConfig, rawCluster, RawCluster } from './kafkaClient';
 import { defaultKafkaLogOptions, KafkaLogOptions } from './KafkaOptions';
-import { KafkaTail } from './KafkaTail';
+import { KafkaTailer } from './KafkaTail';
 import { PartitionReader } from './PartitionReader';
 
 interface PendingAppend {
@@ -45,15 +45,17 @@ export class KafkaEventLog implements EventLog {
   private readonly kafka: Kafka;
   private admin: Admin | null = null;
   private producer: Producer | null = null;
-  private cluster: RawCluster | null = null;
+  /** Two fetch clients: tails long-poll, and a read must not queue behind a long poll on the same connection. */
+  private readCluster: RawCluster | null = null;
+  private tailCluster: RawCluster | null = null;
   private reader: PartitionReader | null = null;
+  private tailer: KafkaTailer | null = null;
   private readonly specs = new Map<string, StreamSpec>();
   private pending: PendingAppend[] = [];
   private pendingBytes = 0;
   private inFlightBytes = 0;
   private flushScheduled = false;
   private flushing: Promise<void> | null = null;
-  private readonly tails = new Set<KafkaTail>();
   private closed = false;
   /** Consecutive failed sends; > 0 while Kafka is not taking appends. */
   private failures = 0;
@@ -106,9 +108,12 @@ export class KafkaEventLog implements EventLog {
     await this.ensureTopics(streams);
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await this.producer.connect();
-    this.cluster = rawCluster(this.options);
-    await this.cluster.connect();
-    this.reader = new PartitionReader(this.cluster);
+    this.readCluster = rawCluster(this.options);
+    await this.readCluster.connect();
+    this.reader = new PartitionReader(this.readCluster);
+    this.tailCluster = rawCluster(this.options);
+    await this.tailCluster.connect();
+    this.tailer = new KafkaTailer(this.tailCluster, (topic, partition) => this.startOffset(topic, partition), this.options.fetchMaxWaitMs, this.log);
     this.log.info({ brokers: this.options.brokers, topics: streams.map((s) => s.name) }, 'Kafka log open');
   }
 
@@ -158,8 +163,7 @@ export class KafkaEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.tails) t.close();
-    this.tails.clear();
+    this.tailer?.stop();
     if (this.producer) {
       // Give queued appends a bounded chance to land.
       const deadline = Date.now() + 10_000;
@@ -170,7 +174,7 @@ export class KafkaEventLog implements EventLog {
     }
     for (const p of this.pending) p.reject(new LogError('log closed before the append was written'));
     this.pending = [];
-    await Promise.all([this.producer?.disconnect(), this.admin?.disconnect(), this.cluster?.disconnect()].map((p) => p?.catch(() => undefined)));
+    await Promise.all([this.producer?.disconnect(), this.admin?.disconnect(), this.readCluster?.disconnect(), this.tailCluster?.disconnect()].map((p) => p?.catch(() => undefined)));
   }
 
   partitionCount(stream: string): number {
@@ -319,21 +323,7 @@ export class KafkaEventLog implements EventLog {
 
   tail(stream: string, partition: number, fromOffset: number, handler: TailHandler, options: TailOptions = {}): TailHandle {
     this.checkPartition(stream, partition);
-    const tail = new KafkaTail(
-      this.reader!,
-      () => this.startOffset(stream, partition),
-      stream,
-      partition,
-      fromOffset,
-      handler,
-      this.options.fetchMaxWaitMs,
-      this.log,
-      options.onError,
-      () => this.tails.delete(tail),
-    );
-    this.tails.add(tail);
-    tail.start();
-    return tail;
+    return this.tailer!.add(stream, partition, fromOffset, handler, options.onError);
   }
 
   async commitPosition(group: string, stream: string, partition: number, offset: number): Promise<void> {

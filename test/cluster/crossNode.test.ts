@@ -1,0 +1,151 @@
+/**
+ * Three mqlog nodes over one real Kafka: messages, retained messages and
+ * sessions cross nodes; a node that joins late builds the same projections.
+ */
+import mqtt, { MqttClient } from 'mqtt';
+import { IPublishPacket } from 'mqtt-packet';
+import { TestBroker } from '../helpers/broker';
+import { startKafkaNode, uniquePrefix } from '../helpers/cluster';
+import { kafkaBrokers } from '../helpers/kafka';
+import { RawClient, sleep, waitFor } from '../helpers/rawClient';
+import { collect } from '../helpers/suite';
+
+jest.setTimeout(120_000);
+
+let brokers: string[];
+let prefix: string;
+const nodes: TestBroker[] = [];
+const clients: MqttClient[] = [];
+
+beforeAll(async () => {
+  brokers = await kafkaBrokers();
+  prefix = uniquePrefix('cross');
+  for (const id of ['node-a', 'node-b', 'node-c']) nodes.push(await startKafkaNode(brokers, prefix, id));
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+});
+
+afterAll(async () => {
+  for (const n of nodes) {
+    await n.stop();
+    n.cleanup();
+  }
+});
+
+async function client(node: TestBroker, clientId: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(node.url, { clientId, reconnectPeriod: 0, ...opts });
+  clients.push(c);
+  return c;
+}
+
+test.each([0, 1, 2] as const)('QoS %i: a message published on node A reaches subscribers on B and C, in order', async (qos) => {
+  const [a, b, c] = nodes;
+  const subB = await client(b, `x-sub-b-${qos}`);
+  const subC = await client(c, `x-sub-c-${qos}`);
+  const gotB = collect(subB);
+  const gotC = collect(subC);
+  await subB.subscribeAsync(`cross/${qos}/#`, { qos });
+  await subC.subscribeAsync(`cross/${qos}/+`, { qos });
+  await sleep(300);
+  const pub = await client(a, `x-pub-${qos}`);
+  for (let i = 0; i < 50; i++) await pub.publishAsync(`cross/${qos}/t`, String(i), { qos });
+  await waitFor(() => gotB.length === 50 && gotC.length === 50, 'deliveries on B and C', 20_000);
+  const expected = Array.from({ length: 50 }, (_, i) => String(i));
+  expect(gotB.map((g) => g.payload)).toEqual(expected);
+  expect(gotC.map((g) => g.payload)).toEqual(expected);
+  expect(gotB.every((g) => g.qos === qos)).toBe(true);
+});
+
+test('a retained message set on A is served to a new subscriber on B', async () => {
+  const [a, b] = nodes;
+  const pub = await client(a, 'x-ret-pub');
+  await pub.publishAsync('cross/retained', 'kept', { qos: 1, retain: true });
+  await sleep(500);
+  const sub = await client(b, 'x-ret-sub');
+  const got = collect(sub);
+  await sub.subscribeAsync('cross/retained', { qos: 1 });
+  await waitFor(() => got.length === 1, 'retained on B', 10_000);
+  expect(got[0]).toMatchObject({ payload: 'kept', retain: true });
+});
+
+test('session takeover across nodes: the old connection on A closes; subscriptions and unacknowledged messages continue on B', async () => {
+  const [a, b, c] = nodes;
+  const onA = await RawClient.connect(a.ports.tcp!);
+  await onA.handshake('x-mover', { clean: false });
+  onA.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'cross/move/#', qos: 2 }] });
+  await onA.nextCmd('suback');
+  const pub = await client(c, 'x-move-pub');
+  await pub.publishAsync('cross/move/1', 'one', { qos: 1 });
+  await pub.publishAsync('cross/move/2', 'two', { qos: 2 });
+  const p1 = await onA.nextCmd<IPublishPacket>('publish', 10_000);
+  const p2 = await onA.nextCmd<IPublishPacket>('publish', 10_000);
+  // Not acknowledged: the client moves to B while A still holds it.
+  const onB = await RawClient.connect(b.ports.tcp!);
+  const ack = await onB.handshake('x-mover', { clean: false });
+  expect(ack.sessionPresent).toBe(true);
+  expect(await onA.waitClosed(10_000)).toBe(true);
+  const r1 = await onB.nextCmd<IPublishPacket>('publish', 10_000);
+  const r2 = await onB.nextCmd<IPublishPacket>('publish', 10_000);
+  expect([r1.messageId, r1.dup, r1.payload.toString()]).toEqual([p1.messageId, true, 'one']);
+  expect([r2.messageId, r2.dup, r2.payload.toString()]).toEqual([p2.messageId, true, 'two']);
+  onB.send({ cmd: 'puback', messageId: r1.messageId });
+  onB.send({ cmd: 'pubrec', messageId: r2.messageId });
+  await onB.nextCmd('pubrel', 10_000);
+  onB.send({ cmd: 'pubcomp', messageId: r2.messageId });
+  // The subscription moved with the session.
+  await pub.publishAsync('cross/move/3', 'three', { qos: 1 });
+  const r3 = await onB.nextCmd<IPublishPacket>('publish', 10_000);
+  expect(r3.payload.toString()).toBe('three');
+  onB.send({ cmd: 'puback', messageId: r3.messageId });
+  onB.send({ cmd: 'disconnect' });
+  await onB.waitClosed();
+});
+
+test('a persistent session that went offline on A gets its queued messages when it reconnects on C', async () => {
+  const [a, b, c] = nodes;
+  const first = await RawClient.connect(a.ports.tcp!);
+  await first.handshake('x-offline', { clean: false });
+  first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'cross/offline', qos: 1 }] });
+  await first.nextCmd('suback');
+  first.send({ cmd: 'disconnect' });
+  await first.waitClosed();
+  const pub = await client(b, 'x-offline-pub');
+  for (let i = 0; i < 20; i++) await pub.publishAsync('cross/offline', String(i), { qos: 1 });
+  await sleep(500);
+  const again = await RawClient.connect(c.ports.tcp!);
+  expect((await again.handshake('x-offline', { clean: false })).sessionPresent).toBe(true);
+  const got: string[] = [];
+  while (got.length < 20) {
+    const p = await again.nextCmd<IPublishPacket>('publish', 10_000);
+    got.push(p.payload.toString());
+    again.send({ cmd: 'puback', messageId: p.messageId });
+  }
+  expect(got).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+  again.destroy();
+});
+
+test('a node that joins late builds the same projections as the others', async () => {
+  const late = await startKafkaNode(brokers, prefix, 'node-late');
+  try {
+    await waitFor(() => {
+      const want = JSON.stringify(summary(nodes[0]));
+      return JSON.stringify(summary(late)) === want && JSON.stringify(summary(nodes[1])) === want;
+    }, 'projections to converge', 20_000);
+    expect(summary(late).sessions.length).toBeGreaterThan(0);
+    expect(summary(late).retained).toContain('cross/retained');
+  } finally {
+    await late.stop();
+    late.cleanup();
+  }
+});
+
+function summary(n: TestBroker): { sessions: string[]; retained: string[] } {
+  return {
+    sessions: [...n.node.sessions.state.values()]
+      .map((s) => `${s.clientId}:${s.connected}:${[...s.subscriptions.keys()].sort().join(',')}:${s.outbound.size}:${s.served.join('/')}`)
+      .sort(),
+    retained: [...n.node.retained.keys()].sort(),
+  };
+}
