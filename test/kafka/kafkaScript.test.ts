@@ -77,6 +77,30 @@ async function consumeAll(kafka: Kafka, topic: string, count: number, timeoutMs 
   return values;
 }
 
+/**
+ * Creates a topic and waits until every partition has a leader and a full ISR.
+ * Not `createTopics({ waitForLeaders: true })`: on a multi-node cluster kafkajs
+ * then asks a node whose metadata has not caught up yet and gives up on its
+ * UNKNOWN_TOPIC_OR_PARTITION ("This server does not host this topic-partition").
+ */
+async function createTopic(admin: Admin, topic: string, replicationFactor: number, configEntries: Array<{ name: string; value: string }> = []): Promise<void> {
+  await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: 1, replicationFactor, configEntries }] });
+  const deadline = Date.now() + 30_000;
+  let last = 'no metadata yet';
+  for (;;) {
+    try {
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      const parts = md.topics[0].partitions;
+      if (parts.length === 1 && parts.every((p) => p.leader >= 0 && p.isr.length === replicationFactor)) return;
+      last = JSON.stringify(parts);
+    } catch (err) {
+      last = String(err);
+    }
+    if (Date.now() > deadline) throw new Error(`topic ${topic} not ready in 30 s: ${last}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -114,10 +138,7 @@ test('one broker: create, produce, consume; data survives SIGKILL + restart', as
   const admin = track(kafka.admin());
   await admin.connect();
   const topic = 'survives-restart';
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
-  });
+  await createTopic(admin, topic, 1, [{ name: 'cleanup.policy', value: 'compact' }]);
   const producer = track(kafka.producer({ idempotent: true, maxInFlightRequests: 1 }));
   await producer.connect();
   await producer.send({ topic, acks: -1, messages: Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
@@ -170,7 +191,7 @@ test('three brokers: RF 3 topic keeps working with one broker killed, and it rej
   const admin = track(kafka.admin());
   await admin.connect();
   const topic = 'replicated';
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 3 }] });
+  await createTopic(admin, topic, 3);
   const producer = track(kafka.producer({ idempotent: true, maxInFlightRequests: 1 }));
   await producer.connect();
   await producer.send({ topic, acks: -1, messages: Array.from({ length: 5 }, (_, i) => ({ value: `a${i}` })) });
