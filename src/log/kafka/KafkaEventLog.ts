@@ -39,6 +39,24 @@ interface PendingAppend {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Admin calls that kafkajs does not retry although Kafka answers them with
+ * transient errors (metadata of a topic just created not yet on every broker;
+ * "not the coordinator" right after the offsets topic appears): a few tries with
+ * backoff. `done` treats an error as success (e.g. the topic already exists).
+ */
+async function retrying<T>(what: string, call: () => Promise<T>, done?: (err: unknown) => boolean): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (done?.(err)) return undefined as T;
+      if (attempt >= 10) throw new LogError(`${what} failed after ${attempt} attempts: ${(err as Error).message}`);
+      await sleep(Math.min(2000, 100 * 2 ** attempt));
+    }
+  }
+}
+
 export class KafkaEventLog implements EventLog {
   private readonly options: KafkaLogOptions;
   private readonly log: Logger;
@@ -88,13 +106,19 @@ export class KafkaEventLog implements EventLog {
 
   async open(streams: readonly StreamSpec[]): Promise<void> {
     const started = Date.now();
+    // Probe with a client that fails fast, so each attempt is logged and backed off here.
+    const probe = new Kafka({ ...kafkaConfig(this.options), retry: { retries: 0 } });
     for (let attempt = 1; ; attempt++) {
+      const admin = probe.admin();
       try {
+        await admin.connect();
+        await admin.listTopics();
+        await admin.disconnect();
         this.admin = this.kafka.admin();
         await this.admin.connect();
         break;
       } catch (err) {
-        await this.admin?.disconnect().catch(() => undefined);
+        await admin.disconnect().catch(() => undefined);
         const waited = Date.now() - started;
         if (this.options.startupTimeoutMs > 0 && waited >= this.options.startupTimeoutMs) {
           throw new LogError(`Kafka unreachable at ${this.options.brokers.join(',')} after ${waited} ms: ${(err as Error).message}`);
@@ -123,7 +147,7 @@ export class KafkaEventLog implements EventLog {
     const existing = new Set(await admin.listTopics());
     const missing = streams.filter((s) => !existing.has(s.name));
     if (missing.length) {
-      await admin.createTopics({
+      await retrying('create topics', () => admin.createTopics({
         waitForLeaders: true,
         topics: missing.map((s) => ({
           topic: s.name,
@@ -135,16 +159,24 @@ export class KafkaEventLog implements EventLog {
             ...(s.compacted ? [] : [{ name: 'retention.ms', value: String(s.retentionMs ?? -1) }, { name: 'retention.bytes', value: String(s.retentionBytes ?? -1) }]),
           ],
         })),
+      }), (err) => (err as { type?: string }).type === 'TOPIC_ALREADY_EXISTS');
+      // A new topic's metadata reaches every broker a little later than its creation is confirmed.
+      await retrying('topic metadata', async () => {
+        const meta = await admin.fetchTopicMetadata({ topics: missing.map((s) => s.name) });
+        const notReady = meta.topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0));
+        if (notReady.length) throw new Error(`no leaders yet for ${notReady.map((t) => t.name).join(', ')}`);
       });
       this.log.info({ topics: missing.map((s) => s.name) }, 'Kafka topics created');
     }
     const present = streams.filter((s) => existing.has(s.name));
     if (present.length) {
-      const meta = await admin.fetchTopicMetadata({ topics: present.map((s) => s.name) });
-      const configs = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: present.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.name, configNames: ['cleanup.policy'] })),
-      });
+      const meta = await retrying('topic metadata', () => admin.fetchTopicMetadata({ topics: present.map((s) => s.name) }));
+      const configs = await retrying('topic configs', () =>
+        admin.describeConfigs({
+          includeSynonyms: false,
+          resources: present.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.name, configNames: ['cleanup.policy'] })),
+        }),
+      );
       for (const s of present) {
         const partitions = meta.topics.find((t) => t.name === s.name)?.partitions.length ?? 0;
         if (partitions !== s.partitions) {
@@ -328,12 +360,12 @@ export class KafkaEventLog implements EventLog {
 
   async commitPosition(group: string, stream: string, partition: number, offset: number): Promise<void> {
     this.checkPartition(stream, partition);
-    await this.admin!.setOffsets({ groupId: group, topic: stream, partitions: [{ partition, offset: String(offset) }] });
+    await retrying('commit position', () => this.admin!.setOffsets({ groupId: group, topic: stream, partitions: [{ partition, offset: String(offset) }] }));
   }
 
   async committedPosition(group: string, stream: string, partition: number): Promise<number | null> {
     this.checkPartition(stream, partition);
-    const res = await this.admin!.fetchOffsets({ groupId: group, topics: [stream] });
+    const res = await retrying('committed position', () => this.admin!.fetchOffsets({ groupId: group, topics: [stream] }));
     const p = res.find((t) => t.topic === stream)?.partitions.find((x) => x.partition === partition);
     if (!p || Number(p.offset) < 0) return null;
     return Number(p.offset);
