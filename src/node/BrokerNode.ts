@@ -545,8 +545,10 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       this.position[partition] = r.offset + 1;
       if (!r.key || !r.value) continue;
       const topic = r.key.toString('utf8');
+      this.stats.messagesScanned++;
       const matches = this.routes.match(topic, partition, r.offset, this.matchScratch);
-      if (matches.size === 0) continue;
+      if (matches.size === 0) continue; // skipped by key, never decoded
+      this.stats.messagesRouted++;
       const event = decodeEvent(r.value);
       if (event.type !== 'message.published') continue;
       const ref = { source: MessageSource.Messages, partition, offset: r.offset };

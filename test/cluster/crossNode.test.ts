@@ -126,6 +126,29 @@ test('a persistent session that went offline on A gets its queued messages when 
   again.destroy();
 });
 
+test('fan-out: every node reads every message (read amplification = nodes x ingress) but decodes only what its clients want', async () => {
+  const [a, b] = nodes;
+  const idle = await startKafkaNode(brokers, prefix, 'node-idle');
+  try {
+    const sub = await client(b, 'x-amp-sub');
+    const got = collect(sub);
+    await sub.subscribeAsync('amp/wanted', { qos: 1 });
+    await sleep(300);
+    const before = { idle: { ...idle.node.stats }, b: { ...b.node.stats } };
+    const pub = await client(a, 'x-amp-pub');
+    for (let i = 0; i < 30; i++) await pub.publishAsync(i % 3 === 0 ? 'amp/wanted' : 'amp/other', String(i), { qos: 1 });
+    await waitFor(() => got.length === 10, 'wanted messages', 10_000);
+    await waitFor(() => idle.node.stats.messagesScanned - before.idle.messagesScanned >= 30, 'idle node to read them all', 10_000);
+    expect(idle.node.stats.messagesScanned - before.idle.messagesScanned).toBe(30);
+    expect(idle.node.stats.messagesRouted - before.idle.messagesRouted).toBe(0);
+    expect(b.node.stats.messagesScanned - before.b.messagesScanned).toBe(30);
+    expect(b.node.stats.messagesRouted - before.b.messagesRouted).toBe(10);
+  } finally {
+    await idle.stop();
+    idle.cleanup();
+  }
+});
+
 test('a node that joins late builds the same projections as the others', async () => {
   const late = await startKafkaNode(brokers, prefix, 'node-late');
   try {
