@@ -139,6 +139,7 @@ test('fan-out: every node reads every message (read amplification = nodes x ingr
     for (let i = 0; i < 30; i++) await pub.publishAsync(i % 3 === 0 ? 'amp/wanted' : 'amp/other', String(i), { qos: 1 });
     await waitFor(() => got.length === 10, 'wanted messages', 10_000);
     await waitFor(() => idle.node.stats.messagesScanned - before.idle.messagesScanned >= 30, 'idle node to read them all', 10_000);
+    await waitFor(() => b.node.stats.messagesScanned - before.b.messagesScanned >= 30, 'node B to read them all', 10_000);
     expect(idle.node.stats.messagesScanned - before.idle.messagesScanned).toBe(30);
     expect(idle.node.stats.messagesRouted - before.idle.messagesRouted).toBe(0);
     expect(b.node.stats.messagesScanned - before.b.messagesScanned).toBe(30);

@@ -40,6 +40,17 @@ interface PendingAppend {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * An error Kafka will give again however often the batch is retried: a protocol
+ * error Kafka marks non-retriable (record too large, invalid timestamp...), found
+ * at the bottom of kafkajs's chain of wrapping errors (`cause`).
+ */
+function isPermanent(err: unknown): boolean {
+  let e = err as { retriable?: boolean; cause?: unknown; type?: string } | undefined;
+  while (e && e.cause && e.cause !== e) e = e.cause as typeof e;
+  return e !== undefined && typeof e.type === 'string' && e.retriable === false;
+}
+
+/**
  * Admin calls that kafkajs does not retry although Kafka answers them with
  * transient errors (metadata of a topic just created not yet on every broker;
  * "not the coordinator" right after the offsets topic appears): a few tries with
@@ -296,6 +307,13 @@ export class KafkaEventLog implements EventLog {
           );
           return;
         } catch (err) {
+          if (isPermanent(err)) {
+            // Kafka refused something in the batch for good (too large, bad timestamp...):
+            // send each append on its own so only the offending one fails.
+            this.log.warn({ err: (err as Error).message, appends: batch.length }, 'Kafka refused a batch; sending its appends one by one');
+            await this.sendIndividually(batch);
+            return;
+          }
           this.failures++;
           if (this.closed) throw err;
           const delay = Math.min(5000, 200 * 2 ** Math.min(this.failures, 5));
@@ -307,6 +325,27 @@ export class KafkaEventLog implements EventLog {
       for (const p of batch) p.reject(err as Error);
     } finally {
       this.inFlightBytes -= bytes;
+    }
+  }
+
+  private async sendIndividually(batch: PendingAppend[]): Promise<void> {
+    for (const p of batch) {
+      const now = Date.now();
+      try {
+        const positions: RecordPosition[] = [];
+        for (const r of p.records) {
+          const partition = r.partition ?? this.partitionFor(r.stream, r.key);
+          const [meta] = await this.producer!.send({
+            topic: r.stream,
+            acks: -1,
+            messages: [{ key: r.key, value: r.value, partition, timestamp: String(r.timestamp ?? now) }],
+          });
+          positions.push({ stream: r.stream, partition, offset: Number(meta.baseOffset) });
+        }
+        p.resolve(positions);
+      } catch (err) {
+        p.reject(new LogError(`Kafka refused the append: ${(err as Error).message}`));
+      }
     }
   }
 
