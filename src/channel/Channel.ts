@@ -29,7 +29,7 @@ import { handlePublish } from './handlers/publish';
 import { handlePubrel } from './handlers/pubrel';
 import { handleSubscribe } from './handlers/subscribe';
 import { handleUnsubscribe } from './handlers/unsubscribe';
-import { publishPacket } from './publishPacket';
+import { sendPublish } from './publishPacket';
 
 export interface ChannelContext {
   readonly nodeId: string;
@@ -177,7 +177,7 @@ export class Channel {
       session.inflight.set(packetId, entry);
       session.noteUsedPacketId(packetId);
       if (entry.released) effects.push({ type: 'send', packet: { cmd: 'pubrel', messageId: packetId } });
-      else if (message) effects.push({ type: 'send', packet: publishPacket(message, entry.qos, packetId, true) });
+      else if (message) effects.push(sendPublish(message, entry.qos, packetId, true));
     }
     const early = this.early;
     this.early = [];
@@ -217,13 +217,13 @@ export class Channel {
     let d: Delivery | undefined;
     while ((d = session.take()) !== undefined) {
       if (d.qos === 0) {
-        effects.push({ type: 'send', packet: publishPacket(d, 0, 0, false) });
+        effects.push(sendPublish(d, 0, 0, false));
         continue;
       }
       const packetId = session.allocatePacketId();
       const qos = d.qos;
       session.inflight.set(packetId, { qos, ref: d.ref, released: false });
-      const send: Effect = { type: 'send', packet: publishPacket(d, qos, packetId, false) };
+      const send = sendPublish(d, qos, packetId, false);
       const events = [
         { type: 'message.delivered' as const, clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() },
       ];

@@ -20,8 +20,8 @@ export interface RouteChange {
 }
 
 export type Effect =
-  /** Write a packet to the client. */
-  | { type: 'send'; packet: Packet }
+  /** Write a packet to the client; `bytes`, when given, is its encoding (shared PUBLISH bytes). */
+  | { type: 'send'; packet: Packet; bytes?: Buffer }
   /**
    * Append events to the log; once they are durable, carry out `then`. Appends of
    * one connection complete in order, so an empty `events` waits for the earlier ones.

@@ -552,12 +552,16 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       const event = decodeEvent(r.value);
       if (event.type !== 'message.published') continue;
       const ref = { source: MessageSource.Messages, partition, offset: r.offset };
+      // One Delivery per QoS, shared by the subscribers that get it, so its PUBLISH is encoded once.
+      const byQos: Array<Delivery | undefined> = [];
       for (const [clientId, subQos] of matches) {
         const conn = this.byClientId.get(clientId);
         if (!conn) continue;
         this.stats.messagesSent++;
         // Delivered at the lower of the two QoS, retain flag cleared [MQTT-3.3.1-9, MQTT-3.8.4-6].
-        conn.deliver({ topic: event.topic, payload: event.payload, qos: Math.min(event.qos, subQos) as QoS, retain: false, ref });
+        const qos = Math.min(event.qos, subQos) as QoS;
+        const d = (byQos[qos] ??= { topic: event.topic, payload: event.payload, qos, retain: false, ref });
+        conn.deliver(d);
       }
     }
   }

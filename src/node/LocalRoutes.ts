@@ -14,12 +14,16 @@ interface LocalRoute {
 export class LocalRoutes {
   private readonly trie = new TopicTrie<LocalRoute>();
   private readonly byClient = new Map<string, Set<string>>();
+  /** Trie matches per topic; any route change empties it. Topics repeat, so most lookups hit. */
+  private readonly cache = new Map<string, Array<[string, LocalRoute]>>();
+  private static readonly CACHE_LIMIT = 100_000;
 
   get size(): number {
     return this.trie.size;
   }
 
   add(clientId: string, filter: string, qos: QoS, since: Positions): void {
+    this.cache.clear();
     const existing = this.trie.get(filter, clientId);
     // Re-subscribing keeps the original start so the flow is not interrupted [MQTT-3.8.4-3].
     this.trie.add(filter, clientId, { qos, since: existing ? existing.since : since });
@@ -29,6 +33,7 @@ export class LocalRoutes {
   }
 
   remove(clientId: string, filter: string): void {
+    this.cache.clear();
     this.trie.remove(filter, clientId);
     this.byClient.get(clientId)?.delete(filter);
   }
@@ -36,6 +41,7 @@ export class LocalRoutes {
   removeClient(clientId: string): void {
     const filters = this.byClient.get(clientId);
     if (!filters) return;
+    this.cache.clear();
     for (const f of filters) this.trie.remove(f, clientId);
     this.byClient.delete(clientId);
   }
@@ -46,11 +52,18 @@ export class LocalRoutes {
    */
   match(topic: string, partition: number, offset: number, out: Map<string, QoS>): Map<string, QoS> {
     out.clear();
-    this.trie.match(topic, (clientId, route) => {
-      if (offset < (route.since[partition] ?? 0)) return;
+    let candidates = this.cache.get(topic);
+    if (!candidates) {
+      const found: Array<[string, LocalRoute]> = [];
+      this.trie.match(topic, (clientId, route) => found.push([clientId, route]));
+      if (this.cache.size >= LocalRoutes.CACHE_LIMIT) this.cache.clear();
+      this.cache.set(topic, (candidates = found));
+    }
+    for (const [clientId, route] of candidates) {
+      if (offset < (route.since[partition] ?? 0)) continue;
       const prev = out.get(clientId);
       if (prev === undefined || route.qos > prev) out.set(clientId, route.qos);
-    });
+    }
     return out;
   }
 }

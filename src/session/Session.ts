@@ -13,6 +13,8 @@ export interface Delivery {
   qos: QoS;
   retain: boolean;
   ref: MessageRef;
+  /** Shared PUBLISH encodings (see protocol/PublishEncoder): one Delivery may go to many sessions. */
+  encoded?: Array<{ bytes: Buffer; idOffset: number } | undefined>;
 }
 
 export interface InflightEntry {
