@@ -188,16 +188,23 @@ export class Channel {
     return effects;
   }
 
-  /** A message routed to this session (live, from the backlog, or retained). */
+  /** A message routed to this session (live or retained). */
   deliver(d: Delivery): Effect[] {
     const session = this.session;
     if (this.state !== 'connected' || !session) return [];
-    if (!session.enqueue(d)) return [{ type: 'dropped', count: 1, reason: `queue full (${this.settings.maxQueuedMessages} messages)` }];
-    return session.loadingBacklog ? [] : this.pump();
+    if (session.enqueue(d, this.ctx.position()) === 'lagging') return [];
+    return this.pump();
   }
 
+  /** The client's socket is full: stop taking live messages; they will be read from the log. */
+  lag(d: Delivery): Effect[] {
+    this.session?.startLag(d, this.ctx.position());
+    return [];
+  }
+
+  /** The offline backlog is read from `from`; messages from the node's position on come after it. */
   beginBacklog(from: Positions): void {
-    this.session?.beginBacklog(from);
+    this.session?.beginBacklog(from, this.ctx.position());
   }
 
   endBacklog(backlog: Delivery[]): Effect[] {
@@ -207,6 +214,23 @@ export class Channel {
     const effects = this.pump();
     if (dropped > 0) effects.push({ type: 'dropped', count: dropped, reason: `offline queue full (${this.settings.maxQueuedMessages} messages)` });
     return effects;
+  }
+
+  /**
+   * A page read from the log. When it reached the node's current position the
+   * session takes live deliveries again, in this same step, so none slips between.
+   */
+  caughtUp(deliveries: Delivery[], next: number[], complete: boolean): Effect[] {
+    const session = this.session;
+    if (this.state !== 'connected' || !session) return [];
+    const now = this.ctx.position();
+    const atLive = complete && now.every((o, p) => next[p] >= o);
+    session.addFromLog(deliveries, next, atLive);
+    return this.pump();
+  }
+
+  catchUpFailed(): void {
+    if (this.session) this.session.reading = false;
   }
 
   /** Sends what the in-flight window allows. QoS 2 is recorded before it is sent; QoS 1 alongside. */
@@ -231,6 +255,10 @@ export class Channel {
       // same packet id and DUP set instead of as a new message the client would deliver twice.
       if (qos === 2) effects.push({ type: 'append', events, then: [send] });
       else effects.push({ type: 'append', events }, send);
+    }
+    if (session.wantsCatchUp()) {
+      session.reading = true;
+      effects.push({ type: 'catch-up', from: session.lagFrom!, limit: session.pageSize });
     }
     return effects;
   }

@@ -36,6 +36,11 @@ export type Effect =
   | { type: 'route-remove'; filters: string[] }
   /** Send the retained messages matching these new subscriptions [MQTT-3.3.1-6]. */
   | { type: 'send-retained'; subscriptions: Array<{ filter: string; qos: QoS }> }
+  /**
+   * Read the session's next page of messages from the log, from `from` up to the
+   * node's position; answer with `Channel.caughtUp` (or `catchUpFailed`).
+   */
+  | { type: 'catch-up'; from: Positions; limit: number }
   /** Messages this session could not take; counted and logged. */
   | { type: 'dropped'; count: number; reason: string }
   /** Close the network connection. `detail` is logged once. */

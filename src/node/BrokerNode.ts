@@ -82,6 +82,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private started = false;
   private lastSnapshot = Date.now();
   private readonly matchScratch = new Map<string, QoS>();
+  private readonly dropReports = new Map<Connection, { count: number; reason: string }>();
   private readonly membership: Membership;
   private readonly startedAt = Date.now();
   /** Reading from client sockets is paused while the log is congested. */
@@ -475,6 +476,23 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     if (!conn.isClosed) conn.runSafely(ch.endBacklog(scan.deliveries));
   }
 
+  /** A connected session reads its next page of messages from the log (it fell behind). */
+  catchUp(conn: Connection, effect: Extract<Effect, { type: 'catch-up' }>): void {
+    const ch = conn.channel;
+    const upTo = [...this.position];
+    scanBacklog(this.eventLog, this.streams.messages, this.routes.routesOf(ch.clientId), effect.from, upTo, { includeQos0: true, limit: effect.limit }).then(
+      (scan) => {
+        if (scan.expired > 0) this.dropped(conn, scan.expired, 'deleted by retention before a slow subscriber read them');
+        if (!conn.isClosed) conn.runSafely(ch.caughtUp(scan.deliveries, scan.next, scan.complete));
+      },
+      (err: Error) => {
+        this.log.error({ err, clientId: ch.clientId }, 'reading a session from the log failed; will retry');
+        ch.catchUpFailed();
+        setTimeout(() => conn.runSafely(ch.pump()), 1000).unref();
+      },
+    );
+  }
+
   private async readDelivery(entry: OutboundEntry): Promise<Delivery | null> {
     const stream = entry.ref.source === MessageSource.Retained ? this.streams.retained : this.streams.messages;
     const [record] = await this.eventLog.read(stream, entry.ref.partition, entry.ref.offset, { maxRecords: 1 });
@@ -507,9 +525,23 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     }
   }
 
+  /** Counts dropped messages; logs the first drop of a connection at once, then at most once a second. */
   dropped(conn: Connection, count: number, reason: string): void {
     this.stats.publishDropped += count;
+    const report = this.dropReports.get(conn);
+    if (report) {
+      report.count += count;
+      return;
+    }
     this.log.warn({ clientId: conn.channel.clientId, count, reason, totalDropped: this.stats.publishDropped }, 'messages dropped for a session');
+    const next = { count: 0, reason };
+    this.dropReports.set(conn, next);
+    setTimeout(() => {
+      this.dropReports.delete(conn);
+      if (next.count > 0) {
+        this.log.warn({ clientId: conn.channel.clientId, count: next.count, reason: next.reason, totalDropped: this.stats.publishDropped }, 'messages dropped for a session');
+      }
+    }, 1000).unref();
   }
 
   closed(conn: Connection, reason: DisconnectReason | null, detail: string): void {

@@ -24,6 +24,7 @@ export interface ConnectionHost {
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void;
   sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void;
   dropped(conn: Connection, count: number, reason: string): void;
+  catchUp(conn: Connection, effect: Extract<Effect, { type: 'catch-up' }>): void;
   closed(conn: Connection, reason: DisconnectReason | null, detail: string): void;
   countIn(bytes: number): void;
   countOut(bytes: number): void;
@@ -36,6 +37,8 @@ export class Connection implements TransportSink {
   private ended = false;
   private out: Buffer[] = [];
   private outBytes = 0;
+  /** A catch-up read waiting for the socket to drain. */
+  private deferredCatchUp: Extract<Effect, { type: 'catch-up' }> | null = null;
 
   constructor(
     readonly transport: Transport,
@@ -73,17 +76,32 @@ export class Connection implements TransportSink {
   }
 
   /**
-   * A message for this client. QoS 0 is dropped (counted) while the socket has
-   * more than `maxSocketBufferBytes` unsent: a client that stops reading must not
-   * grow the broker's memory. QoS 1/2 are bounded by the in-flight window.
+   * A message for this client. While its socket holds more than
+   * `maxSocketBufferBytes` unsent, the session stops taking live messages and
+   * reads them from the log once the socket drains: a client that stops reading
+   * grows neither the broker's memory nor its own losses.
    */
   deliver(d: Delivery): void {
     if (this.ended) return;
-    if (d.qos === 0 && this.transport.pendingBytes > this.maxSocketBufferBytes) {
-      this.host.dropped(this, 1, `client not reading (over ${this.maxSocketBufferBytes} bytes unsent)`);
+    if (this.socketFull()) {
+      // The client is not keeping up: nothing more is buffered for it; the log has it.
+      this.runSafely(this.channel.lag(d));
       return;
     }
     this.runSafely(this.channel.deliver(d));
+  }
+
+  private socketFull(): boolean {
+    return this.transport.pendingBytes + this.outBytes > this.maxSocketBufferBytes;
+  }
+
+  /** TransportSink: room to write again; a lagging session may read on from the log. */
+  drained(): void {
+    if (this.ended) return;
+    const waiting = this.deferredCatchUp;
+    this.deferredCatchUp = null;
+    if (waiting) this.host.catchUp(this, waiting);
+    else this.runSafely(this.channel.pump());
   }
 
   /** Runs effects outside the packet path: a failure closes this connection only. */
@@ -159,6 +177,10 @@ export class Connection implements TransportSink {
         return;
       case 'send-retained':
         this.host.sendRetained(this, effect);
+        return;
+      case 'catch-up':
+        if (this.socketFull()) this.deferredCatchUp = effect;
+        else this.host.catchUp(this, effect);
         return;
       case 'dropped':
         this.host.dropped(this, effect.count, effect.reason);

@@ -46,6 +46,16 @@ export class LocalRoutes {
     this.byClient.delete(clientId);
   }
 
+  /** The subscriptions of one client on this node, with their start positions. */
+  routesOf(clientId: string): Map<string, LocalRoute> {
+    const out = new Map<string, LocalRoute>();
+    for (const f of this.byClient.get(clientId) ?? []) {
+      const r = this.trie.get(f, clientId);
+      if (r) out.set(f, r);
+    }
+    return out;
+  }
+
   /**
    * Clients that should receive the message at (partition, offset) on `topic`,
    * each once at the highest QoS of its matching subscriptions.

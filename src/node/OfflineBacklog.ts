@@ -1,21 +1,42 @@
 /**
- * The offline queue of a persistent session, read from the log: every QoS 1/2
- * message after the session's served position that one of its subscriptions
- * matched when it was published [MQTT-3.1.2-5]. Nothing is copied per session
- * while it is offline; the log is the queue. QoS 0 messages are not queued for
- * offline sessions (Mosquitto's default).
+ * Reading a session's messages back from the log. The log is the queue: nothing
+ * is copied per session.
+ *
+ * - Offline backlog: when a persistent session returns, every QoS 1/2 message
+ *   after its served position that one of its subscriptions matched when it was
+ *   published [MQTT-3.1.2-5]. QoS 0 is not queued for offline sessions
+ *   (Mosquitto's default).
+ * - Catch-up: a connected session whose queue overflowed (a slow subscriber)
+ *   stops buffering and reads the rest from the log, page by page, as it drains:
+ *   every message, QoS 0 included, so a slow subscriber loses nothing.
  */
 import { decodeEvent } from '../events/codec';
 import { MessageSource, Positions, QoS } from '../events/types';
 import { EventLog } from '../log/EventLog';
 import { topicMatches } from '../protocol/topics';
 import { Delivery } from '../session/Session';
-import { StoredSubscription } from '../../projections/SessionProjection';
+
+export interface ScanSubscription {
+  qos: QoS;
+  since: Positions;
+}
 
 export interface BacklogScan {
+  /** In log order per partition, partitions interleaved by publish time. */
   deliveries: Delivery[];
-  /** Messages the session should have had that retention deleted before it came back. */
+  /** Where the next scan continues: every message before it was looked at. */
+  next: number[];
+  /** Whether `next` reached `upTo` in every partition. */
+  complete: boolean;
+  /** Messages deleted by retention before they could be read. */
   expired: number;
+}
+
+export interface ScanOptions {
+  /** Deliver QoS 0 messages too (a connected session catching up). */
+  includeQos0: boolean;
+  /** Stop after this many deliveries (the rest is left for the next scan). */
+  limit: number;
 }
 
 const PAGE = 2000;
@@ -23,26 +44,32 @@ const PAGE = 2000;
 export async function scanBacklog(
   log: EventLog,
   messagesStream: string,
-  subscriptions: ReadonlyMap<string, StoredSubscription>,
+  subscriptions: ReadonlyMap<string, ScanSubscription>,
   from: Positions,
   upTo: Positions,
+  options: ScanOptions = { includeQos0: false, limit: Infinity },
 ): Promise<BacklogScan> {
-  const found: Array<Delivery & { ts: number }> = [];
-  let expired = 0;
   const subs = [...subscriptions];
+  const perPartition: Array<Array<Delivery & { ts: number }>> = [];
+  const reached: number[] = [];
+  let expired = 0;
   for (let p = 0; p < upTo.length; p++) {
+    const found: Array<Delivery & { ts: number }> = [];
+    perPartition.push(found);
     let next = from[p] ?? 0;
     const end = upTo[p];
-    if (next >= end || subs.length === 0) continue;
-    const start = await log.startOffset(messagesStream, p);
-    if (start > next) {
-      expired += Math.min(start, end) - next;
-      next = start;
+    if (next < end && subs.length > 0) {
+      const start = await log.startOffset(messagesStream, p);
+      if (start > next) {
+        expired += Math.min(start, end) - next;
+        next = Math.min(start, end);
+      }
     }
-    while (next < end) {
+    while (next < end && subs.length > 0 && found.length < options.limit) {
       const records = await log.read(messagesStream, p, next, { endOffset: end, maxRecords: PAGE });
       if (records.length === 0) break;
       for (const r of records) {
+        if (found.length >= options.limit) break;
         next = r.offset + 1;
         if (!r.key || !r.value) continue;
         const topic = r.key.toString('utf8');
@@ -50,23 +77,25 @@ export async function scanBacklog(
         for (const [filter, sub] of subs) {
           if (sub.qos > best && r.offset >= (sub.since[p] ?? 0) && topicMatches(filter, topic)) best = sub.qos;
         }
-        if (best <= 0) continue;
+        if (best < 0 || (best === 0 && !options.includeQos0)) continue;
         const event = decodeEvent(r.value);
         if (event.type !== 'message.published') continue;
         const qos = Math.min(event.qos, best) as QoS;
-        if (qos === 0) continue;
-        found.push({
-          topic: event.topic,
-          payload: event.payload,
-          qos,
-          retain: false,
-          ref: { source: MessageSource.Messages, partition: p, offset: r.offset },
-          ts: event.timestamp,
-        });
+        if (qos === 0 && !options.includeQos0) continue;
+        found.push({ topic: event.topic, payload: event.payload, qos, retain: false, ref: { source: MessageSource.Messages, partition: p, offset: r.offset }, ts: event.timestamp });
       }
     }
+    reached.push(subs.length === 0 ? Math.max(next, end) : next);
   }
-  // Partitions interleave by publish time; within a partition (and so per topic) offset order stands.
-  if (upTo.length > 1) found.sort((a, b) => a.ts - b.ts || a.ref.partition - b.ref.partition || a.ref.offset - b.ref.offset);
-  return { deliveries: found.map(({ ts: _ts, ...d }) => d), expired };
+  // Interleave partitions by publish time (per partition, and so per topic, log order stands), then cut at the limit.
+  const all = perPartition.flat();
+  if (upTo.length > 1) all.sort((a, b) => a.ts - b.ts || a.ref.partition - b.ref.partition || a.ref.offset - b.ref.offset);
+  const taken = all.length > options.limit ? all.slice(0, options.limit) : all;
+  const next = [...reached];
+  if (taken.length < all.length) {
+    // Partitions with matches left over resume at their first one not taken.
+    for (const d of all.slice(taken.length)) next[d.ref.partition] = Math.min(next[d.ref.partition], d.ref.offset);
+  }
+  const complete = next.every((o, p) => o >= upTo[p]);
+  return { deliveries: taken.map(({ ts: _ts, ...d }) => d), next, complete, expired };
 }

@@ -30,9 +30,15 @@ export class Session {
   readonly inbound = new Set<number>();
   private queue: Delivery[] = [];
   private head = 0;
-  /** Live deliveries held back while the offline backlog is being read. */
-  private held: Delivery[] | null = null;
-  /** Where the backlog being read starts; nothing from there on is handled yet. */
+  /**
+   * Set while the session takes its messages from the log instead of live
+   * deliveries (its queue overflowed, its socket was full, or it is reading its
+   * offline backlog): where in the message stream to read next.
+   */
+  lagFrom: number[] | null = null;
+  /** A read from the log is under way for this session. */
+  reading = false;
+  /** Where the offline backlog being read starts (until it is queued). */
   private backlogFrom: Positions | null = null;
   private lastPacketId = 0;
 
@@ -43,39 +49,70 @@ export class Session {
   ) {}
 
   get queued(): number {
-    return this.queue.length - this.head + (this.held?.length ?? 0);
+    return this.queue.length - this.head;
   }
 
-  get loadingBacklog(): boolean {
-    return this.held !== null;
+  /**
+   * Takes a live delivery, unless the session is lagging (the message is in the
+   * log and will be read back) or the queue is full (then it starts lagging).
+   * Retained messages are not in the message stream, so they are always queued.
+   */
+  enqueue(d: Delivery, nodePosition: Positions): 'queued' | 'lagging' {
+    if (d.ref.source === MessageSource.Retained) {
+      this.queue.push(d);
+      return 'queued';
+    }
+    if (this.lagFrom) return 'lagging';
+    if (this.queued >= this.maxQueued) {
+      this.startLag(d, nodePosition);
+      return 'lagging';
+    }
+    this.queue.push(d);
+    return 'queued';
   }
 
-  /** Accepts a message for delivery; false when the queue is full and the message is dropped. */
-  enqueue(d: Delivery): boolean {
-    if (this.queued >= this.maxQueued) return false;
-    if (this.held) this.held.push(d);
-    else this.queue.push(d);
-    return true;
+  /** From `d` on (and everything after the node's position elsewhere), read from the log. */
+  startLag(d: Delivery, nodePosition: Positions): void {
+    if (this.lagFrom || d.ref.source !== MessageSource.Messages) return;
+    const from = [...nodePosition];
+    from[d.ref.partition] = Math.min(from[d.ref.partition] ?? d.ref.offset, d.ref.offset);
+    this.lagFrom = from;
   }
 
-  /** From now on live deliveries wait until `endBacklog` puts the backlog in front of them. */
-  beginBacklog(from: Positions): void {
-    if (!this.held) this.held = [];
+  /** Whether to read the next page from the log now: lagging, idle, and the queue half empty. */
+  wantsCatchUp(): boolean {
+    return this.lagFrom !== null && !this.reading && this.queued <= this.maxQueued / 2;
+  }
+
+  /** How many messages one page from the log may bring. */
+  get pageSize(): number {
+    return Math.max(1, this.maxQueued - this.queued);
+  }
+
+  /** A page read from the log. `caughtUp`: live deliveries from here on. */
+  addFromLog(deliveries: Delivery[], next: number[], caughtUp: boolean): void {
+    for (const d of deliveries) this.queue.push(d);
+    this.reading = false;
+    this.lagFrom = caughtUp ? null : next;
+  }
+
+  /**
+   * The offline backlog is being read from `from`; live messages from
+   * `livePosition` on will be read from the log after it.
+   */
+  beginBacklog(from: Positions, livePosition: Positions): void {
     this.backlogFrom = from;
+    this.lagFrom = [...livePosition];
+    this.reading = true;
   }
 
-  /** Queues the backlog, then what arrived live meanwhile. Returns how many were dropped for space. */
+  /** Queues the offline backlog, up to the queue bound. Returns how many were dropped for space. */
   endBacklog(backlog: Delivery[]): number {
-    const held = this.held ?? [];
-    this.held = null;
     this.backlogFrom = null;
+    this.reading = false;
     let dropped = 0;
     for (const d of backlog) {
-      if (this.queue.length - this.head >= this.maxQueued) dropped++;
-      else this.queue.push(d);
-    }
-    for (const d of held) {
-      if (this.queue.length - this.head >= this.maxQueued) dropped++;
+      if (this.queued >= this.maxQueued) dropped++;
       else this.queue.push(d);
     }
     return dropped;
@@ -114,16 +151,18 @@ export class Session {
    */
   servedFloor(nodePosition: Positions): number[] {
     const floor = [...nodePosition];
-    if (this.backlogFrom) this.backlogFrom.forEach((o, p) => {
-      if (p < floor.length && o < floor[p]) floor[p] = o;
-    });
+    const pull = (from: Positions | null) =>
+      from?.forEach((o, p) => {
+        if (p < floor.length && o < floor[p]) floor[p] = o;
+      });
+    pull(this.backlogFrom);
+    pull(this.lagFrom);
     const visit = (d: Delivery) => {
       if (d.ref.source !== MessageSource.Messages) return;
       const p = d.ref.partition;
       if (p < floor.length && d.ref.offset < floor[p]) floor[p] = d.ref.offset;
     };
     for (let i = this.head; i < this.queue.length; i++) visit(this.queue[i]);
-    if (this.held) this.held.forEach(visit);
     return floor;
   }
 }

@@ -15,6 +15,7 @@ export class SocketTransport implements Transport {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.sink?.data(chunk));
     socket.on('error', (err) => this.finish(err));
+    socket.on('drain', () => this.sink?.drained());
     socket.on('close', () => this.finish());
     socket.on('end', () => socket.end()); // half-open sockets are of no use to MQTT
   }

@@ -9,6 +9,8 @@ export interface TransportSink {
   data(chunk: Buffer): void;
   /** The connection is gone (either side closed it, or it failed). Called once. */
   closed(error?: Error): void;
+  /** What was written has been handed to the OS: there is room to write again. */
+  drained(): void;
 }
 
 export interface Transport {

@@ -31,6 +31,8 @@ class WebSocketTransport implements Transport {
       this.sink?.data(data);
     });
     ws.on('close', () => this.finish());
+    // ws has no drain event of its own; its socket's tells when buffered frames have gone out.
+    (ws as unknown as { _socket?: import('net').Socket })._socket?.on('drain', () => this.sink?.drained());
     ws.on('error', (err) => this.finish(err));
   }
 

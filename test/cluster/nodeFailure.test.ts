@@ -42,7 +42,7 @@ async function node(brokers: string[], prefix: string, id: string): Promise<Chil
   return child;
 }
 
-async function drain(c: RawClient, quietMs = 1500): Promise<IPublishPacket[]> {
+async function drain(c: RawClient, quietMs = 3000): Promise<IPublishPacket[]> {
   const got: IPublishPacket[] = [];
   for (;;) {
     let p: IPublishPacket;

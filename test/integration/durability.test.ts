@@ -41,7 +41,7 @@ async function kill9(b: ChildBroker): Promise<void> {
 }
 
 /** Drains a raw persistent subscriber: acknowledges everything until `quietMs` pass without a PUBLISH. */
-async function drain(c: RawClient, quietMs = 800): Promise<IPublishPacket[]> {
+async function drain(c: RawClient, quietMs = 2000): Promise<IPublishPacket[]> {
   const got: IPublishPacket[] = [];
   for (;;) {
     let p: IPublishPacket;
