@@ -165,6 +165,29 @@ describe('persistent sessions', () => {
     await disconnect(a);
   });
 
+  test('an online session whose queue overflows loses nothing: it reads the rest from the log, in order', async () => {
+    const a = await raw('overflow', true);
+    a.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'over/#', qos: 1 }] });
+    await a.nextCmd('suback');
+    const droppedBefore = suite.broker.node.stats.publishDropped;
+    const pub = await client('overflow-pub');
+    // 400 messages against a queue of 50 and a window of 5, while the subscriber does not acknowledge.
+    await Promise.all(Array.from({ length: 400 }, (_, i) => pub.publishAsync(`over/${i % 3}`, String(i), { qos: i % 2 ? 1 : 0 })));
+    const got: number[] = [];
+    while (got.length < 400) {
+      const p = await a.nextCmd<IPublishPacket>('publish', 10_000);
+      got.push(Number(p.payload.toString()));
+      if (p.qos === 1) a.send({ cmd: 'puback', messageId: p.messageId });
+    }
+    for (const t of [0, 1, 2]) {
+      const seq = got.filter((i) => i % 3 === t);
+      expect(seq).toEqual([...seq].sort((x, y) => x - y));
+    }
+    expect(new Set(got).size).toBe(400);
+    expect(suite.broker.node.stats.publishDropped).toBe(droppedBefore);
+    await disconnect(a);
+  });
+
   test('a taken-over persistent session continues on the new connection with its subscriptions and in-flight messages', async () => {
     const a = await raw('moving', false);
     a.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'move/t', qos: 1 }] });
