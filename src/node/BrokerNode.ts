@@ -54,6 +54,8 @@ export interface ListeningPorts {
 }
 
 const TICK_MS = 1000;
+/** Appends one event-loop turn takes before the connections adding more wait for the next turn. */
+const TURN_APPEND_BUDGET = 2000;
 
 export class BrokerNode extends EventEmitter implements ConnectionHost {
   readonly config: BrokerConfig;
@@ -83,6 +85,9 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private lastSnapshot = Date.now();
   private readonly matchScratch = new Map<string, QoS>();
   private readonly dropReports = new Map<Connection, { count: number; reason: string }>();
+  /** Appends made in this event-loop turn, and the connections paused for exceeding the budget. */
+  private turnAppends = 0;
+  private readonly turnPaused = new Set<Connection>();
   private readonly membership: Membership;
   private readonly startedAt = Date.now();
   /** Reading from client sockets is paused while the log is congested. */
@@ -386,8 +391,31 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       events = kept;
       this.applyBackpressure();
     }
+    if (this.turnAppends++ === 0) setImmediate(this.endTurn);
+    if (this.turnAppends > TURN_APPEND_BUDGET) this.yieldTurn(conn);
     return events.length ? this.eventLog.append(recordsFor(events, this.streams)) : Promise.resolve();
   }
+
+  /**
+   * A connection that appends past this turn's budget stops being read until the
+   * turn's batch is written: Node reads a busy socket many times per loop turn,
+   * and without a budget a flood of publishes makes one turn (and its batch,
+   * memory and latency for everyone else) arbitrarily large. Paused publishers
+   * feel it as TCP flow control: what they sent has been consumed by the broker.
+   */
+  private yieldTurn(conn: Connection): void {
+    if (this.turnPaused.has(conn)) return;
+    this.turnPaused.add(conn);
+    conn.transport.pause();
+  }
+
+  private readonly endTurn = (): void => {
+    this.turnAppends = 0;
+    if (this.turnPaused.size === 0) return;
+    const paused = [...this.turnPaused];
+    this.turnPaused.clear();
+    if (!this.paused) for (const c of paused) if (!c.isClosed) c.transport.resume();
+  };
 
   /**
    * Stops reading from every client until the log drains: QoS 1/2 publishers get
