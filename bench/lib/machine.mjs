@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, machineBusySeconds } from './procs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -35,4 +36,22 @@ export function machineInfo({ mosquitto, aedes, kafka }) {
 /** The 1-minute load average: a benchmark wants it near 0 before it starts. */
 export function loadAverage() {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+/**
+ * Waits until the machine is quiet: under `threshold` cores busy over a 1 s
+ * sample, not counting `excludePids` (our own Kafka). Returns the seconds it
+ * waited, or null when it gave up after maxMs.
+ */
+export async function waitUntilIdle({ excludePids = [], threshold = 0.15, maxMs = 600000 } = {}) {
+  const started = Date.now();
+  const ours = () => excludePids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  for (;;) {
+    const m0 = machineBusySeconds();
+    const o0 = ours();
+    await new Promise((r) => setTimeout(r, 1000));
+    const busy = machineBusySeconds() - m0 - (ours() - o0);
+    if (busy < threshold) return (Date.now() - started) / 1000;
+    if (Date.now() - started > maxMs) return null;
+  }
 }

@@ -1,7 +1,7 @@
 // Child processes of a benchmark run: started pinned to one CPU with a raised
 // open-files limit, remembered by PID until they exit, stopped by PID (SIGTERM,
 // then SIGKILL), and all of them stopped when the run ends or is interrupted.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 
 const live = new Map(); // pid -> Proc
@@ -108,10 +108,19 @@ export function rssKiB(pid) {
   return Number(m[1]);
 }
 
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
 /** CPU time (user + system) a process has used so far, in seconds, from /proc/<pid>/stat. */
-export function cpuSeconds(pid, ticksPerSecond) {
+export function cpuSeconds(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may contain spaces) start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** CPU seconds all CPUs of the machine have spent busy (not idle, not waiting for I/O) since boot. */
+export function machineBusySeconds() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + steal) / TICKS;
 }

@@ -1,11 +1,7 @@
 // Shared by the scenarios: run a workload against a started broker, timing the
 // broker's own CPU use over the load generator's measuring window, and turn a
 // workload result into the integrity counts every cell reports.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpuSeconds } from '../lib/procs.mjs';
-
-const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+import { cpuSeconds, machineBusySeconds } from '../lib/procs.mjs';
 
 /**
  * Runs `spec` against `broker` (ports filled in). Returns the workload's result
@@ -15,7 +11,7 @@ const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).
  */
 export async function measure(ctx, broker, spec, onMark = () => {}) {
   const pids = [...broker.pids, ...(ctx.env.kafka && ctx.target.usesKafka ? [ctx.env.kafka.pid] : [])];
-  const sample = () => ({ broker: pids.reduce((s, pid) => s + cpuSeconds(pid, TICKS), 0), machine: machineBusySeconds(), at: performance.now() });
+  const sample = () => ({ broker: pids.reduce((s, pid) => s + cpuSeconds(pid), 0), machine: machineBusySeconds(), at: performance.now() });
   let opened = null;
   let closed = null;
   const result = await ctx.loadgen({ runId: ctx.runId, pubPort: broker.pubPort, subPort: broker.subPort, ...spec }, async (name, send) => {
@@ -31,14 +27,7 @@ export async function measure(ctx, broker, spec, onMark = () => {}) {
   return { ...result, brokerCpu, otherCpu };
 }
 
-/** CPU seconds all CPUs of the machine have spent busy (not idle, not waiting for I/O) since boot. */
-function machineBusySeconds() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = f;
-  return (user + nice + system + irq + softirq + steal) / TICKS;
-}
-
-/** The loss / duplicate / reorder counts of a workload result (null where the workload does not check them). */
+/** The loss / duplicate / reorder counts of a workload result. */
 export function integrityOf(r) {
   return { lost: r.lost, duplicates: r.duplicates, reordered: r.reordered, unexpected: r.unexpected };
 }
