@@ -69,6 +69,11 @@ export class Channel {
   lastActivity: number;
   readonly createdAt: number;
   private early: Packet[] = [];
+  /**
+   * Bytes the connection can still take before it must drain (its transport's
+   * room, read through the Connection): deliveries wait in the queue beyond it.
+   */
+  outputRoom: () => number = () => Infinity;
 
   constructor(
     readonly ctx: ChannelContext,
@@ -192,14 +197,8 @@ export class Channel {
   deliver(d: Delivery): Effect[] {
     const session = this.session;
     if (this.state !== 'connected' || !session) return [];
-    if (session.enqueue(d, this.ctx.position()) === 'lagging') return [];
+    if (session.enqueue(d, this.ctx.position) === 'lagging') return [];
     return this.pump();
-  }
-
-  /** The client's socket is full: stop taking live messages; they will be read from the log. */
-  lag(d: Delivery): Effect[] {
-    this.session?.startLag(d, this.ctx.position());
-    return [];
   }
 
   /** The offline backlog is read from `from`; messages from the node's position on come after it. */
@@ -238,16 +237,22 @@ export class Channel {
     const session = this.session;
     if (!session) return [];
     const effects: Effect[] = [];
+    // Messages wait in the session queue while the socket has no room; past the
+    // queue bound they are read back from the log (Session.enqueue).
+    let room = this.outputRoom();
     let d: Delivery | undefined;
-    while ((d = session.take()) !== undefined) {
+    while (room > 0 && (d = session.take()) !== undefined) {
       if (d.qos === 0) {
-        effects.push(sendPublish(d, 0, 0, false));
+        const send = sendPublish(d, 0, 0, false);
+        room -= send.type === 'send' && send.bytes ? send.bytes.length : 0;
+        effects.push(send);
         continue;
       }
       const packetId = session.allocatePacketId();
       const qos = d.qos;
       session.inflight.set(packetId, { qos, ref: d.ref, released: false });
       const send = sendPublish(d, qos, packetId, false);
+      room -= send.type === 'send' && send.bytes ? send.bytes.length : 0;
       const events = [
         { type: 'message.delivered' as const, clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() },
       ];

@@ -157,6 +157,13 @@ export class BinaryReader {
     return b;
   }
 
+  /** Skips a length-prefixed string or byte field. */
+  skipBytes(what = 'bytes'): void {
+    const len = this.varuint(what);
+    this.need(len, what);
+    this.pos += len;
+  }
+
   varuintArray(what = 'array'): number[] {
     const n = this.varuint(what);
     if (n > this.remaining) throw new DecodeError(`array length ${n} exceeds record for ${what}`);

@@ -289,3 +289,36 @@ export function decodeEvent(buf: Buffer): BrokerEvent {
   r.expectEnd(event.type);
   return event;
 }
+
+/** What delivery needs of a `message.published` record. */
+export interface PublishedForDelivery {
+  qos: QoS;
+  retain: boolean;
+  timestamp: number;
+  /** A view into the record. */
+  payload: Buffer;
+}
+
+/**
+ * Reads only what delivery needs from an encoded `message.published` (the same
+ * layout as `decodeEvent`, skipping the strings): a node delivers every message
+ * it routes, and allocating the publisher and node ids for each was measurable.
+ * Anything that is not a well-formed `message.published` is a DecodeError.
+ */
+export function decodePublishedForDelivery(buf: Buffer): PublishedForDelivery {
+  const r = new BinaryReader(buf);
+  const version = r.u8('format version');
+  if (version !== EVENT_FORMAT_VERSION) throw new DecodeError(`unsupported event format version ${version} (this build reads version ${EVENT_FORMAT_VERSION})`);
+  const tag = r.u8('event tag');
+  if (tag !== TAG['message.published']) throw new DecodeError(`expected a message.published record, found tag ${tag}`);
+  r.skipBytes('topic');
+  const { qos, retain } = readQosAndRetain(r, 'qos');
+  r.skipBytes('publisher id');
+  r.varuint('packet id');
+  readEnum<MessageOrigin>(r, MessageOrigin.Replay, 'message origin');
+  r.skipBytes('node id');
+  const timestamp = r.varuint('timestamp');
+  const payload = r.bytes('payload');
+  r.expectEnd('message.published');
+  return { qos, retain, timestamp, payload };
+}

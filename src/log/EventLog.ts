@@ -28,6 +28,12 @@ export interface AppendRecord {
   partition?: number;
   /** Milliseconds since the epoch; defaults to the append time. */
   timestamp?: number;
+  /**
+   * What `value` encodes, as an in-process object. Never stored: a tail in this
+   * process may hand it over (LogRecord.local) so the consumer skips decoding
+   * what was just encoded. Consumers must work without it (other processes, Kafka).
+   */
+  local?: unknown;
 }
 
 export interface RecordPosition {
@@ -42,6 +48,8 @@ export interface LogRecord {
   timestamp: number;
   key: Buffer | null;
   value: Buffer | null;
+  /** AppendRecord.local, when the record was appended by this process and reached a tail directly. */
+  local?: unknown;
 }
 
 export interface ReadOptions {
@@ -90,6 +98,14 @@ export interface EventLog {
    * keep their relative order.
    */
   append(records: readonly AppendRecord[]): Promise<RecordPosition[]>;
+
+  /**
+   * `append` for the hot path: the same durability and ordering, but `done` is
+   * called (in submission order, with null or the error) instead of a promise
+   * resolving with positions. It saves a promise and a position per record per
+   * message, which showed in allocation profiles.
+   */
+  submit(records: readonly AppendRecord[], done: (err: Error | null) => void): void;
 
   read(stream: string, partition: number, fromOffset: number, options?: ReadOptions): Promise<LogRecord[]>;
   /** The earliest offset still held (retention and compaction may have removed earlier ones). */

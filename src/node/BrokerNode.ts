@@ -18,8 +18,8 @@ import { OutboundEntry } from '../../projections/SessionProjection';
 import { Channel, ChannelContext, OpenedSession } from '../channel/Channel';
 import { Effect } from '../channel/effects';
 import { BrokerConfig } from '../config';
-import { decodeEvent } from '../events/codec';
-import { ClientConnected, ClientDisconnected, DisconnectReason, MessageOrigin, MessageSource, QoS, WillMessage } from '../events/types';
+import { decodeEvent, decodePublishedForDelivery } from '../events/codec';
+import { ClientConnected, ClientDisconnected, DisconnectReason, MessageOrigin, MessagePublished, MessageSource, QoS, WillMessage } from '../events/types';
 import { EventLog, LogRecord, TailHandle } from '../log/EventLog';
 import { Logger } from '../logger';
 import { ConnackCode } from '../protocol/ProtocolViolation';
@@ -381,7 +381,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     for (const conn of this.connections) conn.run(conn.channel.tick(now));
   }
 
-  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>): Promise<unknown> {
+  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>, done: (err: Error | null) => void): void {
     let events = effect.events;
     for (const e of events) if (e.type === 'message.published') this.stats.messagesReceived++;
     if (this.eventLog.congested) {
@@ -393,7 +393,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     }
     if (this.turnAppends++ === 0) setImmediate(this.endTurn);
     if (this.turnAppends > TURN_APPEND_BUDGET) this.yieldTurn(conn);
-    return events.length ? this.eventLog.append(recordsFor(events, this.streams)) : Promise.resolve();
+    if (events.length) this.eventLog.submit(recordsFor(events, this.streams), done);
+    else queueMicrotask(() => done(null));
   }
 
   /**
@@ -609,8 +610,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       const matches = this.routes.match(topic, partition, r.offset, this.matchScratch);
       if (matches.size === 0) continue; // skipped by key, never decoded
       this.stats.messagesRouted++;
-      const event = decodeEvent(r.value);
-      if (event.type !== 'message.published') continue;
+      // Appended by this process: the event itself; otherwise decode what delivery needs.
+      const event = (r.local as MessagePublished | undefined) ?? decodePublishedForDelivery(r.value);
       const ref = { source: MessageSource.Messages, partition, offset: r.offset };
       // One Delivery per QoS, shared by the subscribers that get it, so its PUBLISH is encoded once.
       const byQos: Array<Delivery | undefined> = [];
@@ -620,7 +621,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
         this.stats.messagesSent++;
         // Delivered at the lower of the two QoS, retain flag cleared [MQTT-3.3.1-9, MQTT-3.8.4-6].
         const qos = Math.min(event.qos, subQos) as QoS;
-        const d = (byQos[qos] ??= { topic: event.topic, payload: event.payload, qos, retain: false, ref });
+        const d = (byQos[qos] ??= { topic, payload: event.payload, qos, retain: false, ref });
         conn.deliver(d);
       }
     }

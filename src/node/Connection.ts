@@ -17,7 +17,8 @@ import { Transport, TransportSink } from '../transports/Transport';
 /** What a connection needs from its node. */
 export interface ConnectionHost {
   readonly log: Logger;
-  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>): Promise<unknown>;
+  /** Appends the events; `done` is called once they are durable (or failed), in submission order. */
+  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>, done: (err: Error | null) => void): void;
   authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void;
   openSession(conn: Connection): void;
   routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void;
@@ -32,13 +33,18 @@ export interface ConnectionHost {
 
 export class Connection implements TransportSink {
   private readonly decoder: PacketDecoder;
-  /** The latest append of this connection: appends settle in order, so waiting on it waits on all. */
-  private lastAppend: Promise<unknown> = Promise.resolve();
+  /**
+   * Appends issued and completed: the log completes them in submission order,
+   * so `then` effects keep the order of the packets that caused them. Effects
+   * that wait for earlier appends without appending anything (and `settled()`)
+   * wait in `waiting` until `completed` reaches what was issued before them.
+   */
+  private issued = 0;
+  private completed = 0;
+  private waiting: Array<{ after: number; run: () => void }> = [];
   private ended = false;
   private out: Buffer[] = [];
   private outBytes = 0;
-  /** A catch-up read waiting for the socket to drain. */
-  private deferredCatchUp: Extract<Effect, { type: 'catch-up' }> | null = null;
 
   constructor(
     readonly transport: Transport,
@@ -52,6 +58,7 @@ export class Connection implements TransportSink {
       this.run(this.channel.handle(packet));
     });
     transport.attach(this);
+    channel.outputRoom = () => this.maxSocketBufferBytes - this.transport.pendingBytes - this.outBytes;
   }
 
   get isClosed(): boolean {
@@ -77,31 +84,17 @@ export class Connection implements TransportSink {
 
   /**
    * A message for this client. While its socket holds more than
-   * `maxSocketBufferBytes` unsent, the session stops taking live messages and
-   * reads them from the log once the socket drains: a client that stops reading
-   * grows neither the broker's memory nor its own losses.
+   * `maxSocketBufferBytes` unsent, deliveries wait in the session queue, and past
+   * the queue bound the session reads them back from the log once it drains: a
+   * client that stops reading grows neither the broker's memory nor its losses.
    */
   deliver(d: Delivery): void {
-    if (this.ended) return;
-    if (this.socketFull()) {
-      // The client is not keeping up: nothing more is buffered for it; the log has it.
-      this.runSafely(this.channel.lag(d));
-      return;
-    }
-    this.runSafely(this.channel.deliver(d));
+    if (!this.ended) this.runSafely(this.channel.deliver(d));
   }
 
-  private socketFull(): boolean {
-    return this.transport.pendingBytes + this.outBytes > this.maxSocketBufferBytes;
-  }
-
-  /** TransportSink: room to write again; a lagging session may read on from the log. */
+  /** TransportSink: room to write again. */
   drained(): void {
-    if (this.ended) return;
-    const waiting = this.deferredCatchUp;
-    this.deferredCatchUp = null;
-    if (waiting) this.host.catchUp(this, waiting);
-    else this.runSafely(this.channel.pump());
+    if (!this.ended) this.runSafely(this.channel.pump());
   }
 
   /** Runs effects outside the packet path: a failure closes this connection only. */
@@ -147,20 +140,13 @@ export class Connection implements TransportSink {
         this.send(effect.packet, effect.bytes);
         return;
       case 'append': {
-        // The log settles appends in the order they were made, so `then` effects keep the
-        // order of the packets that caused them without chaining them to each other.
-        const appended = effect.events.length ? this.host.append(this, effect) : this.lastAppend;
-        if (effect.events.length) this.lastAppend = appended.catch(() => undefined);
         const then = effect.then;
-        appended.then(
-          () => {
-            if (then && !this.ended) this.runSafely(then);
-          },
-          (err: Error) => {
-            this.host.log.error({ err, clientId: this.channel.clientId }, 'log append failed; closing the connection');
-            this.finish(null, `log append failed: ${err.message}`);
-          },
-        );
+        if (effect.events.length === 0) {
+          if (then) this.afterIssued(() => this.runThen(then));
+          return;
+        }
+        this.issued++;
+        this.host.append(this, effect, then ? (err) => this.appended(err, then) : this.appendedWithoutThen);
         return;
       }
       case 'authenticate':
@@ -179,8 +165,7 @@ export class Connection implements TransportSink {
         this.host.sendRetained(this, effect);
         return;
       case 'catch-up':
-        if (this.socketFull()) this.deferredCatchUp = effect;
-        else this.host.catchUp(this, effect);
+        this.host.catchUp(this, effect);
         return;
       case 'dropped':
         this.host.dropped(this, effect.count, effect.reason);
@@ -192,8 +177,31 @@ export class Connection implements TransportSink {
   }
 
   /** Waits until every append issued so far has settled. */
-  settled(): Promise<unknown> {
-    return this.lastAppend;
+  settled(): Promise<void> {
+    return new Promise((resolve) => this.afterIssued(resolve));
+  }
+
+  private readonly appendedWithoutThen = (err: Error | null): void => this.appended(err, undefined);
+
+  private appended(err: Error | null, then: Effect[] | undefined): void {
+    this.completed++;
+    if (err) {
+      this.host.log.error({ err, clientId: this.channel.clientId }, 'log append failed; closing the connection');
+      this.finish(null, `log append failed: ${err.message}`);
+    } else if (then) {
+      this.runThen(then);
+    }
+    while (this.waiting.length && this.waiting[0].after <= this.completed) this.waiting.shift()!.run();
+  }
+
+  /** Runs `run` once every append issued so far has completed. */
+  private afterIssued(run: () => void): void {
+    if (this.completed >= this.issued) queueMicrotask(run);
+    else this.waiting.push({ after: this.issued, run });
+  }
+
+  private runThen(then: Effect[]): void {
+    if (!this.ended) this.runSafely(then);
   }
 
   private finish(reason: DisconnectReason | null, detail: string): void {

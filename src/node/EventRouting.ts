@@ -12,7 +12,7 @@ export function recordsFor(events: readonly BrokerEvent[], streams: StreamLayout
     const value = encodeEvent(event);
     if (event.type === 'message.published') {
       const key = Buffer.from(event.topic, 'utf8');
-      out.push({ stream: streams.messages, key, value, timestamp: event.timestamp });
+      out.push({ stream: streams.messages, key, value, timestamp: event.timestamp, local: event });
       if (event.retain) {
         // An empty retained payload clears the topic's retained message [MQTT-3.3.1-10, MQTT-3.3.1-11].
         out.push({ stream: streams.retained, key, value: event.payload.length ? value : null, timestamp: event.timestamp });

@@ -10,10 +10,10 @@
  *   stops buffering and reads the rest from the log, page by page, as it drains:
  *   every message, QoS 0 included, so a slow subscriber loses nothing.
  */
-import { decodeEvent } from '../events/codec';
+import { decodePublishedForDelivery } from '../events/codec';
 import { MessageSource, Positions, QoS } from '../events/types';
 import { EventLog } from '../log/EventLog';
-import { topicMatches } from '../protocol/topics';
+import { TopicTrie } from '../router/TopicTrie';
 import { Delivery } from '../session/Session';
 
 export interface ScanSubscription {
@@ -39,7 +39,7 @@ export interface ScanOptions {
   limit: number;
 }
 
-const PAGE = 2000;
+const PAGE = 5000;
 
 export async function scanBacklog(
   log: EventLog,
@@ -50,6 +50,10 @@ export async function scanBacklog(
   options: ScanOptions = { includeQos0: false, limit: Infinity },
 ): Promise<BacklogScan> {
   const subs = [...subscriptions];
+  // The session's filters in a trie, and their matches per topic: topics repeat.
+  const trie = new TopicTrie<ScanSubscription>();
+  for (const [filter, sub] of subs) trie.add(filter, filter, sub);
+  const matchesOf = new Map<string, ScanSubscription[]>();
   const perPartition: Array<Array<Delivery & { ts: number }>> = [];
   const reached: number[] = [];
   let expired = 0;
@@ -66,23 +70,26 @@ export async function scanBacklog(
       }
     }
     while (next < end && subs.length > 0 && found.length < options.limit) {
-      const records = await log.read(messagesStream, p, next, { endOffset: end, maxRecords: PAGE });
+      const records = await log.read(messagesStream, p, next, { endOffset: end, maxRecords: Math.min(PAGE, Math.max(100, options.limit - found.length)) });
       if (records.length === 0) break;
       for (const r of records) {
         if (found.length >= options.limit) break;
         next = r.offset + 1;
         if (!r.key || !r.value) continue;
         const topic = r.key.toString('utf8');
-        let best = -1;
-        for (const [filter, sub] of subs) {
-          if (sub.qos > best && r.offset >= (sub.since[p] ?? 0) && topicMatches(filter, topic)) best = sub.qos;
+        let matches = matchesOf.get(topic);
+        if (!matches) {
+          const hits: ScanSubscription[] = [];
+          trie.match(topic, (_filter, sub) => hits.push(sub));
+          matchesOf.set(topic, (matches = hits));
         }
+        let best = -1;
+        for (const sub of matches) if (sub.qos > best && r.offset >= (sub.since[p] ?? 0)) best = sub.qos;
         if (best < 0 || (best === 0 && !options.includeQos0)) continue;
-        const event = decodeEvent(r.value);
-        if (event.type !== 'message.published') continue;
+        const event = decodePublishedForDelivery(r.value);
         const qos = Math.min(event.qos, best) as QoS;
         if (qos === 0 && !options.includeQos0) continue;
-        found.push({ topic: event.topic, payload: event.payload, qos, retain: false, ref: { source: MessageSource.Messages, partition: p, offset: r.offset }, ts: event.timestamp });
+        found.push({ topic, payload: event.payload, qos, retain: false, ref: { source: MessageSource.Messages, partition: p, offset: r.offset }, ts: event.timestamp });
       }
     }
     reached.push(subs.length === 0 ? Math.max(next, end) : next);

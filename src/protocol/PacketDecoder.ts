@@ -6,7 +6,7 @@
  * lengths, well-formed UTF-8 [MQTT-1.5.3-1] and the CONNECT field layout.
  */
 import { isUtf8 } from 'buffer';
-import mqttPacket, { Packet } from 'mqtt-packet';
+import mqttPacket, { IPublishPacket, Packet } from 'mqtt-packet';
 import { ConnackCode, ProtocolViolation } from './ProtocolViolation';
 
 /** Largest remaining length the 4-byte encoding allows [MQTT-2.2.3]. */
@@ -100,6 +100,10 @@ export class PacketDecoder {
 
   private decodeFrame(frame: Buffer, headerLength: number): void {
     const type = frame[0] >> 4;
+    if (type === PUBLISH && this.protocolLevel < 5) {
+      this.onPacket(decodePublish(frame, headerLength), frame.length);
+      return;
+    }
     if (!FROM_CLIENT.has(type)) {
       throw new ProtocolViolation(`packet type ${type} may not be sent by a client [MQTT-2.2.1]`);
     }
@@ -122,9 +126,6 @@ export class PacketDecoder {
       case 'connect':
         this.protocolLevel = packet.protocolVersion ?? 4;
         if (this.protocolLevel !== 5) checkConnectLayout(frame, headerLength);
-        break;
-      case 'publish':
-        checkString(packet.topic, frame, headerLength + 2, 'topic name');
         break;
       case 'subscribe':
         if (packet.subscriptions.length === 0) throw new ProtocolViolation('SUBSCRIBE without topic filters [MQTT-3.8.3-3]');
@@ -154,14 +155,41 @@ export class PacketDecoder {
 }
 
 /**
- * mqtt-packet decodes strings leniently (invalid bytes become U+FFFD), so a
- * string holding U+FFFD is checked against its raw bytes [MQTT-1.5.3-1].
+ * PUBLISH, the packet that carries the load, is decoded here directly rather than
+ * through mqtt-packet: profiling showed mqtt-packet's general-purpose parser
+ * (BufferList bookkeeping, debug hooks, a state machine per byte range) as the
+ * largest single cost of ingesting messages (docs/benchmarks.md). MQTT 3.1.1
+ * section 3.3: fixed header flags, topic name, packet identifier for QoS > 0,
+ * and the rest is payload. The payload is a view of the received bytes.
  */
-function checkString(value: string, frame: Buffer, at: number, what: string): void {
-  if (!value.includes('\uFFFD')) return;
-  const len = frame.readUInt16BE(at);
-  if (!isUtf8(frame.subarray(at + 2, at + 2 + len))) throw new ProtocolViolation(`${what} is not valid UTF-8 [MQTT-1.5.3-1]`);
+function decodePublish(frame: Buffer, headerLength: number): IPublishPacket {
+  const flags = frame[0] & 0x0f;
+  const qos = (flags >> 1) & 3;
+  if (qos === 3) throw new ProtocolViolation('malformed packet: PUBLISH with both QoS bits set [MQTT-3.3.1-4]');
+  const dup = (flags & 0x08) !== 0;
+  if (dup && qos === 0) throw new ProtocolViolation('malformed packet: DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]');
+  const end = frame.length;
+  let pos = headerLength;
+  if (pos + 2 > end) throw new ProtocolViolation('malformed packet: PUBLISH too short for its topic name');
+  const topicLength = frame.readUInt16BE(pos);
+  pos += 2;
+  if (pos + topicLength > end) throw new ProtocolViolation('malformed packet: PUBLISH topic name longer than the packet');
+  const topic = frame.toString('utf8', pos, pos + topicLength);
+  if (topic.includes('\uFFFD') && !isUtf8(frame.subarray(pos, pos + topicLength))) {
+    throw new ProtocolViolation('topic name is not valid UTF-8 [MQTT-1.5.3-1]');
+  }
+  pos += topicLength;
+  const packet: IPublishPacket = { cmd: 'publish', topic, payload: EMPTY, qos: qos as 0 | 1 | 2, dup, retain: (flags & 0x01) !== 0 };
+  if (qos > 0) {
+    if (pos + 2 > end) throw new ProtocolViolation('malformed packet: PUBLISH too short for its packet identifier');
+    packet.messageId = frame.readUInt16BE(pos);
+    pos += 2;
+  }
+  packet.payload = frame.subarray(pos);
+  return packet;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Checks the raw bytes of each filter of a SUBSCRIBE (`trailer` 1: a QoS byte follows) or UNSUBSCRIBE (0). */
 function checkFilterList(frame: Buffer, headerLength: number, trailer: number): void {

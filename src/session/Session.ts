@@ -57,14 +57,14 @@ export class Session {
    * log and will be read back) or the queue is full (then it starts lagging).
    * Retained messages are not in the message stream, so they are always queued.
    */
-  enqueue(d: Delivery, nodePosition: Positions): 'queued' | 'lagging' {
+  enqueue(d: Delivery, nodePosition: () => Positions): 'queued' | 'lagging' {
     if (d.ref.source === MessageSource.Retained) {
       this.queue.push(d);
       return 'queued';
     }
     if (this.lagFrom) return 'lagging';
     if (this.queued >= this.maxQueued) {
-      this.startLag(d, nodePosition);
+      this.startLag(d, nodePosition());
       return 'lagging';
     }
     this.queue.push(d);

@@ -131,6 +131,23 @@ export function describeEventLogContract(name: string, factory: EventLogFactory)
       expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => `x${i}`));
     });
 
+    test('submit calls back in submission order once records can be read, and reports errors', async () => {
+      const order: number[] = [];
+      await new Promise<void>((resolve, reject) => {
+        for (let i = 0; i < 50; i++) {
+          log.submit([{ stream: EV(), key: null, value: b(`s${i}`), partition: i % 2 }], (err) => {
+            if (err) reject(err);
+            order.push(i);
+            if (order.length === 50) resolve();
+          });
+        }
+      });
+      expect(order).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect((await log.read(EV(), 0, 0)).map(str)).toEqual(Array.from({ length: 25 }, (_, i) => `s${i * 2}`));
+      const err = await new Promise<Error | null>((resolve) => log.submit([{ stream: 'nope', key: null, value: b('x') }], resolve));
+      expect(err?.message).toMatch(/nope/);
+    });
+
     test('keeps the order of concurrent appends to one partition', async () => {
       const n = 2000;
       await Promise.all(

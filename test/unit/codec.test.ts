@@ -1,5 +1,5 @@
 import { DecodeError } from '../../src/events/binary';
-import { decodeEvent, encodeEvent, EVENT_FORMAT_VERSION } from '../../src/events/codec';
+import { decodeEvent, decodePublishedForDelivery, encodeEvent, EVENT_FORMAT_VERSION } from '../../src/events/codec';
 import { BrokerEvent, DisconnectReason, MessageOrigin, MessageSource, SUBACK_FAILURE } from '../../src/events/types';
 
 const events: BrokerEvent[] = [
@@ -64,6 +64,22 @@ describe('event codec', () => {
       // Every cut in the header and fields; inside a large payload, a sample of cuts.
       const step = buf.length > 1000 ? 997 : 1;
       for (let len = 0; len < buf.length; len += len < 200 ? 1 : step) expect(() => decodeEvent(buf.subarray(0, len))).toThrow(DecodeError);
+    }
+  });
+
+  test('the delivery decoder reads the same qos, retain, timestamp and payload as the full decoder', () => {
+    for (const e of events) {
+      const buf = encodeEvent(e);
+      if (e.type !== 'message.published') {
+        expect(() => decodePublishedForDelivery(buf)).toThrow(DecodeError);
+        continue;
+      }
+      const d = decodePublishedForDelivery(buf);
+      expect(d.qos).toBe(e.qos);
+      expect(d.retain).toBe(e.retain);
+      expect(d.timestamp).toBe(e.timestamp);
+      expect(d.payload.equals(e.payload)).toBe(true);
+      for (let len = 0; len < Math.min(buf.length, 200); len++) expect(() => decodePublishedForDelivery(buf.subarray(0, len))).toThrow(DecodeError);
     }
   });
 

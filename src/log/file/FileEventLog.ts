@@ -93,21 +93,24 @@ interface OpenStream {
   partitions: FilePartition[];
 }
 
-/** One `append()` call waiting for the next flush. */
+/** One `append()`/`submit()` call waiting for the next flush. */
 interface PendingAppend {
   records: readonly AppendRecord[];
-  /** Filled with offsets by the flush; resolved as the call's result. */
-  positions: RecordPosition[];
+  /** Filled with each record's offset by the flush. */
+  offsets: number[];
   /** The partition of each record. */
   targets: FilePartition[];
   /** The default timestamp of the call's records. */
   timestamp: number;
-  resolve: (positions: RecordPosition[]) => void;
-  reject: (err: Error) => void;
+  done: (err: Error | null, call: PendingAppend) => void;
 }
 
 /** One partition's share of a flush. */
 interface PartitionBatch {
+  /** The records as appended (the callers' buffers), for the partition's tails. */
+  appended: LogRecord[];
+  /** End of each appended record in `buffer`. */
+  ends: number[];
   bytes: number;
   buffer: Buffer;
   at: number;
@@ -200,10 +203,36 @@ export class FileEventLog implements EventLog {
   }
 
   async append(records: readonly AppendRecord[]): Promise<RecordPosition[]> {
+    if (records.length === 0) {
+      this.assertOpen();
+      return [];
+    }
+    return new Promise((resolve, reject) => {
+      this.enqueue(records, (err, call) => {
+        if (err) reject(err);
+        else resolve(call.offsets.map((offset, i) => ({ stream: records[i].stream, partition: call.targets[i].partition, offset })));
+      });
+    });
+  }
+
+  submit(records: readonly AppendRecord[], done: (err: Error | null) => void): void {
+    try {
+      if (records.length === 0) {
+        this.assertOpen();
+        queueMicrotask(() => done(null));
+        return;
+      }
+      this.enqueue(records, done);
+    } catch (err) {
+      queueMicrotask(() => done(err as Error));
+    }
+  }
+
+  /** Validates and queues a call for the next flush (throws what is wrong with it). */
+  private enqueue(records: readonly AppendRecord[], done: PendingAppend['done']): void {
     this.assertOpen();
     if (this.failure) throw new LogError(`the log refuses appends after a failed fsync: ${this.failure.message}`);
     const timestamp = Date.now();
-    const positions: RecordPosition[] = new Array(records.length);
     const targets: FilePartition[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
@@ -214,13 +243,9 @@ export class FileEventLog implements EventLog {
         throw new LogError(`invalid timestamp ${r.timestamp} for stream ${r.stream}: an integer number of ms in [0, 2^48)`);
       }
       if (encodedSize(r.key, r.value) > MAX_RECORD_BYTES) throw new LogError(`record for stream ${r.stream} is larger than 2 GiB`);
-      positions[i] = { stream: r.stream, partition, offset: -1 };
     }
-    if (records.length === 0) return [];
-    return new Promise((resolve, reject) => {
-      this.queue.push({ records, positions, targets, timestamp, resolve, reject });
-      this.scheduleFlush();
-    });
+    this.queue.push({ records, offsets: new Array<number>(records.length), targets, timestamp, done });
+    this.scheduleFlush();
   }
 
   async read(stream: string, partition: number, fromOffset: number, options?: ReadOptions): Promise<LogRecord[]> {
@@ -319,7 +344,7 @@ export class FileEventLog implements EventLog {
         const target = call.targets[i];
         let batch = batches.get(target);
         if (!batch) {
-          batch = { bytes: 0, buffer: EMPTY, at: 0, nextOffset: target.nextOffset, write: null, failedFrom: Infinity };
+          batch = { appended: [], ends: [], bytes: 0, buffer: EMPTY, at: 0, nextOffset: target.nextOffset, write: null, failedFrom: Infinity };
           batches.set(target, batch);
         }
         batch.bytes += encodedSize(call.records[i].key, call.records[i].value);
@@ -331,8 +356,11 @@ export class FileEventLog implements EventLog {
         const r = call.records[i];
         const batch = batches.get(call.targets[i])!;
         const offset = batch.nextOffset++;
-        batch.at = encodeRecord(batch.buffer, batch.at, offset, r.timestamp ?? call.timestamp, r.key, r.value);
-        call.positions[i].offset = offset;
+        const timestamp = r.timestamp ?? call.timestamp;
+        batch.at = encodeRecord(batch.buffer, batch.at, offset, timestamp, r.key, r.value);
+        batch.ends.push(batch.at);
+        batch.appended.push({ partition: call.targets[i].partition, offset, timestamp, key: r.key, value: r.value, local: r.local });
+        call.offsets[i] = offset;
       }
     }
     const now = Date.now();
@@ -348,15 +376,14 @@ export class FileEventLog implements EventLog {
 
   /** Publishes the written records to readers and tails, then settles the calls. */
   private complete(calls: PendingAppend[], batches: Map<FilePartition, PartitionBatch>): void {
-    for (const [partition, batch] of batches) if (batch.write) partition.publish(batch.write, batch.buffer);
+    for (const [partition, batch] of batches) if (batch.write) partition.publish(batch.write, batch.appended, batch.ends);
     for (const call of calls) {
       let error: Error | null = null;
-      for (let i = 0; i < call.positions.length && !error; i++) {
+      for (let i = 0; i < call.offsets.length && !error; i++) {
         const batch = batches.get(call.targets[i])!;
-        if (call.positions[i].offset >= batch.failedFrom) error = batch.write!.error;
+        if (call.offsets[i] >= batch.failedFrom) error = batch.write!.error;
       }
-      if (error) call.reject(new LogError(`append failed: ${error.message}`));
-      else call.resolve(call.positions);
+      call.done(error ? new LogError(`append failed: ${error.message}`) : null, call);
     }
   }
 
@@ -368,8 +395,8 @@ export class FileEventLog implements EventLog {
     const error = err instanceof Error ? err : new Error(String(err));
     this.failure = error;
     this.logger.error({ err: error }, 'fdatasync failed; the log refuses further appends until restarted');
-    for (const call of calls) call.reject(new LogError(`append not durable: ${error.message}`));
-    for (const call of this.queue.splice(0)) call.reject(new LogError(`append not durable: ${error.message}`));
+    for (const call of calls) call.done(new LogError(`append not durable: ${error.message}`), call);
+    for (const call of this.queue.splice(0)) call.done(new LogError(`append not durable: ${error.message}`), call);
   }
 
   private async drainAppends(): Promise<void> {

@@ -167,19 +167,17 @@ export class FilePartition {
 
   /**
    * Makes a durable batch visible, then pushes its records to the tails
-   * synchronously (before the appends resolve), in offset order.
+   * synchronously (before the appends resolve), in offset order. Tails get the
+   * records as they were appended (no decode of what was just encoded); only
+   * those the write actually stored (`ends` within `writtenBytes`).
    */
-  publish(write: PartitionWrite, batch: Buffer): void {
+  publish(write: PartitionWrite, appended: LogRecord[], ends: number[]): void {
     for (const s of write.segments) s.markReadable();
     this.visibleEnd = this.active.nextOffset;
     if (this.tails.size === 0 || write.writtenBytes === 0) return;
-    const records: LogRecord[] = [];
-    for (let at = 0; at < write.writtenBytes; ) {
-      const decoded = decodeRecord(batch, at, write.writtenBytes, false);
-      if (decoded.kind !== 'record') break; // cannot happen: we encoded these bytes
-      records.push(toLogRecord(this.partition, decoded.record));
-      at += decoded.record.size;
-    }
+    let count = appended.length;
+    while (count > 0 && ends[count - 1] > write.writtenBytes) count--;
+    const records = count === appended.length ? appended : appended.slice(0, count);
     for (const tail of this.tails) tail.push(records);
   }
 

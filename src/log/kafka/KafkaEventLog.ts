@@ -247,6 +247,13 @@ export class KafkaEventLog implements EventLog {
     });
   }
 
+  submit(records: readonly AppendRecord[], done: (err: Error | null) => void): void {
+    this.append(records).then(
+      () => done(null),
+      (err: Error) => done(err),
+    );
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled || this.flushing) return;
     this.flushScheduled = true;

@@ -96,6 +96,7 @@ export class MemoryEventLog implements EventLog {
         timestamp: r.timestamp ?? now,
         key: r.key ? Buffer.from(r.key) : null,
         value: r.value ? Buffer.from(r.value) : null,
+        local: r.local,
       };
       p.records.push(rec);
       positions.push({ stream: r.stream, partition, offset: rec.offset });
@@ -105,6 +106,13 @@ export class MemoryEventLog implements EventLog {
     }
     for (const [p, list] of touched) for (const t of p.tails) t.push(list);
     return positions;
+  }
+
+  submit(records: readonly AppendRecord[], done: (err: Error | null) => void): void {
+    this.append(records).then(
+      () => done(null),
+      (err: Error) => done(err),
+    );
   }
 
   async read(stream: string, partition: number, fromOffset: number, options: ReadOptions = {}): Promise<LogRecord[]> {
