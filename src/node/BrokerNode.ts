@@ -392,22 +392,22 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       this.applyBackpressure();
     }
     if (this.turnAppends++ === 0) setImmediate(this.endTurn);
-    if (this.turnAppends > TURN_APPEND_BUDGET) this.yieldTurn(conn);
     if (events.length) this.eventLog.submit(recordsFor(events, this.streams), done);
     else queueMicrotask(() => done(null));
   }
 
   /**
-   * A connection that appends past this turn's budget stops being read until the
-   * turn's batch is written: Node reads a busy socket many times per loop turn,
-   * and without a budget a flood of publishes makes one turn (and its batch,
-   * memory and latency for everyone else) arbitrarily large. Paused publishers
-   * feel it as TCP flow control: what they sent has been consumed by the broker.
+   * A turn takes about TURN_APPEND_BUDGET appends; connections with more to
+   * decode continue next turn. Node reads a busy socket many times per turn, and
+   * without a budget a flood of publishes makes one turn (its batch, its memory,
+   * everyone's latency) arbitrarily large. Paused publishers feel it as TCP flow
+   * control: what they sent has been consumed by the broker.
    */
-  private yieldTurn(conn: Connection): void {
-    if (this.turnPaused.has(conn)) return;
+  readonly turnBudgetSpent = (): boolean => this.turnAppends >= TURN_APPEND_BUDGET;
+
+  resumeNextTurn(conn: Connection): void {
     this.turnPaused.add(conn);
-    conn.transport.pause();
+    if (this.turnAppends === 0) setImmediate(this.endTurn);
   }
 
   private readonly endTurn = (): void => {
@@ -415,7 +415,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     if (this.turnPaused.size === 0) return;
     const paused = [...this.turnPaused];
     this.turnPaused.clear();
-    if (!this.paused) for (const c of paused) if (!c.isClosed) c.transport.resume();
+    if (this.paused) return; // the log is congested: applyBackpressure resumes them
+    for (const c of paused) if (!c.isClosed) c.continueReading();
   };
 
   /**
@@ -435,7 +436,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       const now = Date.now();
       for (const conn of this.connections) {
         conn.channel.lastActivity = now;
-        conn.transport.resume();
+        conn.continueReading();
       }
       this.log.info('log drained: reading from clients resumed');
     }, 100);

@@ -17,6 +17,8 @@ import { Transport, TransportSink } from '../transports/Transport';
 /** What a connection needs from its node. */
 export interface ConnectionHost {
   readonly log: Logger;
+  /** True once this event-loop turn has taken its share of appends. */
+  readonly turnBudgetSpent: () => boolean;
   /** Appends the events; `done` is called once they are durable (or failed), in submission order. */
   append(conn: Connection, effect: Extract<Effect, { type: 'append' }>, done: (err: Error | null) => void): void;
   authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void;
@@ -25,11 +27,15 @@ export interface ConnectionHost {
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void;
   sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void;
   dropped(conn: Connection, count: number, reason: string): void;
+  /** Calls `conn.continueReading()` at the start of the next event-loop turn. */
+  resumeNextTurn(conn: Connection): void;
   catchUp(conn: Connection, effect: Extract<Effect, { type: 'catch-up' }>): void;
   closed(conn: Connection, reason: DisconnectReason | null, detail: string): void;
   countIn(bytes: number): void;
   countOut(bytes: number): void;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export class Connection implements TransportSink {
   private readonly decoder: PacketDecoder;
@@ -57,6 +63,7 @@ export class Connection implements TransportSink {
       host.countIn(size);
       this.run(this.channel.handle(packet));
     });
+    this.decoder.shouldYield = host.turnBudgetSpent;
     transport.attach(this);
     channel.outputRoom = () => this.maxSocketBufferBytes - this.transport.pendingBytes - this.outBytes;
   }
@@ -68,11 +75,28 @@ export class Connection implements TransportSink {
   data(chunk: Buffer): void {
     if (this.ended) return;
     try {
-      this.decoder.push(chunk);
+      // Past the turn's budget the decoder stops; the rest is decoded next turn and
+      // the client is not read from meanwhile (TCP flow control does the waiting).
+      if (!this.decoder.push(chunk)) this.yieldReading();
     } catch (err) {
       if (err instanceof ProtocolViolation) this.run(this.channel.violation(err));
       else this.run(this.channel.violation(new ProtocolViolation(`cannot decode packet: ${(err as Error).message}`)));
     }
+  }
+
+  private yieldReading(): void {
+    this.transport.pause();
+    this.host.resumeNextTurn(this);
+  }
+
+  /** Continues decoding what a yield left over; reads from the client again once all is decoded. */
+  continueReading(): void {
+    if (this.ended) return;
+    if (this.decoder.hasPending) {
+      this.data(EMPTY);
+      if (this.decoder.hasPending) return; // yielded again: resumeNextTurn was asked again
+    }
+    this.transport.resume();
   }
 
   /** TransportSink: the network connection is gone. */

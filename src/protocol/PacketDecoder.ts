@@ -49,13 +49,28 @@ export class PacketDecoder {
     });
   }
 
-  /** Feeds received bytes; calls the handler for each complete packet. Throws ProtocolViolation. */
-  push(chunk: Buffer): void {
+  /**
+   * Asked after each packet: true stops decoding until the next `push` (the
+   * undecoded bytes stay buffered). The node uses it to bound one event-loop turn.
+   */
+  shouldYield: () => boolean = () => false;
+
+  /** Whether bytes are buffered that may hold complete packets (decoding yielded). */
+  get hasPending(): boolean {
+    return this.buffered > 0 && (this.needed === 0 || this.buffered >= this.needed);
+  }
+
+  /**
+   * Feeds received bytes (an empty chunk continues after a yield); calls the
+   * handler for each complete packet. Returns false when it yielded with
+   * packets left. Throws ProtocolViolation.
+   */
+  push(chunk: Buffer): boolean {
     if (this.buffered > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
-      if (this.needed > 0 && this.buffered < this.needed) return;
-      chunk = Buffer.concat(this.chunks, this.buffered);
+      if (this.needed > 0 && this.buffered < this.needed) return true;
+      chunk = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
       this.chunks = [];
       this.buffered = 0;
     }
@@ -90,12 +105,14 @@ export class PacketDecoder {
       this.needed = 0;
       this.decodeFrame(chunk.subarray(pos, pos + total), headerLength);
       pos += total;
+      if (pos < end && this.shouldYield()) break;
     }
     if (pos < end) {
       const rest = chunk.subarray(pos);
       this.chunks.push(rest);
       this.buffered = rest.length;
     }
+    return !this.hasPending;
   }
 
   private decodeFrame(frame: Buffer, headerLength: number): void {

@@ -50,3 +50,23 @@ test.each([
 ])('malformed PUBLISH: %s', (_what, bytes) => {
   expect(() => decodeAll(bytes)).toThrow(ProtocolViolation);
 });
+
+test('the decoder yields when asked and continues with what it kept', () => {
+  const got: number[] = [];
+  const d = new PacketDecoder(10_000, (p) => {
+    if (p.cmd === 'publish') got.push((p.payload as Buffer)[0]);
+  });
+  d.push(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: 'c' }));
+  const bytes = Buffer.concat(Array.from({ length: 10 }, (_, i) => encodePublish({ topic: 't', payload: Buffer.from([i]), retain: false }, 0, 0, false)));
+  let budget = 3;
+  d.shouldYield = () => --budget <= 0;
+  expect(d.push(bytes.subarray(0, bytes.length - 2))).toBe(false); // yielded after 3, more complete packets kept
+  expect(got).toEqual([0, 1, 2]);
+  expect(d.hasPending).toBe(true);
+  budget = 100;
+  expect(d.push(Buffer.alloc(0))).toBe(true); // the last packet is still incomplete: nothing more to decode
+  expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  expect(d.hasPending).toBe(false);
+  d.push(bytes.subarray(bytes.length - 2));
+  expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
