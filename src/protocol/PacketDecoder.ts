@@ -55,9 +55,12 @@ export class PacketDecoder {
    */
   shouldYield: () => boolean = () => false;
 
-  /** Whether bytes are buffered that may hold complete packets (decoding yielded). */
+  /** Decoding yielded with bytes left that were not looked at yet. */
+  private yielded = false;
+
+  /** Whether decoding yielded with bytes left (they may hold complete packets). */
   get hasPending(): boolean {
-    return this.buffered > 0 && (this.needed === 0 || this.buffered >= this.needed);
+    return this.yielded;
   }
 
   /**
@@ -66,6 +69,7 @@ export class PacketDecoder {
    * packets left. Throws ProtocolViolation.
    */
   push(chunk: Buffer): boolean {
+    this.yielded = false;
     if (this.buffered > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -105,14 +109,17 @@ export class PacketDecoder {
       this.needed = 0;
       this.decodeFrame(chunk.subarray(pos, pos + total), headerLength);
       pos += total;
-      if (pos < end && this.shouldYield()) break;
+      if (pos < end && this.shouldYield()) {
+        this.yielded = true;
+        break;
+      }
     }
     if (pos < end) {
       const rest = chunk.subarray(pos);
       this.chunks.push(rest);
       this.buffered = rest.length;
     }
-    return !this.hasPending;
+    return !this.yielded;
   }
 
   private decodeFrame(frame: Buffer, headerLength: number): void {
