@@ -14,6 +14,7 @@ import { aedesVersion } from './brokers/aedes.mjs';
 import { TARGETS } from './brokers/index.mjs';
 import { KAFKA_VERSION, startKafka } from './brokers/kafka.mjs';
 import { MOSQUITTO, mosquittoVersion } from './brokers/mosquitto.mjs';
+import { snapshotMqlog } from './brokers/mqlog.mjs';
 import { renderDoc } from './docs.mjs';
 import { parseArgs, USAGE } from './lib/args.mjs';
 import { runCell } from './lib/cell.mjs';
@@ -60,7 +61,9 @@ async function main() {
   execFileSync('taskset', ['-p', '-c', String(LOADGEN_CPU), String(process.pid)], { stdio: 'ignore' });
 
   const workDir = mkdtempSync(join(os.tmpdir(), 'mqlog-bench-'));
-  const env = { workDir, cpu: BROKER_CPU, queueLimit: QUEUE_LIMIT, runId: Math.random().toString(36).slice(2, 8), kafka: null };
+  // What is measured: the build and the checkout as they are now, whatever changes during the run.
+  const machine = machineInfo({ mosquitto: mosquittoVersion(), aedes: aedesVersion(), kafka: KAFKA_VERSION });
+  const env = { workDir, mqlogBin: snapshotMqlog(workDir), cpu: BROKER_CPU, queueLimit: QUEUE_LIMIT, runId: Math.random().toString(36).slice(2, 8), kafka: null };
   const startedAt = new Date();
   const commandLine = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
   const loadAtStart = loadAverage();
@@ -82,12 +85,11 @@ async function main() {
 
   const cells = new Map(); // "<scenario>/<target>" -> results in repeat order
   const shared = {}; // state scenarios keep across repeats (the restart scenario's filled log)
-  let kafkaVersion = null;
   const runOne = async (scenario, target, repeat) => {
     if (!scenario.targets.includes(target.id) || interrupted) return;
     let cell;
     for (let attempt = 1; ; attempt++) {
-      // The other engineer's test runs come and go on this machine: start each cell in a quiet moment...
+      // Other work on a shared machine (test runs) comes and goes: start each cell in a quiet moment...
       const waited = await waitUntilIdle({ excludePids: env.kafka ? [env.kafka.pid] : [] });
       if (waited === null) say('the machine did not go quiet within 10 min; measuring anyway');
       else if (waited > 2) say(`waited ${Math.round(waited)} s for the machine to go quiet`);
@@ -110,7 +112,6 @@ async function main() {
         say(`repeat ${repeat}: starting Kafka for the Kafka rows`);
         try {
           env.kafka = await startKafka({ workDir, cpu: BROKER_CPU });
-          kafkaVersion = env.kafka.version;
         } catch (err) {
           say(`Kafka did not start: ${err.message}`);
           for (const scenario of scenarios) for (const target of kafkaTargets) {
@@ -141,7 +142,6 @@ async function main() {
   if (problems.length) process.stdout.write(`\nProblems:\n${problems.map((p) => `- ${p}`).join('\n')}\n`);
 
   if (opts.docs) {
-    const machine = machineInfo({ mosquitto: mosquittoVersion(), aedes: aedesVersion(), kafka: kafkaVersion ?? KAFKA_VERSION });
     const doc = renderDoc({ table, rows, problems, counts, machine, opts, commandLine, startedAt, finishedAt: new Date(), queueLimit: QUEUE_LIMIT, loadAtStart });
     writeFileSync(join(root, 'docs', 'benchmarks.md'), doc);
     say('wrote docs/benchmarks.md');

@@ -23,7 +23,6 @@ export async function startKafka({ workDir, cpu }) {
     return {
       bootstrap: cluster.bootstrap,
       pid,
-      version: cluster.version,
       stop: async () => {
         unregister();
         await stop();

@@ -2,14 +2,26 @@
 // node. On the embedded file log with its default durability (fsync: os), or on
 // Kafka: one node, or two nodes sharing the Kafka streams (publishers connect to
 // the first, subscribers to the second, so every message crosses Kafka).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../lib/net.mjs';
 import { startBrokerProcess } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const MQLOG_BIN = join(root, 'bin', 'mqlog.js');
+
+/**
+ * Copies the built mqlog (bin/, dist/, package.json; node_modules linked) into
+ * the run's work dir and returns the copy's bin/mqlog.js. Every cell then runs
+ * the same code even when the checkout is rebuilt while the benchmark runs.
+ */
+export function snapshotMqlog(workDir) {
+  const dir = join(workDir, 'mqlog');
+  mkdirSync(dir, { recursive: true });
+  for (const part of ['bin', 'dist', 'package.json']) cpSync(join(root, part), join(dir, part), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  return join(dir, 'bin', 'mqlog.js');
+}
 
 function nodeConfig({ nodeId, port, dataDir, queueLimit, kafka }) {
   const config = {
@@ -29,13 +41,13 @@ function nodeConfig({ nodeId, port, dataDir, queueLimit, kafka }) {
   return config;
 }
 
-/** Starts one mqlog node; `dataDir` may hold an existing log (the restart scenario). */
-export async function startMqlogNode({ workDir, cpu, nodeId, dataDir, queueLimit, kafka }) {
+/** Starts one mqlog node (`mqlogBin`: see snapshotMqlog); `dataDir` may hold an existing log (the restart scenario). */
+export async function startMqlogNode({ workDir, mqlogBin, cpu, nodeId, dataDir, queueLimit, kafka }) {
   const port = await freePort();
   mkdirSync(dataDir, { recursive: true });
   const configFile = join(workDir, `${nodeId}-${port}.json`);
   writeFileSync(configFile, `${JSON.stringify(nodeConfig({ nodeId, port, dataDir, queueLimit, kafka }), null, 2)}\n`);
-  const proc = await startBrokerProcess({ name: `${nodeId}-${port}`, cpu, cmd: process.execPath, args: [MQLOG_BIN, 'start', '--config', configFile], workDir, port, readyTimeoutMs: 120000 });
+  const proc = await startBrokerProcess({ name: `${nodeId}-${port}`, cpu, cmd: process.execPath, args: [mqlogBin, 'start', '--config', configFile], workDir, port, readyTimeoutMs: 120000 });
   return { proc, port, configFile, stop: () => proc.stop() };
 }
 
@@ -73,13 +85,13 @@ export function loggedWarnings(logFiles) {
  * Starts mqlog with `nodes` nodes, each with a fresh data dir; on Kafka when
  * `kafka` ({bootstrap, streamPrefix}) is given.
  */
-export async function startMqlog({ workDir, cpu, queueLimit, kafka, nodes = 1, kind }) {
+export async function startMqlog({ workDir, mqlogBin, cpu, queueLimit, kafka, nodes = 1, kind }) {
   const started = [];
   try {
     for (let i = 1; i <= nodes; i++) {
       const nodeId = `${kind}-n${i}`;
       const dataDir = join(workDir, `${nodeId}-data-${Date.now()}`);
-      started.push(await startMqlogNode({ workDir, cpu, nodeId, dataDir, queueLimit, kafka }));
+      started.push(await startMqlogNode({ workDir, mqlogBin, cpu, nodeId, dataDir, queueLimit, kafka }));
     }
   } catch (err) {
     await Promise.all(started.map((n) => n.stop()));

@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MQLOG_BIN, startMqlogNode } from '../brokers/mqlog.mjs';
+import { startMqlogNode } from '../brokers/mqlog.mjs';
 import { measure } from './common.mjs';
 
 const run = promisify(execFile);
@@ -21,7 +21,7 @@ async function fill(ctx) {
   const r = await measure(ctx, { pubPort: node.port, subPort: node.port, pids: [node.proc.pid] }, { workload: 'produce', count: ctx.opts.restartEvents, publishers: 10 });
   if (r.errors.length) throw new Error(`filling the log failed: ${r.errors.join('; ')}`);
   await node.stop();
-  const { stdout } = await run(process.execPath, [MQLOG_BIN, 'log', 'verify', '--data-dir', dataDir], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(process.execPath, [ctx.env.mqlogBin, 'log', 'verify', '--data-dir', dataDir], { maxBuffer: 64 * 1024 * 1024 });
   const report = JSON.parse(stdout);
   if (!report.ok) throw new Error(`mqlog log verify found corrupt records in ${dataDir}`);
   const byStream = {};
