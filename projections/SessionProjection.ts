@@ -147,6 +147,8 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       }
       return state;
     }
+    case 'access.decided':
+      return state; // audit only
     default: {
       const unknown: never = event;
       throw new Error(`session fold: unknown event ${JSON.stringify(unknown)}`);

@@ -5,9 +5,11 @@
  * of the offending key, so a typo never silently falls back to a default.
  */
 import { readFileSync } from 'fs';
-import { AclRule } from '../auth/StaticAcl';
+import { AclRule } from '../auth/types';
 import { MqttSettings } from './channel/MqttSettings';
 import { MAX_REMAINING_LENGTH } from './protocol/PacketDecoder';
+import { validateAclRule } from '../auth/acl/validateAclRule';
+import { parseRange } from '../auth/cidr';
 
 export interface TcpListenerConfig {
   enabled: boolean;
@@ -69,6 +71,50 @@ export interface LogConfig {
   kafka: KafkaConfig;
 }
 
+/** A back end (connector) entry: `type` selects it, the rest is its own configuration (docs/connectors.md). */
+export interface ConnectorConfig {
+  type: string;
+  [setting: string]: unknown;
+}
+
+export interface AuthConfig {
+  /** Let clients without a user name in. */
+  allowAnonymous: boolean;
+  /** When no authenticator decides: 'auto' allows only if no users file and no connectors are configured. */
+  default: 'auto' | 'allow' | 'deny';
+  /** When a back end fails or times out: deny (CONNACK 3) or ask the next authenticator. */
+  onConnectorError: 'deny' | 'ignore';
+  /** Longest wait for any one back end (ms). */
+  timeoutMs: number;
+  /** Mosquitto-style `user:hash` file maintained with `mqlog passwd`; empty: none. */
+  usersFile: string;
+  /** User names that pass every ACL check and may read $SYS. */
+  superusers: string[];
+  clientIds: { allow: string[]; deny: string[] };
+  addresses: { allow: string[]; deny: string[] };
+  /** Clients whose TLS certificate was verified log in with its CN as user name. */
+  certificateAsUsername: boolean;
+  /** Failed logins per IP and per client id before a lockout (0: no limit). */
+  rateLimit: { maxFailures: number; windowMs: number; lockoutMs: number };
+  /** Authentication back ends in order: { "type": "ldap" | "mysql" | "postgres" | "redis" | "http", ... }. */
+  connectors: ConnectorConfig[];
+}
+
+export interface AclConfig {
+  /** Rules checked first, in order (see docs/configuration.md). */
+  rules: AclRule[];
+  /** A JSON file of more rules; empty: none. */
+  file: string;
+  /** When no rule matches. */
+  default: 'allow' | 'deny';
+  /** Whether clients other than superusers may read $SYS topics. */
+  sysReadableByAll: boolean;
+  /** A refused PUBLISH is dropped and counted ('ignore'), or also ends the connection ('disconnect'). */
+  denyAction: 'ignore' | 'disconnect';
+  /** Back ends that hold rules, in order (same entries as auth.connectors). */
+  connectors: ConnectorConfig[];
+}
+
 export interface BrokerConfig {
   /** Node identity; empty: generated once and kept in <dataDir>/node-id. */
   nodeId: string;
@@ -93,7 +139,8 @@ export interface BrokerConfig {
     /** A node silent for this long is failed: its sessions are closed and their wills published (ms). */
     nodeTimeoutMs: number;
   };
-  acl: { rules: AclRule[] };
+  auth: AuthConfig;
+  acl: AclConfig;
   logging: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
 }
 
@@ -147,7 +194,20 @@ export function defaultConfig(): BrokerConfig {
     },
     snapshots: { everyEvents: 10_000, intervalMs: 60_000 },
     cluster: { heartbeatIntervalMs: 2000, nodeTimeoutMs: 10_000 },
-    acl: { rules: [] },
+    auth: {
+      allowAnonymous: true,
+      default: 'auto',
+      onConnectorError: 'deny',
+      timeoutMs: 5000,
+      usersFile: '',
+      superusers: [],
+      clientIds: { allow: [], deny: [] },
+      addresses: { allow: [], deny: [] },
+      certificateAsUsername: false,
+      rateLimit: { maxFailures: 10, windowMs: 60_000, lockoutMs: 300_000 },
+      connectors: [],
+    },
+    acl: { rules: [], file: '', default: 'allow', sysReadableByAll: false, denyAction: 'ignore', connectors: [] },
     logging: { level: 'info' },
   };
 }
@@ -311,9 +371,28 @@ function validate(c: BrokerConfig): void {
   if (c.cluster.nodeTimeoutMs < 2 * c.cluster.heartbeatIntervalMs) throw new ConfigError(`'cluster.nodeTimeoutMs' must be at least twice 'cluster.heartbeatIntervalMs'`);
   positive(c.snapshots.intervalMs, 'snapshots.intervalMs');
   for (const [i, r] of c.acl.rules.entries()) {
-    if (!['allow', 'deny'].includes(r.permission)) throw new ConfigError(`acl.rules[${i}].permission must be allow or deny`);
-    if (!['subscribe', 'publish', 'all'].includes(r.action)) throw new ConfigError(`acl.rules[${i}].action must be subscribe, publish or all`);
-    if (typeof r.topic !== 'string' || !r.topic) throw new ConfigError(`acl.rules[${i}].topic must be a topic filter`);
+    try {
+      validateAclRule(r, `acl.rules[${i}]`);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  if (!['allow', 'deny'].includes(c.acl.default)) throw new ConfigError(`'acl.default' must be allow or deny`);
+  if (!['ignore', 'disconnect'].includes(c.acl.denyAction)) throw new ConfigError(`'acl.denyAction' must be ignore or disconnect`);
+  if (!['auto', 'allow', 'deny'].includes(c.auth.default)) throw new ConfigError(`'auth.default' must be auto, allow or deny`);
+  if (!['deny', 'ignore'].includes(c.auth.onConnectorError)) throw new ConfigError(`'auth.onConnectorError' must be deny or ignore`);
+  positive(c.auth.timeoutMs, 'auth.timeoutMs');
+  for (const [name, list] of [['auth.addresses.allow', c.auth.addresses.allow], ['auth.addresses.deny', c.auth.addresses.deny]] as const) {
+    for (const a of list) {
+      try {
+        parseRange(a);
+      } catch (err) {
+        throw new ConfigError(`'${name}': ${(err as Error).message}`);
+      }
+    }
+  }
+  for (const [i, k] of [...c.auth.connectors, ...c.acl.connectors].entries()) {
+    if (typeof k !== 'object' || k === null || typeof k.type !== 'string') throw new ConfigError(`connector ${i} must be an object with a "type"`);
   }
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(c.logging.level)) {
     throw new ConfigError(`'logging.level' must be one of trace, debug, info, warn, error, fatal, silent`);

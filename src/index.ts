@@ -3,8 +3,7 @@
  * backend; `start()` rebuilds its state from the log and opens the listeners.
  */
 import { join } from 'path';
-import { Acl } from '../auth/StaticAcl';
-import { Authenticator } from '../auth/Authenticator';
+import { AccessControl } from '../auth/AccessControl';
 import { BrokerConfig, DeepPartial, loadConfig } from './config';
 import { EventLog } from './log/EventLog';
 import { FileEventLog } from './log/file/FileEventLog';
@@ -19,8 +18,8 @@ export interface CreateBrokerOptions {
   /** Use this log instead of the configured backend (tests, embedding). */
   log?: EventLog;
   logger?: Logger;
-  authenticator?: Authenticator;
-  acl?: Acl;
+  /** Authentication and access rules instead of those built from the configuration. */
+  access?: AccessControl;
 }
 
 export function createEventLog(config: BrokerConfig, logger: Logger): EventLog {
@@ -59,7 +58,6 @@ export function createBroker(config: BrokerConfig | DeepPartial<BrokerConfig> = 
     config: full,
     log: options.log ?? createEventLog(full, logger),
     logger,
-    authenticator: options.authenticator,
-    acl: options.acl,
+    access: options.access,
   });
 }

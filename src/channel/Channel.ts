@@ -8,6 +8,7 @@
  */
 import { IConnectPacket, Packet } from 'mqtt-packet';
 import {
+  AccessDecided,
   ClientConnected,
   ClientDisconnected,
   DisconnectReason,
@@ -19,6 +20,8 @@ import {
 } from '../events/types';
 import { ConnackCode, ProtocolViolation } from '../protocol/ProtocolViolation';
 import { Delivery, InflightEntry, Session } from '../session/Session';
+import { ConnectionAcl } from '../../auth/acl/ConnectionAcl';
+import type { ClientIdentity } from '../../auth/types';
 import { Effect } from './effects';
 import { MqttSettings } from './MqttSettings';
 import { handleConnect } from './handlers/connect';
@@ -39,8 +42,8 @@ export interface ChannelContext {
   position(): Positions;
   /** A client id for a client that sent a zero-length one [MQTT-3.1.3-6]. */
   newClientId(): string;
-  /** Whether this client may subscribe to `filter` (ACL); false gives SUBACK 0x80. */
-  maySubscribe(clientId: string, username: string | null, filter: string): boolean;
+  /** A PUBLISH its rules refuse: dropped and counted ('ignore'), or the connection also ends ('disconnect'). */
+  readonly aclDenyAction: 'ignore' | 'disconnect';
 }
 
 export type ChannelState = 'new' | 'authenticating' | 'opening' | 'connected' | 'closed';
@@ -66,6 +69,10 @@ export class Channel {
   will: WillMessage | null = null;
   connect: IConnectPacket | null = null;
   session: Session | null = null;
+  /** This connection's access rules, compiled when it was authenticated. */
+  acl: ConnectionAcl = ConnectionAcl.allowAll();
+  /** Who authentication says this client is (groups and superuser included); set once authenticated. */
+  identity: ClientIdentity | null = null;
   lastActivity: number;
   readonly createdAt: number;
   private early: Packet[] = [];
@@ -134,14 +141,41 @@ export class Channel {
     }
   }
 
-  /** The node's answer to an `authenticate` effect. */
-  authenticated(allowed: boolean, refusalCode: number = ConnackCode.NotAuthorized): Effect[] {
+  /**
+   * The node's answer to an `authenticate` effect: CONNACK 4 (bad user name or
+   * password), 5 (not authorized) or 3 (a back end unavailable) and close; or
+   * open the session with the access rules and user name authentication settled on.
+   */
+  authenticated(allowed: boolean, refusalCode: number = ConnackCode.NotAuthorized, grant?: { acl: ConnectionAcl; identity: ClientIdentity }): Effect[] {
     if (this.state !== 'authenticating') return [];
     if (!allowed) {
       return [{ type: 'send', packet: { cmd: 'connack', returnCode: refusalCode, sessionPresent: false } }, ...this.close(null, `connection refused with CONNACK ${refusalCode}`)];
     }
+    if (grant) {
+      this.acl = grant.acl;
+      this.identity = grant.identity;
+      this.username = grant.identity.username;
+    }
     this.state = 'opening';
     return [{ type: 'open-session' }];
+  }
+
+  /** The audit event of a publish or subscription the access rules refused. */
+  deniedEvent(action: 'publish' | 'subscribe', topic: string): AccessDecided {
+    return {
+      type: 'access.decided',
+      clientId: this.clientId,
+      username: this.username,
+      ip: this.remoteAddress.replace(/:\d+$/, ''),
+      action,
+      topic,
+      allowed: false,
+      code: 0,
+      source: 'acl',
+      reason: `${action} to ${topic} refused by the access rules`,
+      nodeId: this.ctx.nodeId,
+      timestamp: this.ctx.now(),
+    };
   }
 
   /** The event that records this connection; the node appends it when it opens the session. */

@@ -9,6 +9,7 @@
  */
 import { BinaryReader, BinaryWriter, DecodeError } from './binary';
 import {
+  AccessAction,
   AckDirection,
   AckKind,
   BrokerEvent,
@@ -34,9 +35,11 @@ const TAG = {
   'message.delivered': 6,
   'message.acknowledged': 7,
   'node.heartbeat': 8,
+  'access.decided': 9,
 } as const satisfies Record<BrokerEvent['type'], number>;
 
 const ACK_KINDS: readonly AckKind[] = ['puback', 'pubrec', 'pubrel', 'pubcomp'];
+const ACCESS_ACTIONS: readonly AccessAction[] = ['connect', 'publish', 'subscribe'];
 
 const writer = new BinaryWriter(1024);
 
@@ -105,6 +108,19 @@ export function encodeEvent(event: BrokerEvent): Buffer {
       break;
     case 'node.heartbeat':
       w.string(event.nodeId).varuint(event.startedAt).varuint(event.timestamp);
+      break;
+    case 'access.decided':
+      w.string(event.clientId)
+        .optionalString(event.username)
+        .string(event.ip)
+        .u8(ACCESS_ACTIONS.indexOf(event.action))
+        .optionalString(event.topic)
+        .bool(event.allowed)
+        .u8(event.code)
+        .string(event.source)
+        .string(event.reason)
+        .string(event.nodeId)
+        .varuint(event.timestamp);
       break;
     default: {
       const unknown: never = event;
@@ -188,7 +204,7 @@ export function decodeEvent(buf: Buffer): BrokerEvent {
         clientId: r.string('client id'),
         connectionId: r.string('connection id'),
         nodeId: r.string('node id'),
-        reason: readEnum<DisconnectReason>(r, DisconnectReason.NodeFailure, 'disconnect reason'),
+        reason: readEnum<DisconnectReason>(r, DisconnectReason.NotAuthorized, 'disconnect reason'),
         willPublished: r.bool('will published'),
         servedUpTo: r.varuintArray('served position'),
         timestamp: r.varuint('timestamp'),
@@ -276,6 +292,28 @@ export function decodeEvent(buf: Buffer): BrokerEvent {
         packetId,
         kind: ACK_KINDS[b & 3],
         direction,
+        timestamp: r.varuint('timestamp'),
+      };
+      break;
+    }
+    case TAG['access.decided']: {
+      const clientId = r.string('client id');
+      const username = r.optionalString('username');
+      const ip = r.string('ip');
+      const a = r.u8('access action');
+      if (a >= ACCESS_ACTIONS.length) throw new DecodeError(`unknown access action ${a}`);
+      event = {
+        type: 'access.decided',
+        clientId,
+        username,
+        ip,
+        action: ACCESS_ACTIONS[a],
+        topic: r.optionalString('topic'),
+        allowed: r.bool('allowed'),
+        code: r.u8('code'),
+        source: r.string('source'),
+        reason: r.string('reason'),
+        nodeId: r.string('node id'),
         timestamp: r.varuint('timestamp'),
       };
       break;

@@ -46,6 +46,8 @@ export enum DisconnectReason {
   ConnectionLost = 5,
   /** The node holding the connection stopped without a clean shutdown (recorded by another node, or by itself on restart). */
   NodeFailure = 6,
+  /** The client did what its access rules forbid and the broker is configured to disconnect it for that. */
+  NotAuthorized = 7,
 }
 
 /** Where a published message came from. Numeric values are part of the encoding. */
@@ -174,6 +176,30 @@ export interface Acknowledged {
   timestamp: number;
 }
 
+export type AccessAction = 'connect' | 'publish' | 'subscribe';
+
+/**
+ * An access decision, for the audit trail: every CONNECT (allowed or refused,
+ * by whom and why) and every refused publish or subscription. Never holds a password.
+ */
+export interface AccessDecided {
+  type: 'access.decided';
+  clientId: string;
+  username: string | null;
+  ip: string;
+  action: AccessAction;
+  /** The topic or filter, for publish and subscribe. */
+  topic: string | null;
+  allowed: boolean;
+  /** CONNACK code of a refused CONNECT (0 otherwise). */
+  code: number;
+  /** The authenticator or rule source that decided. */
+  source: string;
+  reason: string;
+  nodeId: string;
+  timestamp: number;
+}
+
 /** A node is alive. Nodes that stop sending these are considered failed. */
 export interface NodeHeartbeat {
   type: 'node.heartbeat';
@@ -184,6 +210,7 @@ export interface NodeHeartbeat {
 
 export type BrokerEvent =
   | NodeHeartbeat
+  | AccessDecided
   | ClientConnected
   | ClientDisconnected
   | Subscribed

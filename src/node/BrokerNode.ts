@@ -11,8 +11,8 @@ import { randomUUID } from 'crypto';
 import { EventEmitter } from 'events';
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { Acl, StaticAcl } from '../../auth/StaticAcl';
-import { AllowAnonymous, Authenticator } from '../../auth/Authenticator';
+import { AccessControl } from '../../auth/AccessControl';
+import { accessControlFromConfig } from '../../auth/fromConfig';
 import { emptyRetained, foldRetained, RetainedRecord, retainedMatching, RetainedState } from '../../projections/RetainedProjection';
 import { OutboundEntry } from '../../projections/SessionProjection';
 import { Channel, ChannelContext, OpenedSession } from '../channel/Channel';
@@ -42,8 +42,8 @@ export interface BrokerNodeOptions {
   config: BrokerConfig;
   log: EventLog;
   logger: Logger;
-  authenticator?: Authenticator;
-  acl?: Acl;
+  /** Authentication and access rules; default: built from the configuration. */
+  access?: AccessControl;
 }
 
 export interface ListeningPorts {
@@ -75,8 +75,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private readonly tails: TailHandle[] = [];
   private servers: Listener[] = [];
   private timers: NodeJS.Timeout[] = [];
-  private readonly authenticator: Authenticator;
-  private readonly acl: Acl;
+  readonly access: AccessControl;
   private readonly ctx: ChannelContext;
   private connectionCounter = 0;
   private readonly epoch = Date.now().toString(36);
@@ -98,8 +97,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     this.config = options.config;
     this.log = options.logger;
     this.eventLog = options.log;
-    this.authenticator = options.authenticator ?? new AllowAnonymous();
-    this.acl = options.acl ?? new StaticAcl(options.config.acl.rules);
+    this.access = options.access ?? accessControlFromConfig(options.config, this.log.child({ component: 'auth' }));
     this.streams = streamLayout(options.config.log.streamPrefix);
     this.sessions = new SessionFolder(this.streams.sessions, options.config.log.sessionPartitions);
     this.membership = new Membership(() => this.nodeId, this.startedAt, options.config.cluster, this.log);
@@ -112,7 +110,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       now: () => Date.now(),
       position: () => [...node.position],
       newClientId: () => `auto-${randomUUID()}`,
-      maySubscribe: (clientId, username, filter) => node.acl.maySubscribe(clientId, username, filter),
+      aclDenyAction: options.config.acl.denyAction,
     };
   }
 
@@ -198,6 +196,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     }
     for (const t of this.tails) t.close();
     this.tails.length = 0;
+    await this.access.close();
     await this.eventLog.close();
     this.log.info({ nodeId: this.nodeId }, 'mqlog node stopped');
   }
@@ -383,7 +382,10 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
 
   append(conn: Connection, effect: Extract<Effect, { type: 'append' }>, done: (err: Error | null) => void): void {
     let events = effect.events;
-    for (const e of events) if (e.type === 'message.published') this.stats.messagesReceived++;
+    for (const e of events) {
+      if (e.type === 'message.published') this.stats.messagesReceived++;
+      else if (e.type === 'access.decided' && e.action === 'publish') this.stats.publishDenied++;
+    }
     if (this.eventLog.congested) {
       // The log is not keeping up: QoS 0 (at most once) is shed, counted; the rest waits.
       const kept = events.filter((e) => e.type !== 'message.published' || e.qos > 0);
@@ -444,13 +446,54 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   }
 
   authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void {
-    this.authenticator.authenticate(effect.request).then(
-      (decision) => conn.run(conn.channel.authenticated(decision.allowed, decision.code)),
+    const t = conn.transport;
+    const request = { ...effect.request, ip: t.ip, transport: t.kind, certificate: t.certificate };
+    this.access.connect(request).then(
+      ({ decision, identity, acl }) => {
+        const allowed = decision.result === 'allow' && acl !== null;
+        // The audit trail records every CONNECT decision: who, from where, by whom, why. Never the password.
+        const event = {
+          type: 'access.decided' as const,
+          clientId: request.clientId,
+          username: identity?.username ?? request.username,
+          ip: request.ip,
+          action: 'connect' as const,
+          topic: null,
+          allowed,
+          code: allowed ? 0 : decision.code ?? ConnackCode.NotAuthorized,
+          source: decision.source,
+          reason: decision.reason ?? '',
+          nodeId: this.nodeId,
+          timestamp: Date.now(),
+        };
+        this.eventLog.submit(recordsFor([event], this.streams), (err) => {
+          if (err) this.log.warn({ err: err.message }, 'could not record an access decision');
+        });
+        if (!allowed) {
+          this.log.info({ clientId: request.clientId, username: request.username, ip: request.ip, code: event.code, source: decision.source, reason: decision.reason }, 'connection refused');
+        }
+        conn.run(conn.channel.authenticated(allowed, event.code, allowed ? { acl: acl!, identity: identity! } : undefined));
+      },
       (err: Error) => {
-        this.log.error({ err, clientId: effect.request.clientId }, 'authentication failed; refusing the connection');
+        this.log.error({ err, clientId: request.clientId }, 'authentication failed; refusing the connection');
         conn.run(conn.channel.authenticated(false, ConnackCode.ServerUnavailable));
       },
     );
+  }
+
+  /** Re-reads users and rules files and compiles every connected client's rules again (SIGHUP). */
+  async reloadAccess(): Promise<void> {
+    this.access.reload();
+    for (const conn of this.connections) {
+      const ch = conn.channel;
+      if (ch.state !== 'connected' || !ch.identity) continue;
+      try {
+        ch.acl = await this.access.acl.compile(ch.identity);
+      } catch (err) {
+        this.log.warn({ clientId: ch.clientId, err: (err as Error).message }, 'could not reload the access rules of a client; keeping the old ones');
+      }
+    }
+    this.log.info({ connections: this.connections.size }, 'access rules reloaded');
   }
 
   openSession(conn: Connection): void {
@@ -501,7 +544,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     if (!sessionPresent || rec.subscriptions.size === 0 || conn.isClosed) return;
     const upTo = [...this.position];
     ch.beginBacklog(rec.served);
-    const scan = await scanBacklog(this.eventLog, this.streams.messages, rec.subscriptions, rec.served, upTo);
+    const scan = await scanBacklog(this.eventLog, this.streams.messages, rec.subscriptions, rec.served, upTo, { includeQos0: false, limit: Infinity, mayRead: (t) => ch.acl.mayRead(t) });
     if (scan.expired > 0) this.log.warn({ clientId, expired: scan.expired }, 'offline messages deleted by retention before the session returned');
     if (!conn.isClosed) conn.runSafely(ch.endBacklog(scan.deliveries));
   }
@@ -510,7 +553,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   catchUp(conn: Connection, effect: Extract<Effect, { type: 'catch-up' }>): void {
     const ch = conn.channel;
     const upTo = [...this.position];
-    scanBacklog(this.eventLog, this.streams.messages, this.routes.routesOf(ch.clientId), effect.from, upTo, { includeQos0: true, limit: effect.limit }).then(
+    scanBacklog(this.eventLog, this.streams.messages, this.routes.routesOf(ch.clientId), effect.from, upTo, { includeQos0: true, limit: effect.limit, mayRead: (t) => ch.acl.mayRead(t) }).then(
       (scan) => {
         if (scan.expired > 0) this.dropped(conn, scan.expired, 'deleted by retention before a slow subscriber read them');
         if (!conn.isClosed) conn.runSafely(ch.caughtUp(scan.deliveries, scan.next, scan.complete));
@@ -544,6 +587,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     for (const sub of effect.subscriptions) {
       for (const entry of retainedMatching(this.retained, sub.filter)) {
         const m = entry.message;
+        if (!conn.channel.acl.mayRead(m.topic)) continue;
         conn.deliver({
           topic: m.topic,
           payload: m.payload,
@@ -619,6 +663,9 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       for (const [clientId, subQos] of matches) {
         const conn = this.byClientId.get(clientId);
         if (!conn) continue;
+        // A wildcard subscription must not carry topics the client may not read.
+        const acl = conn.channel.acl;
+        if (!acl.unrestricted && !acl.mayRead(topic)) continue;
         this.stats.messagesSent++;
         // Delivered at the lower of the two QoS, retain flag cleared [MQTT-3.3.1-9, MQTT-3.8.4-6].
         const qos = Math.min(event.qos, subQos) as QoS;

@@ -37,6 +37,8 @@ export interface ScanOptions {
   includeQos0: boolean;
   /** Stop after this many deliveries (the rest is left for the next scan). */
   limit: number;
+  /** Whether the client may read a topic (its access rules); unreadable messages are skipped. */
+  mayRead?: (topic: string) => boolean;
 }
 
 const PAGE = 5000;
@@ -80,7 +82,7 @@ export async function scanBacklog(
         let matches = matchesOf.get(topic);
         if (!matches) {
           const hits: ScanSubscription[] = [];
-          trie.match(topic, (_filter, sub) => hits.push(sub));
+          if (!options.mayRead || options.mayRead(topic)) trie.match(topic, (_filter, sub) => hits.push(sub));
           matchesOf.set(topic, (matches = hits));
         }
         let best = -1;

@@ -7,6 +7,8 @@ export class Stats {
   messagesReceived = 0;
   messagesSent = 0;
   publishDropped = 0;
+  /** PUBLISH packets the access rules refused. */
+  publishDenied = 0;
   bytesReceived = 0;
   bytesSent = 0;
   protocolErrors = 0;

@@ -1,9 +1,12 @@
 /** TCP and TLS: a net.Socket (tls.TLSSocket is one) as a Transport. */
 import { Socket } from 'net';
-import { Transport, TransportKind, TransportSink } from './Transport';
+import type { ClientCertificate } from '../../auth/types';
+import { peerCertificate, Transport, TransportKind, TransportSink } from './Transport';
 
 export class SocketTransport implements Transport {
   readonly remoteAddress: string;
+  readonly ip: string;
+  readonly certificate: ClientCertificate | null;
   private sink: TransportSink | null = null;
   private done = false;
 
@@ -11,7 +14,9 @@ export class SocketTransport implements Transport {
     readonly kind: TransportKind,
     private readonly socket: Socket,
   ) {
-    this.remoteAddress = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+    this.ip = socket.remoteAddress ?? 'unknown';
+    this.remoteAddress = `${this.ip}:${socket.remotePort ?? 0}`;
+    this.certificate = peerCertificate(socket);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.sink?.data(chunk));
     socket.on('error', (err) => this.finish(err));

@@ -3,6 +3,18 @@
  * above them. Each listener hands new transports to the node, which attaches a
  * sink for what arrives.
  */
+import type { ClientCertificate } from '../../auth/types';
+import { TLSSocket } from 'tls';
+
+/** What a TLS peer presented, if anything. */
+export function peerCertificate(socket: unknown): ClientCertificate | null {
+  if (!(socket instanceof TLSSocket)) return null;
+  const cert = socket.getPeerCertificate();
+  if (!cert || !cert.subject) return null;
+  const cn = Array.isArray(cert.subject.CN) ? cert.subject.CN[0] : cert.subject.CN;
+  return { cn: cn ?? '', verified: socket.authorized };
+}
+
 export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface TransportSink {
@@ -16,6 +28,10 @@ export interface TransportSink {
 export interface Transport {
   readonly kind: TransportKind;
   readonly remoteAddress: string;
+  /** The peer's IP address (no port). */
+  readonly ip: string;
+  /** The client's TLS certificate, when it presented one (TLS and WSS). */
+  readonly certificate: ClientCertificate | null;
   /** Bytes accepted by `write` but not yet handed to the OS. */
   readonly pendingBytes: number;
   attach(sink: TransportSink): void;

@@ -7,7 +7,8 @@
 import { createServer as createHttpServer, IncomingMessage, Server as HttpServer } from 'http';
 import { createServer as createHttpsServer } from 'https';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ConnectionHandler, Listener, Transport, TransportKind, TransportSink } from './Transport';
+import type { ClientCertificate } from '../../auth/types';
+import { ConnectionHandler, Listener, peerCertificate, Transport, TransportKind, TransportSink } from './Transport';
 import { closeServer, listenOn } from './serverLifecycle';
 import { readTlsFiles, TlsFiles } from './TlsListener';
 
@@ -20,7 +21,9 @@ class WebSocketTransport implements Transport {
   constructor(
     readonly kind: TransportKind,
     private readonly ws: WebSocket,
+    readonly ip: string,
     readonly remoteAddress: string,
+    readonly certificate: ClientCertificate | null,
   ) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       // MQTT over WebSocket uses binary frames only.
@@ -103,8 +106,8 @@ export class WebSocketListener implements Listener {
       handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
     });
     this.wss.on('connection', (ws, req) => {
-      const remote = `${req.socket.remoteAddress ?? 'unknown'}:${req.socket.remotePort ?? 0}`;
-      onConnection(new WebSocketTransport(this.kind, ws, remote));
+      const ip = req.socket.remoteAddress ?? 'unknown';
+      onConnection(new WebSocketTransport(this.kind, ws, ip, `${ip}:${req.socket.remotePort ?? 0}`, peerCertificate(req.socket)));
     });
     this.wss.on('error', () => undefined); // listen errors surface through the HTTP server
   }

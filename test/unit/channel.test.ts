@@ -1,5 +1,6 @@
 /** The channel state machine without any I/O: packets and ticks in, effects out. */
 import { IPublishPacket, Packet } from 'mqtt-packet';
+import { ConnectionAcl } from '../../auth/acl/ConnectionAcl';
 import { Channel, ChannelContext } from '../../src/channel/Channel';
 import { Effect } from '../../src/channel/effects';
 import { defaultConfig } from '../../src/config';
@@ -12,8 +13,10 @@ const ctx: ChannelContext = {
   now: () => now,
   position: () => [10],
   newClientId: () => 'auto-1',
-  maySubscribe: (_c, _u, filter) => filter !== 'forbidden',
+  aclDenyAction: 'ignore',
 };
+
+const forbidSubscribing = (filter: string) => new ConnectionAcl([{ allow: false, publish: false, subscribe: true, filter }], { defaultAllow: true, sysReadableByAll: true }, false);
 
 function connected(clientId = 'c1', extra: Record<string, unknown> = {}): Channel {
   const ch = new Channel(ctx, `n1/${clientId}`, '127.0.0.1:1');
@@ -70,10 +73,13 @@ describe('Channel', () => {
 
   test('SUBSCRIBE routes at once, SUBACK after the log, retained after SUBACK, 0x80 for refused filters', () => {
     const ch = connected();
+    ch.acl = forbidSubscribing('forbidden');
     const effects = ch.handle({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'a/#', qos: 2 }, { topic: 'forbidden', qos: 1 }] });
     expect(types(effects)).toEqual(['route-add', 'append']);
     const append = effects[1];
     if (append.type !== 'append') throw new Error();
+    expect(append.events.map((e) => e.type)).toEqual(['access.decided', 'client.subscribed']);
+    expect(append.events[0]).toMatchObject({ action: 'subscribe', topic: 'forbidden', allowed: false });
     expect(append.then![0]).toEqual({ type: 'send', packet: { cmd: 'suback', messageId: 3, granted: [2, 0x80] } });
     expect(append.then![1]).toEqual({ type: 'send-retained', subscriptions: [{ filter: 'a/#', qos: 2 }] });
   });

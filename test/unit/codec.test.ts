@@ -39,6 +39,8 @@ const events: BrokerEvent[] = [
   { type: 'message.acknowledged', clientId: 'c', packetId: 4, kind: 'pubcomp', direction: 'in', timestamp: 14 },
   { type: 'client.disconnected', clientId: 'c', connectionId: 'n2/x/9', nodeId: 'n1', reason: DisconnectReason.NodeFailure, willPublished: false, servedUpTo: [], timestamp: 15 },
   { type: 'node.heartbeat', nodeId: 'n1', startedAt: 1_790_000_000_000, timestamp: 1_790_000_002_000 },
+  { type: 'access.decided', clientId: 'c', username: 'alice', ip: '10.0.0.1', action: 'connect', topic: null, allowed: false, code: 4, source: 'ldap', reason: 'wrong password', nodeId: 'n1', timestamp: 16 },
+  { type: 'access.decided', clientId: 'c', username: null, ip: '::1', action: 'publish', topic: 'secret/x', allowed: false, code: 0, source: 'acl', reason: 'rule', nodeId: 'n1', timestamp: 17 },
 ];
 
 describe('event codec', () => {

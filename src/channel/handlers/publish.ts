@@ -1,5 +1,5 @@
 import { IPublishPacket } from 'mqtt-packet';
-import { MessageOrigin, MessagePublished } from '../../events/types';
+import { DisconnectReason, MessageOrigin, MessagePublished } from '../../events/types';
 import { ProtocolViolation } from '../../protocol/ProtocolViolation';
 import { topicNameError } from '../../protocol/topics';
 import type { Channel } from '../Channel';
@@ -21,6 +21,8 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   if (qos === 2 && session.inbound.has(packetId)) {
     return [{ type: 'append', events: [], then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }] }];
   }
+
+  if (!ch.acl.mayPublish(packet.topic)) return refused(ch, packet, packetId);
 
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
   const now = ch.ctx.now();
@@ -46,6 +48,28 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
         event,
         { type: 'message.acknowledged', clientId: ch.clientId, packetId, kind: 'pubrec', direction: 'out', timestamp: now },
       ],
+      then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }],
+    },
+  ];
+}
+
+/**
+ * A PUBLISH the access rules refuse is not published; the refusal is recorded.
+ * MQTT 3.1.1 has no negative acknowledgement, so QoS 1/2 exchanges complete as
+ * usual (as Mosquitto does), unless the broker is configured to disconnect.
+ */
+function refused(ch: Channel, packet: IPublishPacket, packetId: number): Effect[] {
+  const denied = ch.deniedEvent('publish', packet.topic);
+  if (ch.ctx.aclDenyAction === 'disconnect') {
+    return [{ type: 'append', events: [denied] }, ...ch.end(DisconnectReason.NotAuthorized, `publish to ${packet.topic} refused by the access rules`, true)];
+  }
+  if (packet.qos === 0) return [{ type: 'append', events: [denied] }];
+  if (packet.qos === 1) return [{ type: 'append', events: [denied], then: [{ type: 'send', packet: { cmd: 'puback', messageId: packetId } }] }];
+  ch.session!.inbound.add(packetId);
+  return [
+    {
+      type: 'append',
+      events: [denied, { type: 'message.acknowledged', clientId: ch.clientId, packetId, kind: 'pubrec', direction: 'out', timestamp: ch.ctx.now() }],
       then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }],
     },
   ];

@@ -27,7 +27,7 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
   for (const s of packet.subscriptions) {
     const requested = s.qos as QoS;
     let granted: GrantedQoS = SUBACK_FAILURE;
-    if (ch.ctx.maySubscribe(ch.clientId, ch.username, s.topic)) {
+    if (ch.acl.maySubscribe(s.topic)) {
       granted = Math.min(requested, ch.settings.maxQos) as QoS; // [MQTT-3.8.4-6]
       routes.push({ filter: s.topic, qos: granted, since: position });
       retained.push({ filter: s.topic, qos: granted });
@@ -36,9 +36,10 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
   }
   const effects: Effect[] = [];
   if (routes.length) effects.push({ type: 'route-add', routes });
+  const refused = requests.filter((r) => r.granted === SUBACK_FAILURE).map((r) => ch.deniedEvent('subscribe', r.filter));
   effects.push({
     type: 'append',
-    events: [{ type: 'client.subscribed', clientId: ch.clientId, packetId, subscriptions: requests, position, timestamp: ch.ctx.now() }],
+    events: [...refused, { type: 'client.subscribed', clientId: ch.clientId, packetId, subscriptions: requests, position, timestamp: ch.ctx.now() }],
     then: [
       { type: 'send', packet: { cmd: 'suback', messageId: packetId, granted: requests.map((r) => r.granted) } },
       ...(retained.length ? [{ type: 'send-retained' as const, subscriptions: retained }] : []),

@@ -1,0 +1,61 @@
+/**
+ * The ordered authenticator chain. Each authenticator answers allow, deny or
+ * ignore; the first decisive answer wins, and when all ignore the configured
+ * default applies. A back end that fails or is slower than `timeoutMs` is logged
+ * and answered with the configured fallback: deny (CONNACK 3, server
+ * unavailable) by default, never an open door; or ignore, to let the next
+ * authenticator decide.
+ */
+import { Logger } from '../src/logger';
+import { AuthDecision, AuthRequest, Authenticator, ConnectorUnavailable } from './types';
+
+export interface ChainSettings {
+  /** When every authenticator ignores the client. */
+  default: 'allow' | 'deny';
+  /** When an authenticator fails: deny the client, or ask the next authenticator. */
+  onError: 'deny' | 'ignore';
+  timeoutMs: number;
+}
+
+export interface ChainDecision extends AuthDecision {
+  /** The authenticator that decided, or "default". */
+  source: string;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, name: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new ConnectorUnavailable(name, `no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export class AuthChain {
+  constructor(
+    readonly authenticators: readonly Authenticator[],
+    private readonly settings: ChainSettings,
+    private readonly log: Logger,
+  ) {}
+
+  async authenticate(request: AuthRequest): Promise<ChainDecision> {
+    for (const a of this.authenticators) {
+      let decision: AuthDecision;
+      try {
+        decision = await withTimeout(a.authenticate(request), this.settings.timeoutMs, a.name);
+      } catch (err) {
+        this.log.warn({ authenticator: a.name, clientId: request.clientId, err: (err as Error).message, fallback: this.settings.onError }, 'authenticator failed');
+        if (this.settings.onError === 'deny') return { result: 'deny', code: 3, reason: `${a.name} unavailable`, source: a.name };
+        continue;
+      }
+      if (decision.result !== 'ignore') return { ...decision, source: a.name };
+    }
+    if (this.settings.default === 'allow') return { result: 'allow', reason: 'no authenticator objected', source: 'default' };
+    return { result: 'deny', code: request.username === null ? 5 : 4, reason: 'no authenticator accepted the client', source: 'default' };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.authenticators.map((a) => a.close?.().catch(() => undefined)));
+  }
+}

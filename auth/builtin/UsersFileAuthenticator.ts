@@ -1,0 +1,31 @@
+import { verifyPassword } from '../passwordHash';
+import { AuthDecision, AuthRequest, Authenticator } from '../types';
+import { readUsersFile } from './UsersFile';
+
+/** Users and password hashes from the users file; superusers named in configuration. */
+export class UsersFileAuthenticator implements Authenticator {
+  readonly name = 'users file';
+  private users: Map<string, string>;
+
+  constructor(
+    private readonly path: string,
+    private readonly superusers: ReadonlySet<string> = new Set(),
+  ) {
+    this.users = readUsersFile(path);
+  }
+
+  /** Reads the file again (SIGHUP, or after `mqlog passwd`). */
+  reload(): void {
+    this.users = readUsersFile(this.path);
+  }
+
+  async authenticate(request: AuthRequest): Promise<AuthDecision> {
+    if (request.username === null) return { result: 'ignore' };
+    const hash = this.users.get(request.username);
+    if (hash === undefined) return { result: 'ignore' };
+    if (!request.password || !verifyPassword(hash, request.password)) {
+      return { result: 'deny', code: 4, reason: `wrong password for ${request.username}` };
+    }
+    return { result: 'allow', superuser: this.superusers.has(request.username) };
+  }
+}
