@@ -4,8 +4,10 @@
  * refused without asking any back end until the lockout ends.
  */
 export interface RateLimitSettings {
-  /** Failed logins allowed per window before the lockout. */
-  maxFailures: number;
+  /** Failed logins from one IP address per window before its lockout (many clients may share an address). */
+  maxFailuresPerIp: number;
+  /** Failed logins of one client id per window before its lockout. */
+  maxFailuresPerClientId: number;
   windowMs: number;
   lockoutMs: number;
 }
@@ -30,12 +32,16 @@ export class LoginRateLimiter {
   }
 
   failure(ip: string, clientId: string, now = Date.now()): void {
-    for (const key of [`ip:${ip}`, `client:${clientId}`]) {
+    for (const [key, max] of [
+      [`ip:${ip}`, this.settings.maxFailuresPerIp],
+      [`client:${clientId}`, this.settings.maxFailuresPerClientId],
+    ] as const) {
+      if (max <= 0) continue;
       let c = this.counters.get(key);
       if (!c) this.counters.set(key, (c = { failures: [], lockedUntil: 0 }));
       c.failures = c.failures.filter((t) => now - t < this.settings.windowMs);
       c.failures.push(now);
-      if (c.failures.length >= this.settings.maxFailures) {
+      if (c.failures.length >= max) {
         c.lockedUntil = now + this.settings.lockoutMs;
         c.failures = [];
       }

@@ -10,6 +10,9 @@ import { join } from 'path';
 import { ConfigError, loadConfig } from './config';
 import { createBroker } from './index';
 import { repairPartition, verifyLog } from './log/file/LogMaintenance';
+import { existsSync, readFileSync } from 'fs';
+import { hashPassword } from '../auth/passwordHash';
+import { readUsersFile, writeUsersFile } from '../auth/builtin/UsersFile';
 import { createLogger } from './logger';
 
 const HELP = `mqlog — an MQTT 3.1/3.1.1 broker whose single source of truth is a partitioned log
@@ -18,6 +21,7 @@ Usage:
   mqlog start [options]          run a broker node (default: MQTT on 1883, WebSocket on 8083, data in ./data)
   mqlog log verify [options]     check every record of the embedded log (CRC and framing)
   mqlog log repair [options]     repair a partition after 'verify' reported a corrupt record
+  mqlog passwd FILE USER [options]   add or change a user in a users file (Mosquitto format)
   mqlog --help                   this text
   mqlog --version                the version
 
@@ -37,6 +41,12 @@ Options for log verify / log repair:
   --truncate-at OFF  drop the record at OFF and everything after it in that partition
   --skip OFF         replace only the record at OFF by an empty marker, keeping what follows
 
+Options for passwd:
+  --password PW      the password (default: read from stdin, or asked for on a terminal)
+  --scheme S         pbkdf2-sha512 (default), pbkdf2-sha256, bcrypt or sha256
+  --delete           remove USER from FILE
+  --create           start FILE afresh (it may not exist yet either way)
+
 Environment: MQLOG_PORT, MQLOG_DATA_DIR, MQLOG_NODE_ID, MQLOG_LOG_LEVEL, and any
 setting as MQLOG__<path with __ between parts>, e.g. MQLOG__mqtt__maxInflight=64.
 `;
@@ -46,7 +56,7 @@ interface Parsed {
   flags: Map<string, string[]>;
 }
 
-const BOOLEAN_FLAGS = new Set(['help', 'version']);
+const BOOLEAN_FLAGS = new Set(['help', 'version', 'delete', 'create']);
 
 export function parseArgs(argv: string[]): Parsed {
   const command: string[] = [];
@@ -127,6 +137,10 @@ async function start(flags: Map<string, string[]>): Promise<number> {
       },
     );
   };
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading users and access rules');
+    node.reloadAccess().catch((err: Error) => logger.error({ err }, 'reload failed'));
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   node.on('error', (err: Error) => logger.error({ err }, 'node error'));
@@ -178,6 +192,35 @@ async function logCommand(sub: string | undefined, flags: Map<string, string[]>)
   throw new ConfigError(`unknown command 'log ${sub ?? ''}' (use 'log verify' or 'log repair')`);
 }
 
+async function readPassword(): Promise<string> {
+  if (process.stdin.isTTY) {
+    process.stderr.write('Password: ');
+  }
+  // The password is the first line of stdin (a terminal echoes it; pass --password or pipe it to avoid that).
+  const text = process.stdin.isTTY ? await new Promise<string>((resolve) => process.stdin.once('data', (d) => resolve(d.toString()))) : readFileSync(0, 'utf8');
+  process.stdin.pause();
+  return text.split(/\r?\n/)[0];
+}
+
+async function passwd(args: string[], flags: Map<string, string[]>): Promise<number> {
+  checkFlags(flags, ['password', 'scheme', 'delete', 'create']);
+  const [file, user] = args;
+  if (!file || !user) throw new ConfigError('usage: mqlog passwd FILE USER [--password PW] [--scheme S] [--delete] [--create]');
+  const users = one(flags, 'create') || !existsSync(file) ? new Map<string, string>() : readUsersFile(file);
+  if (one(flags, 'delete')) {
+    if (!users.delete(user)) throw new ConfigError(`no user '${user}' in ${file}`);
+  } else {
+    const scheme = (one(flags, 'scheme') ?? 'pbkdf2-sha512') as 'pbkdf2-sha512' | 'pbkdf2-sha256' | 'bcrypt' | 'sha256';
+    if (!['pbkdf2-sha512', 'pbkdf2-sha256', 'bcrypt', 'sha256'].includes(scheme)) throw new ConfigError(`unknown --scheme ${scheme}`);
+    const password = one(flags, 'password') ?? (await readPassword());
+    if (!password) throw new ConfigError('the password may not be empty');
+    users.set(user, hashPassword(password, scheme));
+  }
+  writeUsersFile(file, users);
+  process.stderr.write(`${one(flags, 'delete') ? 'removed' : 'set'} user '${user}' in ${file}\n`);
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { command, flags } = parseArgs(argv);
   if (one(flags, 'help') || command[0] === 'help') {
@@ -195,6 +238,8 @@ export async function main(argv: string[]): Promise<number> {
       return start(flags);
     case 'log':
       return logCommand(command[1], flags);
+    case 'passwd':
+      return passwd(command.slice(1), flags);
     default:
       throw new ConfigError(`unknown command '${command[0]}' (see mqlog --help)`);
   }

@@ -94,8 +94,8 @@ export interface AuthConfig {
   addresses: { allow: string[]; deny: string[] };
   /** Clients whose TLS certificate was verified log in with its CN as user name. */
   certificateAsUsername: boolean;
-  /** Failed logins per IP and per client id before a lockout (0: no limit). */
-  rateLimit: { maxFailures: number; windowMs: number; lockoutMs: number };
+  /** Failed logins per IP address and per client id in `windowMs` before a lockout of `lockoutMs` (0: no limit). */
+  rateLimit: { maxFailuresPerIp: number; maxFailuresPerClientId: number; windowMs: number; lockoutMs: number };
   /** Authentication back ends in order: { "type": "ldap" | "mysql" | "postgres" | "redis" | "http", ... }. */
   connectors: ConnectorConfig[];
 }
@@ -204,7 +204,7 @@ export function defaultConfig(): BrokerConfig {
       clientIds: { allow: [], deny: [] },
       addresses: { allow: [], deny: [] },
       certificateAsUsername: false,
-      rateLimit: { maxFailures: 10, windowMs: 60_000, lockoutMs: 300_000 },
+      rateLimit: { maxFailuresPerIp: 100, maxFailuresPerClientId: 10, windowMs: 60_000, lockoutMs: 300_000 },
       connectors: [],
     },
     acl: { rules: [], file: '', default: 'allow', sysReadableByAll: false, denyAction: 'ignore', connectors: [] },
