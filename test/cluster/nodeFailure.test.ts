@@ -13,7 +13,7 @@ import { brokerConfig, ChildBroker, spawnBroker } from '../helpers/childBroker';
 import { kafkaNodeConfig, uniquePrefix } from '../helpers/cluster';
 import { kafkaBrokers } from '../helpers/kafka';
 import { connectBytes } from '../helpers/packets';
-import { RawClient, sleep } from '../helpers/rawClient';
+import { drainPublishes, RawClient, sleep } from '../helpers/rawClient';
 
 jest.setTimeout(180_000);
 
@@ -42,24 +42,6 @@ async function node(brokers: string[], prefix: string, id: string): Promise<Chil
   return child;
 }
 
-async function drain(c: RawClient, quietMs = 3000): Promise<IPublishPacket[]> {
-  const got: IPublishPacket[] = [];
-  for (;;) {
-    let p: IPublishPacket;
-    try {
-      p = await c.nextCmd<IPublishPacket>('publish', quietMs);
-    } catch {
-      return got;
-    }
-    got.push(p);
-    if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId });
-    if (p.qos === 2) {
-      c.send({ cmd: 'pubrec', messageId: p.messageId });
-      await c.nextCmd('pubrel', 5000);
-      c.send({ cmd: 'pubcomp', messageId: p.messageId });
-    }
-  }
-}
 
 test('kill -9 of a node mid-stream: subscribers move to another node and lose nothing; wills published once', async () => {
   const brokers = await kafkaBrokers();
@@ -139,7 +121,7 @@ test('kill -9 of a node mid-stream: subscribers move to another node and lose no
     entry.client.destroy();
     const again = await RawClient.connect(b.port);
     expect((await again.handshake(id, { clean: false })).sessionPresent).toBe(true);
-    const after = await drain(again);
+    const after = await drainPublishes(again, 3000);
     const all = [...entry.got, ...after];
     const values = (ps: IPublishPacket[]) => ps.map((p) => Number(p.payload.toString()));
     const want = id === 'nf-sub1' ? acked.q1 : acked.q2;

@@ -105,3 +105,26 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 500
     await sleep(10);
   }
 }
+
+/**
+ * Drains a raw subscriber: acknowledges every PUBLISH (QoS 1 and the whole QoS 2
+ * exchange) until `quietMs` pass without one, and returns what it got.
+ */
+export async function drainPublishes(c: RawClient, quietMs: number): Promise<mqttPacket.IPublishPacket[]> {
+  const got: mqttPacket.IPublishPacket[] = [];
+  for (;;) {
+    let p: mqttPacket.IPublishPacket;
+    try {
+      p = await c.nextCmd<mqttPacket.IPublishPacket>('publish', quietMs);
+    } catch {
+      return got;
+    }
+    got.push(p);
+    if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId });
+    if (p.qos === 2) {
+      c.send({ cmd: 'pubrec', messageId: p.messageId });
+      await c.nextCmd('pubrel', 5000);
+      c.send({ cmd: 'pubcomp', messageId: p.messageId });
+    }
+  }
+}

@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import { IPublishPacket } from 'mqtt-packet';
 import { tempDir } from '../helpers/broker';
 import { brokerConfig, ChildBroker, spawnBroker, writeConfig } from '../helpers/childBroker';
-import { RawClient, sleep } from '../helpers/rawClient';
+import { drainPublishes, RawClient, sleep } from '../helpers/rawClient';
 
 jest.setTimeout(120_000);
 
@@ -40,25 +40,6 @@ async function kill9(b: ChildBroker): Promise<void> {
   await b.exited;
 }
 
-/** Drains a raw persistent subscriber: acknowledges everything until `quietMs` pass without a PUBLISH. */
-async function drain(c: RawClient, quietMs = 2000): Promise<IPublishPacket[]> {
-  const got: IPublishPacket[] = [];
-  for (;;) {
-    let p: IPublishPacket;
-    try {
-      p = await c.nextCmd<IPublishPacket>('publish', quietMs);
-    } catch {
-      return got;
-    }
-    got.push(p);
-    if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId });
-    if (p.qos === 2) {
-      c.send({ cmd: 'pubrec', messageId: p.messageId });
-      await c.nextCmd('pubrel');
-      c.send({ cmd: 'pubcomp', messageId: p.messageId });
-    }
-  }
-}
 
 test('kill -9 mid-stream loses nothing acknowledged and duplicates no QoS 2 message', async () => {
   let b = await start();
@@ -118,7 +99,7 @@ test('kill -9 mid-stream loses nothing acknowledged and duplicates no QoS 2 mess
   const back = await RawClient.connect(b.port);
   const ack = await back.handshake('dur-offline', { clean: false });
   expect(ack.sessionPresent).toBe(true);
-  const got = await drain(back);
+  const got = await drainPublishes(back, 2000);
   const q1 = got.filter((p) => p.topic === 'dur/q1').map((p) => Number(p.payload.toString()));
   const q2 = got.filter((p) => p.topic === 'dur/q2').map((p) => Number(p.payload.toString()));
   for (const i of acked.q1) expect(q1).toContain(i);
@@ -131,7 +112,7 @@ test('kill -9 mid-stream loses nothing acknowledged and duplicates no QoS 2 mess
   // The stuck subscriber gets its in-flight messages again, same packet ids with DUP, then the rest.
   const stuckBack = await RawClient.connect(b.port);
   expect((await stuckBack.handshake('dur-stuck', { clean: false })).sessionPresent).toBe(true);
-  const again = await drain(stuckBack);
+  const again = await drainPublishes(stuckBack, 2000);
   const resent = again.filter((p) => p.dup);
   expect(resent.length).toBeGreaterThan(0);
   const before = new Map(stuckBefore.map((p) => [p.messageId, p.payload.toString()]));
