@@ -48,6 +48,7 @@ export interface KafkaConfig {
   replicationFactor: number;
   minInsyncReplicas: number;
   lingerMs: number;
+  maxRequestBytes: number;
   maxBufferedBytes: number;
   fetchMaxWaitMs: number;
   connectionTimeoutMs: number;
@@ -183,6 +184,7 @@ export function defaultConfig(): BrokerConfig {
         replicationFactor: 3,
         minInsyncReplicas: 2,
         lingerMs: 0,
+        maxRequestBytes: 512 * 1024,
         maxBufferedBytes: 64 * 1024 * 1024,
         fetchMaxWaitMs: 250,
         connectionTimeoutMs: 3000,

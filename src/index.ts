@@ -31,6 +31,7 @@ export function createEventLog(config: BrokerConfig, logger: Logger): EventLog {
       replicationFactor: k.replicationFactor,
       minInsyncReplicas: k.minInsyncReplicas,
       lingerMs: k.lingerMs,
+      maxRequestBytes: k.maxRequestBytes,
       maxBufferedBytes: k.maxBufferedBytes,
       fetchMaxWaitMs: k.fetchMaxWaitMs,
       connectionTimeoutMs: k.connectionTimeoutMs,

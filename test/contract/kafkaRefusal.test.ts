@@ -26,3 +26,17 @@ test('a record Kafka refuses for good fails only its own append', async () => {
     await log.close();
   }
 });
+
+test('appends of one turn larger than a produce request are split over several requests, none refused', async () => {
+  const log = new KafkaEventLog({ brokers: await kafkaBrokers(), clientId: 'split', replicationFactor: 1, minInsyncReplicas: 1, maxRequestBytes: 64 * 1024 });
+  const stream = `split-${Date.now()}`;
+  await log.open([{ name: stream, partitions: 1, compacted: false }]);
+  try {
+    // 3 MB in one turn: three times Kafka's default max.message.bytes.
+    const appends = Array.from({ length: 300 }, (_, i) => log.append([{ stream, key: null, value: Buffer.alloc(10_000, i % 256), partition: 0 }]));
+    const positions = await Promise.all(appends);
+    expect(positions.map(([p]) => p.offset)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  } finally {
+    await log.close();
+  }
+});

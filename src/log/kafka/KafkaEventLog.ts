@@ -270,10 +270,16 @@ export class KafkaEventLog implements EventLog {
 
   /** Sends everything pending as one batch, retrying until Kafka takes it. */
   private async flush(): Promise<void> {
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
-    const bytes = batch.reduce((n, p) => n + p.bytes, 0);
+    if (this.pending.length === 0) return;
+    // A produce request's record batches must stay under Kafka's message.max.bytes (1 MB by default):
+    // take appends up to `maxRequestBytes`; the rest go in the next request.
+    let take = 0;
+    let bytes = 0;
+    while (take < this.pending.length && (take === 0 || bytes + this.pending[take].bytes <= this.options.maxRequestBytes)) {
+      bytes += this.pending[take].bytes;
+      take++;
+    }
+    const batch = this.pending.splice(0, take);
     this.pendingBytes -= bytes;
     this.inFlightBytes += bytes;
     const now = Date.now();

@@ -29,7 +29,9 @@ export interface KafkaLogOptions {
   minInsyncReplicas: number;
   /** How long appends wait to be batched with others before they are sent (ms; 0: the end of the event-loop turn). */
   lingerMs: number;
-  /** Appends buffered while Kafka is slow or away, in bytes; beyond it `bufferFull` is true and QoS 0 is shed. */
+  /** Most bytes of records in one produce request (keep below the topics' max.message.bytes, 1 MB by default). */
+  maxRequestBytes: number;
+  /** Appends buffered while Kafka is slow or away, in bytes; beyond it `congested` is true and QoS 0 is shed. */
   maxBufferedBytes: number;
   /** Long-poll wait of tail fetches (ms). */
   fetchMaxWaitMs: number;
@@ -46,6 +48,7 @@ export const defaultKafkaLogOptions: Omit<KafkaLogOptions, 'brokers' | 'clientId
   replicationFactor: 1,
   minInsyncReplicas: 1,
   lingerMs: 0,
+  maxRequestBytes: 512 * 1024,
   maxBufferedBytes: 64 * 1024 * 1024,
   fetchMaxWaitMs: 250,
   connectionTimeoutMs: 3000,
