@@ -31,8 +31,9 @@ const CACHE_LIMIT = 10_000;
 export class ConnectionAcl {
   /** No checks needed: a superuser, or no rules and everything allowed. */
   readonly unrestricted: boolean;
-  private readonly publishCache = new Map<string, boolean>();
-  private readonly readCache = new Map<string, boolean>();
+  /** Made on first use: most connections of a big fleet stay idle. */
+  private publishCache: Map<string, boolean> | null = null;
+  private readCache: Map<string, boolean> | null = null;
 
   constructor(
     private readonly rules: readonly CompiledRule[],
@@ -60,7 +61,7 @@ export class ConnectionAcl {
 
   mayPublish(topic: string): boolean {
     if (this.unrestricted) return true;
-    return cached(this.publishCache, topic, () => this.decide('publish', topic));
+    return cached((this.publishCache ??= new Map()), topic, () => this.decide('publish', topic));
   }
 
   maySubscribe(filter: string): boolean {
@@ -71,7 +72,7 @@ export class ConnectionAcl {
 
   mayRead(topic: string): boolean {
     if (this.unrestricted) return true;
-    return cached(this.readCache, topic, () => !this.sysRefused(topic) && this.decide('subscribe', topic));
+    return cached((this.readCache ??= new Map()), topic, () => !this.sysRefused(topic) && this.decide('subscribe', topic));
   }
 }
 

@@ -6,7 +6,7 @@
  *
  * Packet handlers live in ./handlers, one per packet type.
  */
-import { IConnectPacket, Packet } from 'mqtt-packet';
+import { Packet } from 'mqtt-packet';
 import {
   AccessDecided,
   ClientConnected,
@@ -46,6 +46,13 @@ export interface ChannelContext {
   readonly aclDenyAction: 'ignore' | 'disconnect';
 }
 
+/** How much the connection can still take: deliveries wait in the session queue beyond it. */
+export interface ChannelOutput {
+  room(): number;
+}
+
+const UNBOUNDED: ChannelOutput = { room: () => Infinity };
+
 export type ChannelState = 'new' | 'authenticating' | 'opening' | 'connected' | 'closed';
 
 /** What a resumed (or new) session brings when the node has opened it. */
@@ -67,7 +74,6 @@ export class Channel {
   cleanSession = true;
   keepalive = 0;
   will: WillMessage | null = null;
-  connect: IConnectPacket | null = null;
   session: Session | null = null;
   /** This connection's access rules, compiled when it was authenticated. */
   acl: ConnectionAcl = ConnectionAcl.allowAll();
@@ -75,12 +81,10 @@ export class Channel {
   identity: ClientIdentity | null = null;
   lastActivity: number;
   readonly createdAt: number;
-  private early: Packet[] = [];
-  /**
-   * Bytes the connection can still take before it must drain (its transport's
-   * room, read through the Connection): deliveries wait in the queue beyond it.
-   */
-  outputRoom: () => number = () => Infinity;
+  /** Packets pipelined behind CONNECT, until the CONNACK (rarely any). */
+  private early: Packet[] | null = null;
+  /** Where the channel's bytes go; its room bounds what pump() sends before the socket drains. */
+  output: ChannelOutput = UNBOUNDED;
 
   constructor(
     readonly ctx: ChannelContext,
@@ -106,8 +110,8 @@ export class Channel {
       case 'authenticating':
       case 'opening':
         if (packet.cmd === 'connect') return this.violation(new ProtocolViolation('second CONNECT [MQTT-3.1.0-2]'));
-        if (this.early.length >= MAX_EARLY_PACKETS) return this.violation(new ProtocolViolation('too many packets before CONNACK'));
-        this.early.push(packet);
+        if ((this.early?.length ?? 0) >= MAX_EARLY_PACKETS) return this.violation(new ProtocolViolation('too many packets before CONNACK'));
+        (this.early ??= []).push(packet);
         return [];
       case 'connected':
         return this.dispatch(packet);
@@ -218,8 +222,8 @@ export class Channel {
       if (entry.released) effects.push({ type: 'send', packet: { cmd: 'pubrel', messageId: packetId } });
       else if (message) effects.push(sendPublish(message, entry.qos, packetId, true));
     }
-    const early = this.early;
-    this.early = [];
+    const early = this.early ?? [];
+    this.early = null;
     for (const p of early) {
       if (this.state !== 'connected') break;
       effects.push(...this.dispatch(p));
@@ -273,7 +277,7 @@ export class Channel {
     const effects: Effect[] = [];
     // Messages wait in the session queue while the socket has no room; past the
     // queue bound they are read back from the log (Session.enqueue).
-    let room = this.outputRoom();
+    let room = this.output.room();
     let d: Delivery | undefined;
     while (room > 0 && (d = session.take()) !== undefined) {
       if (d.qos === 0) {
@@ -382,7 +386,7 @@ export class Channel {
 
   close(reason: DisconnectReason | null, detail: string): Effect[] {
     this.state = 'closed';
-    this.early = [];
+    this.early = null;
     return [{ type: 'close', reason, detail }];
   }
 }

@@ -380,7 +380,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     for (const conn of this.connections) conn.run(conn.channel.tick(now));
   }
 
-  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>, done: (err: Error | null) => void): void {
+  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>, then: Effect[] | undefined): void {
     let events = effect.events;
     for (const e of events) {
       if (e.type === 'message.published') this.stats.messagesReceived++;
@@ -394,8 +394,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       this.applyBackpressure();
     }
     if (this.turnAppends++ === 0) setImmediate(this.endTurn);
-    if (events.length) this.eventLog.submit(recordsFor(events, this.streams), done);
-    else queueMicrotask(() => done(null));
+    if (events.length) this.eventLog.submit(recordsFor(events, this.streams), (err) => conn.appended(err, then));
+    else queueMicrotask(() => conn.appended(null, then));
   }
 
   /**

@@ -4,8 +4,9 @@
  * in order, so acknowledgements leave in the order their packets arrived
  * [MQTT-4.6.0-2..4].
  */
-import mqttPacket, { Packet } from 'mqtt-packet';
-import { Channel } from '../channel/Channel';
+import { Packet } from 'mqtt-packet';
+import { encodePacket } from '../protocol/PacketEncoder';
+import { Channel, ChannelOutput } from '../channel/Channel';
 import { Effect } from '../channel/effects';
 import { DisconnectReason } from '../events/types';
 import { Logger } from '../logger';
@@ -19,8 +20,8 @@ export interface ConnectionHost {
   readonly log: Logger;
   /** True once this event-loop turn has taken its share of appends. */
   readonly turnBudgetSpent: () => boolean;
-  /** Appends the events; `done` is called once they are durable (or failed), in submission order. */
-  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>, done: (err: Error | null) => void): void;
+  /** Appends the events; calls `conn.appended(err, then)` once they are durable (or failed), in submission order. */
+  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>, then: Effect[] | undefined): void;
   authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void;
   openSession(conn: Connection): void;
   routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void;
@@ -37,7 +38,12 @@ export interface ConnectionHost {
 
 const EMPTY = Buffer.alloc(0);
 
-export class Connection implements TransportSink {
+/** process.nextTick target: a shared function rather than a closure per connection. */
+function flushConnection(conn: Connection): void {
+  conn.flushOut();
+}
+
+export class Connection implements TransportSink, ChannelOutput {
   private readonly decoder: PacketDecoder;
   /**
    * Appends issued and completed: the log completes them in submission order,
@@ -47,7 +53,7 @@ export class Connection implements TransportSink {
    */
   private issued = 0;
   private completed = 0;
-  private waiting: Array<{ after: number; run: () => void }> = [];
+  private waiting: Array<{ after: number; run: () => void }> | null = null;
   private ended = false;
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -65,7 +71,7 @@ export class Connection implements TransportSink {
     });
     this.decoder.shouldYield = host.turnBudgetSpent;
     transport.attach(this);
-    channel.outputRoom = () => this.maxSocketBufferBytes - this.transport.pendingBytes - this.outBytes;
+    channel.output = this;
   }
 
   get isClosed(): boolean {
@@ -137,14 +143,19 @@ export class Connection implements TransportSink {
    */
   send(packet: Packet, encoded?: Buffer): void {
     if (this.ended) return;
-    const bytes = encoded ?? mqttPacket.generate(packet);
+    const bytes = encoded ?? encodePacket(packet);
     this.host.countOut(bytes.length);
     this.out.push(bytes);
     this.outBytes += bytes.length;
-    if (this.out.length === 1) process.nextTick(this.flushOut);
+    if (this.out.length === 1) process.nextTick(flushConnection, this);
   }
 
-  private readonly flushOut = (): void => {
+  /** ChannelOutput: bytes this connection can still take before it must drain. */
+  room(): number {
+    return this.maxSocketBufferBytes - this.transport.pendingBytes - this.outBytes;
+  }
+
+  flushOut(): void {
     const out = this.out;
     if (out.length === 0) return;
     const bytes = out.length === 1 ? out[0] : Buffer.concat(out, this.outBytes);
@@ -170,7 +181,7 @@ export class Connection implements TransportSink {
           return;
         }
         this.issued++;
-        this.host.append(this, effect, then ? (err) => this.appended(err, then) : this.appendedWithoutThen);
+        this.host.append(this, effect, then);
         return;
       }
       case 'authenticate':
@@ -205,9 +216,8 @@ export class Connection implements TransportSink {
     return new Promise((resolve) => this.afterIssued(resolve));
   }
 
-  private readonly appendedWithoutThen = (err: Error | null): void => this.appended(err, undefined);
-
-  private appended(err: Error | null, then: Effect[] | undefined): void {
+  /** An append of this connection completed (the host calls it, in submission order). */
+  appended(err: Error | null, then: Effect[] | undefined): void {
     this.completed++;
     if (err) {
       this.host.log.error({ err, clientId: this.channel.clientId }, 'log append failed; closing the connection');
@@ -215,13 +225,13 @@ export class Connection implements TransportSink {
     } else if (then) {
       this.runThen(then);
     }
-    while (this.waiting.length && this.waiting[0].after <= this.completed) this.waiting.shift()!.run();
+    while (this.waiting?.length && this.waiting[0].after <= this.completed) this.waiting.shift()!.run();
   }
 
   /** Runs `run` once every append issued so far has completed. */
   private afterIssued(run: () => void): void {
     if (this.completed >= this.issued) queueMicrotask(run);
-    else this.waiting.push({ after: this.issued, run });
+    else (this.waiting ??= []).push({ after: this.issued, run });
   }
 
   private runThen(then: Effect[]): void {

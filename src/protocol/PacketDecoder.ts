@@ -26,10 +26,33 @@ const FROM_CLIENT = new Set([CONNECT, PUBLISH, PUBACK, 5, 6, PUBCOMP, SUBSCRIBE,
 
 export type PacketHandler = (packet: Packet, size: number) => void;
 
+/**
+ * One mqtt-packet parser for every connection: it is only ever given one whole
+ * frame at a time and parses it synchronously, so it holds nothing between
+ * frames, and a parser per connection (with its BufferList and listeners) was a
+ * large share of the memory of an idle connection.
+ */
+const parser = mqttPacket.parser({ protocolVersion: 4 });
+let parsed: Packet | null = null;
+let parseError: Error | null = null;
+parser.on('packet', (p: Packet) => {
+  parsed = p;
+});
+parser.on('error', (err: Error) => {
+  parseError = err;
+});
+
+/** Parses one complete frame with the shared parser, as a client of `protocolLevel` sends it. */
+function parseFrame(frame: Buffer, protocolLevel: number): { packet: Packet | null; error: Error | null } {
+  parsed = null;
+  parseError = null;
+  // The parser keeps the last CONNECT's settings (MQTT 5 properties); each frame starts from this connection's.
+  (parser as unknown as { settings: { protocolVersion: number } }).settings = { protocolVersion: protocolLevel };
+  parser.parse(frame);
+  return { packet: parsed, error: parseError };
+}
+
 export class PacketDecoder {
-  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
-  private parsed: Packet | null = null;
-  private parseError: Error | null = null;
   /** Bytes received but not yet framed. */
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -40,14 +63,7 @@ export class PacketDecoder {
   constructor(
     private readonly maxPacketSize: number,
     private readonly onPacket: PacketHandler,
-  ) {
-    this.parser.on('packet', (p: Packet) => {
-      this.parsed = p;
-    });
-    this.parser.on('error', (err: Error) => {
-      this.parseError = err;
-    });
-  }
+  ) {}
 
   /**
    * Asked after each packet: true stops decoding until the next `push` (the
@@ -131,11 +147,9 @@ export class PacketDecoder {
     if (!FROM_CLIENT.has(type)) {
       throw new ProtocolViolation(`packet type ${type} may not be sent by a client [MQTT-2.2.1]`);
     }
-    this.parsed = null;
-    this.parseError = null;
-    this.parser.parse(frame);
-    if (this.parseError) {
-      const message = (this.parseError as Error).message;
+    const { packet, error } = parseFrame(frame, this.protocolLevel);
+    if (error) {
+      const message = error.message;
       if (message === 'Invalid protocol version') {
         // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01, then close.
         const level = frame[headerLength + 2 + frame.readUInt16BE(headerLength)];
@@ -143,7 +157,6 @@ export class PacketDecoder {
       }
       throw new ProtocolViolation(`malformed packet: ${message}`);
     }
-    const packet = this.parsed as Packet | null;
     if (!packet) throw new ProtocolViolation('malformed packet: incomplete');
     const remaining = frame.length - headerLength;
     switch (packet.cmd) {

@@ -3,11 +3,35 @@ import { Socket } from 'net';
 import type { ClientCertificate } from '../../auth/types';
 import { peerCertificate, Transport, TransportKind, TransportSink } from './Transport';
 
+/**
+ * Socket events go to shared handlers that find their transport on the socket,
+ * rather than to five closures per connection: idle connections are counted in
+ * tens of thousands, and closures are a good part of what each one costs.
+ */
+const kTransport = Symbol('mqlog.transport');
+type TransportSocket = Socket & { [kTransport]: SocketTransport };
+
+function onData(this: TransportSocket, chunk: Buffer): void {
+  this[kTransport].sink?.data(chunk);
+}
+function onDrain(this: TransportSocket): void {
+  this[kTransport].sink?.drained();
+}
+function onError(this: TransportSocket, err: Error): void {
+  this[kTransport].finish(err);
+}
+function onClose(this: TransportSocket): void {
+  this[kTransport].finish();
+}
+function onEnd(this: TransportSocket): void {
+  this.end(); // half-open sockets are of no use to MQTT
+}
+
 export class SocketTransport implements Transport {
   readonly remoteAddress: string;
   readonly ip: string;
   readonly certificate: ClientCertificate | null;
-  private sink: TransportSink | null = null;
+  sink: TransportSink | null = null;
   private done = false;
 
   constructor(
@@ -18,11 +42,12 @@ export class SocketTransport implements Transport {
     this.remoteAddress = `${this.ip}:${socket.remotePort ?? 0}`;
     this.certificate = peerCertificate(socket);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.sink?.data(chunk));
-    socket.on('error', (err) => this.finish(err));
-    socket.on('drain', () => this.sink?.drained());
-    socket.on('close', () => this.finish());
-    socket.on('end', () => socket.end()); // half-open sockets are of no use to MQTT
+    (socket as TransportSocket)[kTransport] = this;
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
+    socket.on('end', onEnd);
   }
 
   get pendingBytes(): number {
@@ -55,7 +80,7 @@ export class SocketTransport implements Transport {
     this.socket.destroy();
   }
 
-  private finish(err?: Error): void {
+  finish(err?: Error): void {
     if (this.done) return;
     this.done = true;
     this.socket.destroy();

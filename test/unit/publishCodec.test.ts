@@ -3,6 +3,7 @@ import mqttPacket, { IPublishPacket, Packet } from 'mqtt-packet';
 import { PacketDecoder } from '../../src/protocol/PacketDecoder';
 import { ProtocolViolation } from '../../src/protocol/ProtocolViolation';
 import { encodePublish } from '../../src/protocol/PublishEncoder';
+import { encodePacket } from '../../src/protocol/PacketEncoder';
 
 const cases: Array<Omit<IPublishPacket, 'cmd'>> = [
   { topic: 'a', payload: Buffer.from('x'), qos: 0, dup: false, retain: false },
@@ -69,4 +70,18 @@ test('the decoder yields when asked and continues with what it kept', () => {
   expect(d.hasPending).toBe(false);
   d.push(bytes.subarray(bytes.length - 2));
   expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+test.each<Packet>([
+  { cmd: 'puback', messageId: 7 },
+  { cmd: 'pubrec', messageId: 65535 },
+  { cmd: 'pubrel', messageId: 1 },
+  { cmd: 'pubcomp', messageId: 300 },
+  { cmd: 'unsuback', messageId: 9, granted: [] },
+  { cmd: 'pingresp' },
+  { cmd: 'connack', returnCode: 0, sessionPresent: true },
+  { cmd: 'connack', returnCode: 5, sessionPresent: false },
+  { cmd: 'suback', messageId: 4, granted: [0, 1, 2, 128] },
+])('server packet %j is encoded as mqtt-packet encodes it', (packet) => {
+  expect(encodePacket(packet).equals(mqttPacket.generate(packet))).toBe(true);
 });

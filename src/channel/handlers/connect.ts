@@ -22,7 +22,6 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
     return refuse(ch, ConnackCode.UnacceptableProtocolVersion, why);
   }
   ch.protocolVersion = level as ProtocolLevel;
-  ch.connect = packet;
   ch.cleanSession = packet.clean !== false;
   ch.keepalive = packet.keepalive ?? 0;
   ch.username = packet.username ?? null;
