@@ -32,15 +32,21 @@ export type PacketHandler = (packet: Packet, size: number) => void;
  * frames, and a parser per connection (with its BufferList and listeners) was a
  * large share of the memory of an idle connection.
  */
-const parser = mqttPacket.parser({ protocolVersion: 4 });
 let parsed: Packet | null = null;
 let parseError: Error | null = null;
-parser.on('packet', (p: Packet) => {
-  parsed = p;
-});
-parser.on('error', (err: Error) => {
-  parseError = err;
-});
+
+function newParser(): ReturnType<typeof mqttPacket.parser> {
+  const p = mqttPacket.parser({ protocolVersion: 4 });
+  p.on('packet', (packet: Packet) => {
+    parsed = packet;
+  });
+  p.on('error', (err: Error) => {
+    parseError = err;
+  });
+  return p;
+}
+
+let parser = newParser();
 
 /** Parses one complete frame with the shared parser, as a client of `protocolLevel` sends it. */
 function parseFrame(frame: Buffer, protocolLevel: number): { packet: Packet | null; error: Error | null } {
@@ -49,6 +55,9 @@ function parseFrame(frame: Buffer, protocolLevel: number): { packet: Packet | nu
   // The parser keeps the last CONNECT's settings (MQTT 5 properties); each frame starts from this connection's.
   (parser as unknown as { settings: { protocolVersion: number } }).settings = { protocolVersion: protocolLevel };
   parser.parse(frame);
+  // After an error a parser keeps half-parsed state (its read position among it), fine for the one
+  // connection it belonged to, not for the next frame: start a fresh one. Errors are rare.
+  if (parseError) parser = newParser();
   return { packet: parsed, error: parseError };
 }
 

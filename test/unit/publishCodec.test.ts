@@ -85,3 +85,13 @@ test.each<Packet>([
 ])('server packet %j is encoded as mqtt-packet encodes it', (packet) => {
   expect(encodePacket(packet).equals(mqttPacket.generate(packet))).toBe(true);
 });
+
+test('a malformed packet on one connection does not disturb the next connection (the parser is shared)', () => {
+  const bad = new PacketDecoder(10_000, () => undefined);
+  expect(() => bad.push(Buffer.from([0x10, 0x0c, 0, 4, 77, 81, 84, 84, 6, 2, 0, 0, 0, 0]))).toThrow(ProtocolViolation);
+  const got: string[] = [];
+  const good = new PacketDecoder(10_000, (p) => got.push(p.cmd));
+  good.push(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: '' }));
+  good.push(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 1 }] }));
+  expect(got).toEqual(['connect', 'subscribe']);
+});
