@@ -12,6 +12,7 @@ import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Client } from 'ldapts';
+import { ISubackPacket } from 'mqtt-packet';
 import { ConnectorUnavailable } from '../../auth/types';
 import { LdapAuthenticator, LdapAuthenticatorConfig, escapeDnValue } from '../../connectors/ldap';
 import type * as LdapLib from '../../scripts/ldap/lib.cjs';
@@ -356,5 +357,44 @@ describe('LDAP authenticator specifics', () => {
     expect(() => new LdapAuthenticator({ ...config(info, 'ldap', 'search'), serviceAccount: undefined })).toThrow(/serviceAccount/);
     expect(() => new LdapAuthenticator({ ...ok, tls: { caFile: '/nonexistent/ca.pem' } })).toThrow(/caFile/);
     expect(() => new LdapAuthenticator({ ...ok, groups: { source: 'search' } })).toThrow(/groups.base/);
+  });
+});
+
+describe('LDAP through the broker', () => {
+  // Uses the same directory as the suites above, so it lives in this file: jest runs a file's tests in order.
+  test('auth.connectors "ldap": directory users log in, bad passwords get CONNACK 4, and LDAP groups drive the ACL', async () => {
+    const { startBroker } = await import('../helpers/broker');
+    const { RawClient } = await import('../helpers/rawClient');
+    await seed([
+      { username: 'lena', password: 'lena-pass', groups: ['plant-7'] },
+      { username: 'otto', password: 'otto-pass', groups: [] },
+    ]);
+    const info = await ldapServer();
+    const broker = await startBroker({
+      auth: { allowAnonymous: false, connectors: [{ type: 'ldap', ...config(info, 'ldap', 'search', { groups: { source: 'memberOf', adminGroup: ADMIN_GROUP } }) }] },
+      acl: { default: 'deny', rules: [{ permission: 'allow', action: 'all', topic: 'plants/7/#', group: 'plant-7' }] },
+    });
+    try {
+      const login = async (username: string, password: string) => {
+        const c = await RawClient.connect(broker.ports.tcp!);
+        const ack = await c.handshake(`ldap-${username}-${Math.random()}`, { username, password: Buffer.from(password) });
+        return { c, ack };
+      };
+      expect((await login('otto', 'wrong')).ack.returnCode).toBe(4);
+      expect((await login('nobody', 'x')).ack.returnCode).toBe(4);
+      const lena = await login('lena', 'lena-pass');
+      expect(lena.ack.returnCode).toBe(0);
+      lena.c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'plants/7/#', qos: 1 }, { topic: 'plants/8/#', qos: 1 }] });
+      expect((await lena.c.nextCmd<ISubackPacket>('suback')).granted).toEqual([1, 128]);
+      const otto = await login('otto', 'otto-pass');
+      expect(otto.ack.returnCode).toBe(0);
+      otto.c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'plants/7/#', qos: 1 }] });
+      expect((await otto.c.nextCmd<ISubackPacket>('suback')).granted).toEqual([128]);
+      lena.c.destroy();
+      otto.c.destroy();
+    } finally {
+      await broker.stop();
+      broker.cleanup();
+    }
   });
 });
