@@ -1,0 +1,10 @@
+export { MySqlConnector } from './MySqlConnector';
+export type { MySqlConnectorConfig } from './MySqlConnector';
+export { PostgresConnector } from './PostgresConnector';
+export type { PostgresConnectorConfig } from './PostgresConnector';
+export { SqlConnector } from './SqlConnector';
+export type { SqlClient, SqlRow } from './SqlClient';
+export { DEFAULT_AUTH_QUERY, DEFAULT_ACL_QUERY, DEFAULT_SQL_TIMEOUT_MS, DEFAULT_SQL_POOL_SIZE } from './sqlConfig';
+export type { SqlQueriesConfig, SqlSettings } from './sqlConfig';
+export { sqlSettings } from './sqlConfig';
+export type { PasswordScheme } from './storedCredential';
