@@ -8,9 +8,9 @@
 import { Agent as HttpAgent } from 'http';
 import { Agent as HttpsAgent } from 'https';
 import { AclRule, AclSource, AuthDecision, AuthRequest, Authenticator, ClientIdentity, ConnectorUnavailable } from '../../auth/types';
-import { aclRulesFromRows } from '../sql/aclRows';
-import { withDeadline } from '../sql/deadline';
-import { ignoreWithoutUsername } from '../sql/storedCredential';
+import { aclRulesFromRows } from '../shared/aclRows';
+import { withDeadline } from '../shared/deadline';
+import { ignoreWithoutUsername } from '../shared/storedCredential';
 import { AuthCache } from './AuthCache';
 import { decisionFromAnswer, ruleRowsFromAnswer } from './authAnswer';
 import { HttpConnectorConfig, HttpSettings, httpSettings } from './httpConfig';

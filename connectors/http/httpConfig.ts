@@ -3,8 +3,8 @@
  * request is made (a mistake throws a plain Error naming the setting).
  */
 import type { Logger } from '../../src/logger';
-import { connectorLogger } from '../sql/connectorLogger';
-import { integerSetting, positiveTimeout } from '../sql/settingChecks';
+import { connectorLogger } from '../shared/connectorLogger';
+import { integerSetting, positiveTimeout } from '../shared/settingChecks';
 
 export interface HttpConnectorConfig {
   /** Shown in logs and in ConnectorUnavailable messages. Default "http". */

@@ -6,9 +6,9 @@
  */
 import Redis from 'ioredis';
 import { AclRule, AclSource, AuthDecision, AuthRequest, Authenticator, ClientIdentity } from '../../auth/types';
-import { withDeadline } from '../sql/deadline';
-import { PlaceholderValues } from '../sql/placeholders';
-import { credentialFromRecord, decideLogin, ignoreWithoutUsername } from '../sql/storedCredential';
+import { withDeadline } from '../shared/deadline';
+import { PlaceholderValues } from '../shared/placeholders';
+import { credentialFromRecord, decideLogin, ignoreWithoutUsername } from '../shared/storedCredential';
 import { aclRulesFromEntries } from './aclEntries';
 import { expandKey } from './keyPattern';
 import { RedisConnectorConfig, RedisSettings, redisSettings } from './redisConfig';

@@ -6,7 +6,7 @@
  * looping forever in the background; the next call opens it again.
  */
 import Redis from 'ioredis';
-import { describeError } from '../sql/deadline';
+import { describeError } from '../shared/deadline';
 import { RedisSettings } from './redisConfig';
 
 /** Reconnection attempts (100 ms apart, growing to 500 ms) before a connection rests until it is next needed. */

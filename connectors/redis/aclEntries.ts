@@ -4,7 +4,7 @@
  * that is not JSON, or not a valid rule, is skipped and reported.
  */
 import { AclRule } from '../../auth/types';
-import { aclRulesFromRows, InvalidAclRowHandler } from '../sql/aclRows';
+import { aclRulesFromRows, InvalidAclRowHandler } from '../shared/aclRows';
 
 export function aclRulesFromEntries(entries: readonly string[], onInvalid: InvalidAclRowHandler): AclRule[] {
   const rows: unknown[] = [];

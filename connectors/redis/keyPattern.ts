@@ -4,7 +4,7 @@
  * keys (HGETALL, LRANGE; never in KEYS/SCAN patterns), so no value can reach
  * another user's data except by being that user's exact name.
  */
-import { PlaceholderValues } from '../sql/placeholders';
+import { PlaceholderValues } from '../shared/placeholders';
 
 /** The key for these values, or null when the pattern needs a user name the client does not have. */
 export function expandKey(pattern: string, values: PlaceholderValues & { username: string }): string;

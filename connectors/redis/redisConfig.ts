@@ -3,9 +3,9 @@
  * connection is opened (a mistake throws a plain Error naming the setting).
  */
 import type { Logger } from '../../src/logger';
-import { connectorLogger } from '../sql/connectorLogger';
-import { integerSetting, passwordSchemeSetting, positiveTimeout } from '../sql/settingChecks';
-import { CredentialFields, DEFAULT_CREDENTIAL_FIELDS, PasswordScheme } from '../sql/storedCredential';
+import { connectorLogger } from '../shared/connectorLogger';
+import { integerSetting, passwordSchemeSetting, positiveTimeout } from '../shared/settingChecks';
+import { CredentialFields, DEFAULT_CREDENTIAL_FIELDS, PasswordScheme } from '../shared/storedCredential';
 
 export interface RedisConnectorConfig {
   /** Shown in logs and in ConnectorUnavailable messages. Default "redis". */

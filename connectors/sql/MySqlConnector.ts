@@ -3,7 +3,7 @@
  * statements (`execute`), so %u/%c/%a values travel as bound parameters.
  */
 import { createPool, Pool, RowDataPacket } from 'mysql2/promise';
-import { describeError } from './deadline';
+import { describeError } from '../shared/deadline';
 import { SqlQueriesConfig, SqlSettings, sqlSettings } from './sqlConfig';
 import { SqlClient, SqlRow } from './SqlClient';
 import { SqlConnector } from './SqlConnector';

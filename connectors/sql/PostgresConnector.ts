@@ -3,7 +3,7 @@
  * an extended-protocol query, never text in the statement.
  */
 import { Pool } from 'pg';
-import { describeError } from './deadline';
+import { describeError } from '../shared/deadline';
 import { SqlQueriesConfig, SqlSettings, sqlSettings } from './sqlConfig';
 import { SqlClient, SqlRow } from './SqlClient';
 import { SqlConnector } from './SqlConnector';

@@ -4,12 +4,12 @@
  * parameters, under the connector's time limit.
  */
 import { AclRule, AclSource, AuthDecision, AuthRequest, Authenticator, ClientIdentity } from '../../auth/types';
-import { aclRulesFromRows } from './aclRows';
-import { describeError, withDeadline } from './deadline';
-import { CompiledQuery, PlaceholderValues, bindValues, compileQuery } from './placeholders';
+import { aclRulesFromRows } from '../shared/aclRows';
+import { describeError, withDeadline } from '../shared/deadline';
+import { CompiledQuery, PlaceholderValues, bindValues, compileQuery } from '../shared/placeholders';
 import { SqlSettings } from './sqlConfig';
 import { SqlClient, SqlRow } from './SqlClient';
-import { credentialFromRecord, decideLogin, ignoreWithoutUsername } from './storedCredential';
+import { credentialFromRecord, decideLogin, ignoreWithoutUsername } from '../shared/storedCredential';
 
 export class SqlConnector implements Authenticator, AclSource {
   readonly name: string;

@@ -7,4 +7,4 @@ export type { SqlClient, SqlRow } from './SqlClient';
 export { DEFAULT_AUTH_QUERY, DEFAULT_ACL_QUERY, DEFAULT_SQL_TIMEOUT_MS, DEFAULT_SQL_POOL_SIZE } from './sqlConfig';
 export type { SqlQueriesConfig, SqlSettings } from './sqlConfig';
 export { sqlSettings } from './sqlConfig';
-export type { PasswordScheme } from './storedCredential';
+export type { PasswordScheme } from '../shared/storedCredential';

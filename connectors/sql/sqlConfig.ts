@@ -5,9 +5,9 @@
  * (MySqlConnectorConfig, PostgresConnectorConfig).
  */
 import type { Logger } from '../../src/logger';
-import { connectorLogger } from './connectorLogger';
-import { integerSetting, passwordSchemeSetting, positiveTimeout } from './settingChecks';
-import { PasswordScheme } from './storedCredential';
+import { connectorLogger } from '../shared/connectorLogger';
+import { integerSetting, passwordSchemeSetting, positiveTimeout } from '../shared/settingChecks';
+import { PasswordScheme } from '../shared/storedCredential';
 
 export interface SqlQueriesConfig {
   /** Shown in logs and in ConnectorUnavailable messages. Default "mysql" / "postgres". */

@@ -6,7 +6,7 @@
  */
 import { AuthDecision } from '../../auth/types';
 import { verifyPassword, verifyWithScheme } from '../../auth/passwordHash';
-import { flagOf, textOf } from './storedValues';
+import { flagOf, textOf } from '../sql/storedValues';
 
 /**
  * How `password_hash` is to be read. `self-describing`: the hash names its own

@@ -6,7 +6,7 @@
  */
 import { AclAction, AclRule } from '../../auth/types';
 import { topicFilterError } from '../../src/protocol/topics';
-import { textOf } from './storedValues';
+import { textOf } from '../sql/storedValues';
 
 const PERMISSIONS: ReadonlySet<string> = new Set<AclRule['permission']>(['allow', 'deny']);
 const ACTIONS: ReadonlySet<string> = new Set<AclAction>(['publish', 'subscribe', 'all']);
