@@ -10,9 +10,16 @@
  * A back end that stores hash and salt in separate columns names its scheme
  * (`sha256-salted`, `sha256-salted-suffix`, `bcrypt`, `pbkdf2-sha256`...) through
  * `verifyWithScheme`.
+ *
+ * Verification is asynchronous: PBKDF2 runs on libuv's thread pool and bcrypt
+ * yields between rounds, so a burst of logins (a few hundred ms of hashing each)
+ * never stalls message delivery on the event loop.
  */
 import bcrypt from 'bcryptjs';
-import { createHash, pbkdf2Sync, randomBytes, timingSafeEqual } from 'crypto';
+import { createHash, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'crypto';
+import { promisify } from 'util';
+
+const pbkdf2Async = promisify(pbkdf2);
 
 export type HashScheme = 'bcrypt' | 'pbkdf2-sha512' | 'pbkdf2-sha256' | 'sha256-salted' | 'sha256-salted-suffix';
 
@@ -30,16 +37,16 @@ function fromBase64(s: string): Buffer {
   return Buffer.from(s.replace(/\./g, '+'), 'base64');
 }
 
-function verifyPbkdf2(digest: 'sha256' | 'sha512', iterations: number, salt: Buffer, expected: Buffer, password: Buffer): boolean {
+async function verifyPbkdf2(digest: 'sha256' | 'sha512', iterations: number, salt: Buffer, expected: Buffer, password: Buffer): Promise<boolean> {
   if (!Number.isInteger(iterations) || iterations < 1 || iterations > 10_000_000 || expected.length === 0) return false;
-  return constantTimeEqual(pbkdf2Sync(password, salt, iterations, expected.length, digest), expected);
+  return constantTimeEqual(await pbkdf2Async(password, salt, iterations, expected.length, digest), expected);
 }
 
 /** Whether `password` matches `stored` (one of the self-describing formats above). Unknown formats never match. */
-export function verifyPassword(stored: string, password: Buffer | string): boolean {
+export async function verifyPassword(stored: string, password: Buffer | string): Promise<boolean> {
   const pw = Buffer.isBuffer(password) ? password : Buffer.from(password, 'utf8');
   if (/^\$2[aby]\$\d\d\$/.test(stored)) {
-    return bcrypt.compareSync(pw.toString('utf8'), stored.replace(/^\$2y\$/, '$2b$'));
+    return bcrypt.compare(pw.toString('utf8'), stored.replace(/^\$2y\$/, '$2b$'));
   }
   const parts = stored.split('$');
   if (parts[1] === '7' && parts.length === 5) {
@@ -55,7 +62,7 @@ export function verifyPassword(stored: string, password: Buffer | string): boole
 }
 
 /** Verification for back ends that keep the salt apart from the hash. */
-export function verifyWithScheme(scheme: HashScheme, hash: string, password: Buffer | string, salt = ''): boolean {
+export async function verifyWithScheme(scheme: HashScheme, hash: string, password: Buffer | string, salt = ''): Promise<boolean> {
   const pw = Buffer.isBuffer(password) ? password : Buffer.from(password, 'utf8');
   switch (scheme) {
     case 'sha256-salted':

@@ -23,7 +23,7 @@ export class UsersFileAuthenticator implements Authenticator {
     if (request.username === null) return { result: 'ignore' };
     const hash = this.users.get(request.username);
     if (hash === undefined) return { result: 'ignore' };
-    if (!request.password || !verifyPassword(hash, request.password)) {
+    if (!request.password || !(await verifyPassword(hash, request.password))) {
       return { result: 'deny', code: 4, reason: `wrong password for ${request.username}` };
     }
     return { result: 'allow', superuser: this.superusers.has(request.username) };

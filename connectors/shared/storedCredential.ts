@@ -49,7 +49,7 @@ export function ignoreWithoutUsername(): AuthDecision {
 }
 
 /** The decision for `password` against `stored` (null: the user is not in the store). Reasons never contain the password. */
-export function decideLogin(stored: StoredCredential | null, password: Buffer | null, scheme: PasswordScheme): AuthDecision {
+export async function decideLogin(stored: StoredCredential | null, password: Buffer | null, scheme: PasswordScheme): Promise<AuthDecision> {
   if (stored === null) return { result: 'ignore', reason: 'unknown user' };
   if (password === null) return badLogin('no password given');
   if (!stored.passwordHash) return badLogin('no password stored for the user');
@@ -57,8 +57,8 @@ export function decideLogin(stored: StoredCredential | null, password: Buffer | 
   try {
     matches =
       scheme === 'self-describing'
-        ? verifyPassword(stored.passwordHash, password)
-        : verifyWithScheme(scheme, stored.passwordHash, password, stored.salt);
+        ? await verifyPassword(stored.passwordHash, password)
+        : await verifyWithScheme(scheme, stored.passwordHash, password, stored.salt);
   } catch {
     // A malformed stored hash (e.g. a truncated bcrypt string) is a data problem; it must not let anyone in.
     return badLogin('the stored password hash is malformed');
