@@ -11,6 +11,7 @@ import { AuthDecision, ConnectorUnavailable } from '../../auth/types';
 import { AuthCache, HttpConnector, HttpConnectorConfig } from '../../connectors/http';
 import { describeAclSourceContract, identity, SeededRule } from '../contract/aclSource.contract';
 import { describeAuthenticatorContract, request, SeedUser } from '../contract/authenticator.contract';
+import { describeBrokerConnectorContract } from '../contract/brokerConnector.contract';
 import { closedPort } from '../helpers/services';
 import { startTcpProxy, TcpProxy } from '../helpers/tcpProxy';
 
@@ -51,8 +52,13 @@ class AuthService {
     return this.received.filter((r) => r.path === path);
   }
 
+  /** The connector settings for this service, as `auth.connectors` would hold them. */
+  async config(config: Partial<HttpConnectorConfig> = {}): Promise<HttpConnectorConfig> {
+    return { authUrl: await this.url('/auth'), aclUrl: await this.url('/acl'), timeoutMs: 3000, ...config };
+  }
+
   async connector(config: Partial<HttpConnectorConfig> = {}): Promise<HttpConnector> {
-    const connector = new HttpConnector({ authUrl: await this.url('/auth'), aclUrl: await this.url('/acl'), timeoutMs: 3000, ...config });
+    const connector = new HttpConnector(await this.config(config));
     this.connectors.push(connector);
     return connector;
   }
@@ -152,6 +158,20 @@ describeAclSourceContract('HttpConnector', {
   },
   createUnreachable: () => aclService.unreachableConnector(),
   cleanup: () => aclService.close(),
+});
+
+const brokerService = new AuthService();
+describeBrokerConnectorContract('http', {
+  async seed(users, rules) {
+    brokerService.users = new Map(users.map((u) => [u.username, u]));
+    brokerService.rules = [...rules];
+    return { type: 'http', ...(await brokerService.config()) };
+  },
+  async unreachable() {
+    const base = `http://127.0.0.1:${await closedPort()}`;
+    return { type: 'http', ...(await brokerService.config({ authUrl: `${base}/auth`, aclUrl: `${base}/acl` })) };
+  },
+  cleanup: () => brokerService.close(),
 });
 
 describe('HttpConnector specifics', () => {

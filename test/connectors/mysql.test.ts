@@ -12,6 +12,7 @@ import { ConnectorUnavailable } from '../../auth/types';
 import { MySqlConnector, MySqlConnectorConfig } from '../../connectors/sql';
 import { describeAclSourceContract, identity, SeededRule } from '../contract/aclSource.contract';
 import { describeAuthenticatorContract, request, SeedUser } from '../contract/authenticator.contract';
+import { describeBrokerConnectorContract } from '../contract/brokerConnector.contract';
 import { closedPort, ensureMariaDb, SqlServiceSettings, uniqueName } from '../helpers/services';
 import { startTcpProxy, TcpProxy } from '../helpers/tcpProxy';
 
@@ -70,9 +71,15 @@ class TestDatabase {
   }
 
   /** A connector on this database (through `port` when given, e.g. a proxy's). */
-  async connector(config: Partial<MySqlConnectorConfig> = {}): Promise<MySqlConnector> {
+  /** The connector settings for this database, as `auth.connectors` would hold them. */
+  async config(config: Partial<MySqlConnectorConfig> = {}): Promise<MySqlConnectorConfig> {
+    await this.open();
     const s = await this.serviceSettings();
-    const connector = new MySqlConnector({ host: s.host, port: s.port, user: s.user, password: s.password, database: this.name, timeoutMs: 3000, ...config });
+    return { host: s.host, port: s.port, user: s.user, password: s.password, database: this.name, timeoutMs: 3000, ...config };
+  }
+
+  async connector(config: Partial<MySqlConnectorConfig> = {}): Promise<MySqlConnector> {
+    const connector = new MySqlConnector(await this.config(config));
     this.connectors.push(connector);
     return connector;
   }
@@ -161,6 +168,17 @@ describeAclSourceContract('MySqlConnector (MariaDB)', {
   },
   createUnreachable: () => aclDb.unreachableConnector(),
   cleanup: () => aclDb.drop(),
+});
+
+const brokerDb = new TestDatabase();
+describeBrokerConnectorContract('mysql', {
+  async seed(users, rules) {
+    await brokerDb.seedContractUsers(users);
+    await brokerDb.seedRules(rules);
+    return { type: 'mysql', ...(await brokerDb.config()) };
+  },
+  unreachable: async () => ({ type: 'mysql', ...(await brokerDb.config({ host: '127.0.0.1', port: await closedPort() })) }),
+  cleanup: () => brokerDb.drop(),
 });
 
 /** Mosquitto's mosquitto_passwd format: $7$iterations$salt$PBKDF2-SHA512, base64. */

@@ -12,6 +12,7 @@ import { ConnectorUnavailable } from '../../auth/types';
 import { PostgresConnector, PostgresConnectorConfig } from '../../connectors/sql';
 import { describeAclSourceContract, identity, SeededRule } from '../contract/aclSource.contract';
 import { describeAuthenticatorContract, request, SeedUser } from '../contract/authenticator.contract';
+import { describeBrokerConnectorContract } from '../contract/brokerConnector.contract';
 import { closedPort, ensurePostgres, SqlServiceSettings, uniqueName } from '../helpers/services';
 import { startTcpProxy, TcpProxy } from '../helpers/tcpProxy';
 
@@ -71,9 +72,14 @@ class TestDatabase {
     }
   }
 
-  async connector(config: Partial<PostgresConnectorConfig> = {}): Promise<PostgresConnector> {
+  /** The connector settings for this database, as `auth.connectors` would hold them. */
+  async config(config: Partial<PostgresConnectorConfig> = {}): Promise<PostgresConnectorConfig> {
     const s = await this.serviceSettings();
-    const connector = new PostgresConnector({ host: s.host, port: s.port, user: s.user, password: s.password, database: this.name, timeoutMs: 3000, ...config });
+    return { host: s.host, port: s.port, user: s.user, password: s.password, database: this.name, timeoutMs: 3000, ...config };
+  }
+
+  async connector(config: Partial<PostgresConnectorConfig> = {}): Promise<PostgresConnector> {
+    const connector = new PostgresConnector(await this.config(config));
     this.connectors.push(connector);
     return connector;
   }
@@ -167,6 +173,17 @@ describeAclSourceContract('PostgresConnector', {
   },
   createUnreachable: () => aclDb.unreachableConnector(),
   cleanup: () => aclDb.drop(),
+});
+
+const brokerDb = new TestDatabase();
+describeBrokerConnectorContract('postgres', {
+  async seed(users, rules) {
+    await brokerDb.seedContractUsers(users);
+    await brokerDb.seedRules(rules);
+    return { type: 'postgres', ...(await brokerDb.config()) };
+  },
+  unreachable: async () => ({ type: 'postgres', ...(await brokerDb.config({ host: '127.0.0.1', port: await closedPort() })) }),
+  cleanup: () => brokerDb.drop(),
 });
 
 /** Mosquitto's mosquitto_passwd format: $7$iterations$salt$PBKDF2-SHA512, base64. */

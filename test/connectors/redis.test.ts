@@ -12,6 +12,7 @@ import { ConnectorUnavailable } from '../../auth/types';
 import { RedisConnector, RedisConnectorConfig } from '../../connectors/redis';
 import { describeAclSourceContract, identity, SeededRule } from '../contract/aclSource.contract';
 import { describeAuthenticatorContract, request, SeedUser } from '../contract/authenticator.contract';
+import { describeBrokerConnectorContract } from '../contract/brokerConnector.contract';
 import { closedPort, ensureRedis, RedisServiceSettings, uniqueName } from '../helpers/services';
 import { startTcpProxy, TcpProxy } from '../helpers/tcpProxy';
 
@@ -59,8 +60,8 @@ class TestKeyspace {
     }
   }
 
-  async seedRules(rules: SeededRule[]): Promise<void> {
-    await this.clear();
+  async seedRules(rules: SeededRule[], replace = true): Promise<void> {
+    if (replace) await this.clear();
     const redis = await this.redis();
     for (const r of rules) {
       const key = r.username !== undefined ? `mqtt_acl:user:${r.username}` : r.clientId !== undefined ? `mqtt_acl:client:${r.clientId}` : 'mqtt_acl:all';
@@ -68,9 +69,14 @@ class TestKeyspace {
     }
   }
 
-  async connector(config: Partial<RedisConnectorConfig> = {}): Promise<RedisConnector> {
+  /** The connector settings for this keyspace, as `auth.connectors` would hold them. */
+  async config(config: Partial<RedisConnectorConfig> = {}): Promise<RedisConnectorConfig> {
     const s = await this.serviceSettings();
-    const connector = new RedisConnector({ host: s.host, port: s.port, password: s.password || undefined, timeoutMs: 3000, ...this.layout, ...config });
+    return { host: s.host, port: s.port, password: s.password || undefined, timeoutMs: 3000, ...this.layout, ...config };
+  }
+
+  async connector(config: Partial<RedisConnectorConfig> = {}): Promise<RedisConnector> {
+    const connector = new RedisConnector(await this.config(config));
     this.connectors.push(connector);
     return connector;
   }
@@ -131,6 +137,17 @@ describeAclSourceContract('RedisConnector', {
   },
   createUnreachable: () => aclKeys.unreachableConnector(),
   cleanup: () => aclKeys.drop(),
+});
+
+const brokerKeys = new TestKeyspace();
+describeBrokerConnectorContract('redis', {
+  async seed(users, rules) {
+    await brokerKeys.seedContractUsers(users);
+    await brokerKeys.seedRules(rules, false);
+    return { type: 'redis', ...(await brokerKeys.config()) };
+  },
+  unreachable: async () => ({ type: 'redis', ...(await brokerKeys.config({ host: '127.0.0.1', port: await closedPort() })) }),
+  cleanup: () => brokerKeys.drop(),
 });
 
 function mosquittoHash(password: string, iterations = 1000): string {
