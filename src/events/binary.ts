@@ -53,6 +53,25 @@ export class BinaryWriter {
   }
 
   string(value: string): this {
+    const n = value.length;
+    // Client ids, node ids and most topics are short ASCII: copy the char codes
+    // directly (one pass) and fall back to UTF-8 encoding at the first other one.
+    if (n < 128) {
+      this.ensure(n + 1);
+      const buf = this.buf;
+      const start = this.pos;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + 1 + i] = c;
+      }
+      if (i === n) {
+        buf[start] = n;
+        this.pos = start + 1 + n;
+        return this;
+      }
+    }
     const len = Buffer.byteLength(value, 'utf8');
     this.varuint(len);
     this.ensure(len);

@@ -15,6 +15,7 @@ export const MAX_REMAINING_LENGTH = 268_435_455;
 const CONNECT = 1;
 const PUBLISH = 3;
 const PUBACK = 4;
+const PUBREL = 6;
 const PUBCOMP = 7;
 const SUBSCRIBE = 8;
 const UNSUBSCRIBE = 10;
@@ -22,7 +23,7 @@ const PINGREQ = 12;
 const DISCONNECT = 14;
 
 /** Packet types a client may send to a server, by type number. */
-const FROM_CLIENT = new Set([CONNECT, PUBLISH, PUBACK, 5, 6, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT]);
+const FROM_CLIENT = new Set([CONNECT, PUBLISH, PUBACK, 5, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT]);
 
 export type PacketHandler = (packet: Packet, size: number) => void;
 
@@ -149,9 +150,15 @@ export class PacketDecoder {
 
   private decodeFrame(frame: Buffer, headerLength: number): void {
     const type = frame[0] >> 4;
-    if (type === PUBLISH && this.protocolLevel < 5) {
-      this.onPacket(decodePublish(frame, headerLength), frame.length);
-      return;
+    if (this.protocolLevel < 5) {
+      if (type === PUBLISH) {
+        this.onPacket(decodePublish(frame, headerLength), frame.length);
+        return;
+      }
+      if (type >= PUBACK && type <= PUBCOMP) {
+        this.onPacket(decodeAck(frame, headerLength, type), frame.length);
+        return;
+      }
     }
     if (!FROM_CLIENT.has(type)) {
       throw new ProtocolViolation(`packet type ${type} may not be sent by a client [MQTT-2.2.1]`);
@@ -236,6 +243,25 @@ function decodePublish(frame: Buffer, headerLength: number): IPublishPacket {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+const ACK_COMMANDS = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
+
+/**
+ * PUBACK, PUBREC, PUBREL and PUBCOMP (MQTT 3.1.1 sections 3.4-3.7), one per QoS 1/2
+ * message in each direction, are decoded directly too: a fixed header with the
+ * reserved flags (0010 for PUBREL, 0000 otherwise [MQTT-2.2.2-1, MQTT-2.2.2-2],
+ * [MQTT-3.6.1-1]) and exactly a two-byte packet identifier.
+ */
+function decodeAck(frame: Buffer, headerLength: number, type: number): Packet {
+  const cmd = ACK_COMMANDS[type - PUBACK];
+  const flags = frame[0] & 0x0f;
+  if (flags !== (type === PUBREL ? 2 : 0)) {
+    throw new ProtocolViolation(`malformed packet: ${cmd.toUpperCase()} with reserved flags ${flags.toString(2).padStart(4, '0')} [MQTT-2.2.2-2]`);
+  }
+  const remaining = frame.length - headerLength;
+  if (remaining !== 2) throw new ProtocolViolation(`${cmd.toUpperCase()} with remaining length ${remaining}, expected 2`);
+  return { cmd, messageId: frame.readUInt16BE(headerLength) } as Packet;
+}
 
 /** Checks the raw bytes of each filter of a SUBSCRIBE (`trailer` 1: a QoS byte follows) or UNSUBSCRIBE (0). */
 function checkFilterList(frame: Buffer, headerLength: number, trailer: number): void {

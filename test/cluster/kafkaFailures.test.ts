@@ -26,13 +26,19 @@ async function kafkaCluster(name: string, brokers: number, port: number): Promis
   return { dir, bootstrap: bootstrap.split(',') };
 }
 
+// Below the kernel's ephemeral range (32768+): a port picked there can be taken
+// by any outgoing connection between a broker's stop and its restart.
+function freeKafkaPort(brokers: number): Promise<number> {
+  return kafkaLib.findFreePortBase(brokers, { min: 31200, max: 31800 });
+}
+
 afterAll(async () => {
   for (const dir of clusters) await kafkaLib.stopKafka({ dir, rm: true }).catch(() => undefined);
   rmSync(root, { recursive: true, force: true });
 });
 
 test('Kafka unreachable at start: a clear error, retries with backoff, and the node starts once Kafka is there', async () => {
-  const port = 39700;
+  const port = await freeKafkaPort(1);
   const file = join(root, 'unreachable.json');
   writeFileSync(file, JSON.stringify({ ...brokerConfig(join(root, 'unreachable-data')), ...kafkaNodeConfig([`127.0.0.1:${port}`], uniquePrefix('unreach'), 'unreach-a') }));
   // spawnBroker resolves once the node is up, which it cannot be before Kafka is.
@@ -64,7 +70,7 @@ describe('a Kafka broker restart', () => {
   });
 
   test('QoS 1 waits for Kafka (no PUBACK), QoS 0 is shed and counted, and everything resumes without a node restart', async () => {
-    const cluster = await kafkaCluster('restart', 1, 39300);
+    const cluster = await kafkaCluster('restart', 1, await freeKafkaPort(1));
     kafkaDir = cluster.dir;
     node = await startKafkaNode(cluster.bootstrap, uniquePrefix('restart'), 'restart-a', {
       log: { kafka: { maxBufferedBytes: 64 * 1024, requestTimeoutMs: 3000 } },
@@ -109,7 +115,7 @@ describe('three Kafka brokers, one killed', () => {
   });
 
   test('nothing acknowledged is lost while a broker dies and comes back', async () => {
-    const cluster = await kafkaCluster('three', 3, 39500);
+    const cluster = await kafkaCluster('three', 3, await freeKafkaPort(3));
     const prefix = uniquePrefix('three');
     const opts = { log: { kafka: { replicationFactor: 3, minInsyncReplicas: 2 } } };
     node = await startKafkaNode(cluster.bootstrap, prefix, 'three-a', opts);

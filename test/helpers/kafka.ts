@@ -14,12 +14,17 @@ export interface KafkaLib {
   stopKafka(o: { dir?: string; brokers?: number; rm?: boolean }): Promise<void>;
   killBroker(o: { dir?: string; broker: number; brokers?: number }): Promise<void>;
   restartBroker(o: { dir?: string; broker: number; brokers?: number }): Promise<unknown>;
+  findFreePortBase(brokers: number, range: { min: number; max: number }): Promise<number>;
 }
 
 export const kafkaLib = lib;
 
-/** Directory and port of the shared single-broker test cluster (see test/setup/services.js). */
-export const SHARED_KAFKA = { dir: (require('../setup/services') as { SHARED_KAFKA_DIR: string }).SHARED_KAFKA_DIR, port: 39092 };
+/**
+ * Directory and port of the shared single-broker test cluster (see
+ * test/setup/services.js). Test Kafka ports stay below the kernel's ephemeral
+ * range (32768+), where any outgoing connection could be holding them.
+ */
+export const SHARED_KAFKA = { dir: (require('../setup/services') as { SHARED_KAFKA_DIR: string }).SHARED_KAFKA_DIR, port: 31092 };
 
 export async function kafkaBrokers(): Promise<string[]> {
   const fromEnv = process.env.MQLOG_KAFKA_BROKERS;

@@ -95,3 +95,22 @@ test('a malformed packet on one connection does not disturb the next connection 
   good.push(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 1 }] }));
   expect(got).toEqual(['connect', 'subscribe']);
 });
+
+test.each<Packet>([
+  { cmd: 'puback', messageId: 7 },
+  { cmd: 'pubrec', messageId: 65535 },
+  { cmd: 'pubrel', messageId: 1 },
+  { cmd: 'pubcomp', messageId: 300 },
+])('client ack %j decodes as mqtt-packet decodes it', (packet) => {
+  const [decoded] = decodeAll(mqttPacket.generate(packet));
+  expect(decoded).toMatchObject(packet);
+});
+
+test.each([
+  ['PUBREL with flags 0000 [MQTT-3.6.1-1]', [0x60, 0x02, 0, 1]],
+  ['PUBACK with flags 0010 [MQTT-2.2.2-2]', [0x42, 0x02, 0, 1]],
+  ['PUBCOMP with a remaining length of 3', [0x70, 0x03, 0, 1, 0]],
+  ['PUBREC with no packet identifier', [0x50, 0x00]],
+])('a malformed client ack is refused: %s', (_name, bytes) => {
+  expect(() => decodeAll(Buffer.from(bytes))).toThrow(ProtocolViolation);
+});
