@@ -26,7 +26,7 @@ export type HashScheme = 'bcrypt' | 'pbkdf2-sha512' | 'pbkdf2-sha256' | 'sha256-
 const DEFAULT_PBKDF2_ITERATIONS = 210_000;
 const BCRYPT_COST = 10;
 
-function constantTimeEqual(a: Buffer, b: Buffer): boolean {
+export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
   // Comparing hashes of both sides keeps the time independent of where they differ and of their lengths.
   const ha = createHash('sha256').update(a).digest();
   const hb = createHash('sha256').update(b).digest();

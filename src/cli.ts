@@ -4,6 +4,7 @@
  *   mqlog start [--config FILE] [--port N] [--data-dir DIR] [--node-id ID] [--log-level L]
  *   mqlog log verify [--data-dir DIR] [--config FILE]
  *   mqlog log repair --stream S --partition P (--truncate-at OFFSET | --skip OFFSET) [--data-dir DIR]
+ *   mqlog audit [filters] | mqlog replay [options] | mqlog archiver [--config FILE]
  *   mqlog --help | --version
  */
 import { join } from 'path';
@@ -14,6 +15,10 @@ import { existsSync, readFileSync } from 'fs';
 import { hashPassword } from '../auth/passwordHash';
 import { readUsersFile, writeUsersFile } from '../auth/builtin/UsersFile';
 import { createLogger } from './logger';
+import { apiTarget } from './commands/ApiClient';
+import { audit } from './commands/audit';
+import { replay } from './commands/replay';
+import { runArchiver } from './commands/archiver';
 
 const HELP = `mqlog — an MQTT 3.1/3.1.1 broker whose single source of truth is a partitioned log
 
@@ -22,6 +27,9 @@ Usage:
   mqlog log verify [options]     check every record of the embedded log (CRC and framing)
   mqlog log repair [options]     repair a partition after 'verify' reported a corrupt record
   mqlog passwd FILE USER [options]   add or change a user in a users file (Mosquitto format)
+  mqlog audit [options]          message history: who published what, where, when (table or JSON lines)
+  mqlog replay [options]         publish a topic's past messages again (after an outage), with progress
+  mqlog archiver [options]       archive the log to Elasticsearch as its own process (Kafka log)
   mqlog --help                   this text
   mqlog --version                the version
 
@@ -47,6 +55,33 @@ Options for passwd:
   --delete           remove USER from FILE
   --create           start FILE afresh (it may not exist yet either way)
 
+Options for audit (asks a node's HTTP API; it answers from Elasticsearch or from the log):
+  --topic FILTER     MQTT topic filter, wildcards allowed (quote it: 'sensors/+/temp')
+  --from TIME        from this time (ISO 8601 like 2026-11-23T10:00:00Z, or epoch ms), inclusive
+  --to TIME          up to this time, exclusive
+  --client-id ID     published by this client id
+  --username NAME    published by this user
+  --text WORDS       payload holds every one of these words
+  --limit N          messages per page (default 100, at most 1000)
+  --after CURSOR     continue after a previous page
+  --all              follow every page to the end
+  --json             JSON lines instead of a table
+
+Options for replay:
+  --topic FILTER     what to replay (required)
+  --from/--to TIME   time range, or --partition P --from-offset A --to-offset B (log positions)
+  --target T         subscribers (default: publish again on the original topics),
+                     client (only --client-id ID gets them), or prefix (publish under
+                     --prefix P, default $replay/<replay id>/ + original topic)
+  --detach           print the replay id and return instead of following its progress (Ctrl-C cancels)
+
+Options for audit and replay:
+  --url URL          the node's API (default http://127.0.0.1:18083, or MQLOG_API_URL)
+  --api-user U       API user (default admin, or MQLOG_API_USER)
+  --api-password P   API password (default public, or MQLOG_API_PASSWORD)
+
+Options for archiver: --config FILE, --set PATH=VALUE, --log-level L (needs elasticsearch.nodes)
+
 Environment: MQLOG_PORT, MQLOG_DATA_DIR, MQLOG_NODE_ID, MQLOG_LOG_LEVEL, and any
 setting as MQLOG__<path with __ between parts>, e.g. MQLOG__mqtt__maxInflight=64.
 `;
@@ -56,7 +91,7 @@ interface Parsed {
   flags: Map<string, string[]>;
 }
 
-const BOOLEAN_FLAGS = new Set(['help', 'version', 'delete', 'create']);
+const BOOLEAN_FLAGS = new Set(['help', 'version', 'delete', 'create', 'all', 'json', 'detach']);
 
 export function parseArgs(argv: string[]): Parsed {
   const command: string[] = [];
@@ -221,6 +256,81 @@ async function passwd(args: string[], flags: Map<string, string[]>): Promise<num
   return 0;
 }
 
+const API_FLAGS = ['url', 'api-user', 'api-password'];
+
+function apiOf(flags: Map<string, string[]>) {
+  return apiTarget({ url: one(flags, 'url'), user: one(flags, 'api-user'), password: one(flags, 'api-password') });
+}
+
+const stdout = (line: string) => process.stdout.write(`${line}\n`);
+const stderr = (line: string) => process.stderr.write(`${line}\n`);
+
+async function auditCommand(flags: Map<string, string[]>): Promise<number> {
+  checkFlags(flags, [...API_FLAGS, 'topic', 'from', 'to', 'client-id', 'username', 'text', 'limit', 'after', 'all', 'json']);
+  return audit(
+    apiOf(flags),
+    {
+      topic: one(flags, 'topic'),
+      from: one(flags, 'from'),
+      to: one(flags, 'to'),
+      clientId: one(flags, 'client-id'),
+      username: one(flags, 'username'),
+      text: one(flags, 'text'),
+      limit: one(flags, 'limit'),
+      after: one(flags, 'after'),
+      all: one(flags, 'all') === 'true',
+      json: one(flags, 'json') === 'true',
+    },
+    stdout,
+    stderr,
+  );
+}
+
+async function replayCommand(flags: Map<string, string[]>): Promise<number> {
+  checkFlags(flags, [...API_FLAGS, 'topic', 'from', 'to', 'partition', 'from-offset', 'to-offset', 'target', 'client-id', 'prefix', 'detach']);
+  if (!one(flags, 'topic')) throw new ConfigError('replay needs --topic FILTER (see mqlog --help)');
+  return replay(
+    apiOf(flags),
+    {
+      topic: one(flags, 'topic'),
+      from: one(flags, 'from'),
+      to: one(flags, 'to'),
+      partition: one(flags, 'partition'),
+      fromOffset: one(flags, 'from-offset'),
+      toOffset: one(flags, 'to-offset'),
+      target: one(flags, 'target'),
+      clientId: one(flags, 'client-id'),
+      prefix: one(flags, 'prefix'),
+      detach: one(flags, 'detach') === 'true',
+    },
+    stdout,
+    stderr,
+  );
+}
+
+async function archiverCommand(flags: Map<string, string[]>): Promise<number> {
+  checkFlags(flags, ['config', 'node-id', 'log-level', 'set']);
+  const config = configFrom(flags);
+  const logger = createLogger({ level: config.logging.level });
+  const stop = await runArchiver(config, logger);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'archiver shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        logger.error({ err }, 'archiver shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  return -1;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { command, flags } = parseArgs(argv);
   if (one(flags, 'help') || command[0] === 'help') {
@@ -240,6 +350,12 @@ export async function main(argv: string[]): Promise<number> {
       return logCommand(command[1], flags);
     case 'passwd':
       return passwd(command.slice(1), flags);
+    case 'audit':
+      return auditCommand(flags);
+    case 'replay':
+      return replayCommand(flags);
+    case 'archiver':
+      return archiverCommand(flags);
     default:
       throw new ConfigError(`unknown command '${command[0]}' (see mqlog --help)`);
   }

@@ -10,6 +10,7 @@ import { MqttSettings } from './channel/MqttSettings';
 import { MAX_REMAINING_LENGTH } from './protocol/PacketDecoder';
 import { validateAclRule } from '../auth/acl/validateAclRule';
 import { parseRange } from '../auth/cidr';
+import type { ElasticsearchSettings } from '../connectors/elasticsearch/ElasticsearchSettings';
 
 export interface TcpListenerConfig {
   enabled: boolean;
@@ -142,6 +143,29 @@ export interface BrokerConfig {
   };
   auth: AuthConfig;
   acl: AclConfig;
+  /** The HTTP API (history, replay, status) and Prometheus metrics. */
+  api: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    /** HTTP Basic credentials for /api/v1 (the metrics endpoint is open). */
+    username: string;
+    password: string;
+  };
+  /** Elasticsearch, for the audit archive and history queries; `nodes` empty: none. */
+  elasticsearch: ElasticsearchSettings;
+  archive: {
+    /** Run the archiver inside this node (or run `mqlog archiver` on its own). Needs elasticsearch.nodes. */
+    enabled: boolean;
+    /** Consumer group the archived positions are committed under. */
+    group: string;
+    /** Documents per bulk request. */
+    batchSize: number;
+  };
+  history: {
+    /** Where GET /api/v1/messages reads: 'auto' is Elasticsearch when elasticsearch.nodes is set, else the log. */
+    source: 'auto' | 'log' | 'elasticsearch';
+  };
   logging: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
 }
 
@@ -210,6 +234,10 @@ export function defaultConfig(): BrokerConfig {
       connectors: [],
     },
     acl: { rules: [], file: '', default: 'allow', sysReadableByAll: false, denyAction: 'ignore', connectors: [] },
+    api: { enabled: true, host: '0.0.0.0', port: 18083, username: 'admin', password: 'public' },
+    elasticsearch: { nodes: [], indexPrefix: 'mqlog', retentionDays: 30, replicas: 1, username: '', password: '', requestTimeoutMs: 30_000 },
+    archive: { enabled: false, group: 'mqlog-archiver', batchSize: 1000 },
+    history: { source: 'auto' },
     logging: { level: 'info' },
   };
 }
@@ -340,6 +368,19 @@ function validate(c: BrokerConfig): void {
     if (!Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(`'${path}' must be a port number (0-65535), got ${v}`);
   };
   for (const [name, l] of Object.entries(c.listeners)) port(l.port, `listeners.${name}.port`);
+  port(c.api.port, 'api.port');
+  const es = c.elasticsearch;
+  for (const n of es.nodes) {
+    if (typeof n !== 'string' || !/^https?:\/\/[^/]+/.test(n)) throw new ConfigError(`'elasticsearch.nodes' must list http(s) URLs, got ${JSON.stringify(n)}`);
+  }
+  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(es.indexPrefix)) throw new ConfigError(`'elasticsearch.indexPrefix' must be lower-case letters, digits, '_', '.', '-', got '${es.indexPrefix}'`);
+  if (!Number.isInteger(es.retentionDays) || es.retentionDays < 0) throw new ConfigError(`'elasticsearch.retentionDays' must be a whole number of days (0 keeps everything)`);
+  if (!Number.isInteger(es.replicas) || es.replicas < 0) throw new ConfigError(`'elasticsearch.replicas' must be 0 or more`);
+  positive(es.requestTimeoutMs, 'elasticsearch.requestTimeoutMs');
+  positive(c.archive.batchSize, 'archive.batchSize');
+  if (c.archive.enabled && es.nodes.length === 0) throw new ConfigError(`'archive.enabled' needs 'elasticsearch.nodes' (the Elasticsearch to archive to)`);
+  if (!['auto', 'log', 'elasticsearch'].includes(c.history.source)) throw new ConfigError(`'history.source' must be auto, log or elasticsearch`);
+  if (c.history.source === 'elasticsearch' && es.nodes.length === 0) throw new ConfigError(`'history.source' elasticsearch needs 'elasticsearch.nodes'`);
   for (const name of ['tls', 'wss'] as const) {
     const l = c.listeners[name];
     if (l.enabled && (!l.keyFile || !l.certFile)) throw new ConfigError(`listeners.${name} is enabled but keyFile and certFile are not both set`);

@@ -28,6 +28,7 @@ function nodeConfig({ nodeId, port, dataDir, queueLimit, kafka }) {
     nodeId,
     dataDir,
     listeners: { tcp: { host: '127.0.0.1', port }, ws: { enabled: false } },
+    api: { enabled: false },
     mqtt: { maxQueuedMessages: queueLimit },
     logging: { level: 'warn' },
   };

@@ -16,6 +16,7 @@ import {
   MessagePublished,
   Positions,
   ProtocolLevel,
+  publishedEvent,
   WillMessage,
 } from '../events/types';
 import { ConnackCode, ProtocolViolation } from '../protocol/ProtocolViolation';
@@ -358,18 +359,20 @@ export class Channel {
     const now = this.ctx.now();
     const events: Array<MessagePublished | ClientDisconnected> = [];
     if (will) {
-      events.push({
-        type: 'message.published',
-        topic: will.topic,
-        payload: will.payload,
-        qos: will.qos,
-        retain: will.retain,
-        publisherId: this.clientId,
-        packetId: 0,
-        origin: MessageOrigin.Will,
-        nodeId: this.ctx.nodeId,
-        timestamp: now,
-      });
+      events.push(
+        publishedEvent({
+          topic: will.topic,
+          payload: will.payload,
+          qos: will.qos,
+          retain: will.retain,
+          publisherId: this.clientId,
+          origin: MessageOrigin.Will,
+          nodeId: this.ctx.nodeId,
+          timestamp: now,
+          username: this.username,
+          remoteAddress: this.remoteAddress,
+        }),
+      );
     }
     events.push({
       type: 'client.disconnected',

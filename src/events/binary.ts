@@ -176,6 +176,10 @@ export class BinaryReader {
     return b;
   }
 
+  skipOptionalString(what = 'string'): void {
+    if (this.u8(what) !== 0) this.skipBytes(what);
+  }
+
   /** Skips a length-prefixed string or byte field. */
   skipBytes(what = 'bytes'): void {
     const len = this.varuint(what);

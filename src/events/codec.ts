@@ -24,7 +24,21 @@ import {
   WillMessage,
 } from './types';
 
-export const EVENT_FORMAT_VERSION = 1;
+/**
+ * Version 2 added the publisher's username and address and the delivery target
+ * to `message.published`; every other event is laid out as in version 1, and
+ * version 1 records stay readable.
+ */
+export const EVENT_FORMAT_VERSION = 2;
+const OLDEST_READABLE_VERSION = 1;
+
+function readVersion(r: BinaryReader): number {
+  const version = r.u8('format version');
+  if (version < OLDEST_READABLE_VERSION || version > EVENT_FORMAT_VERSION) {
+    throw new DecodeError(`unsupported event format version ${version} (this build reads versions ${OLDEST_READABLE_VERSION}..${EVENT_FORMAT_VERSION})`);
+  }
+  return version;
+}
 
 const TAG = {
   'client.connected': 1,
@@ -89,6 +103,9 @@ export function encodeEvent(event: BrokerEvent): Buffer {
         .u8(event.origin)
         .string(event.nodeId)
         .varuint(event.timestamp)
+        .optionalString(event.username)
+        .string(event.remoteAddress)
+        .optionalString(event.target)
         .bytes(event.payload);
       break;
     case 'message.delivered':
@@ -167,10 +184,7 @@ function readEnum<T extends number>(r: BinaryReader, max: number, what: string):
 
 export function decodeEvent(buf: Buffer): BrokerEvent {
   const r = new BinaryReader(buf);
-  const version = r.u8('format version');
-  if (version !== EVENT_FORMAT_VERSION) {
-    throw new DecodeError(`unsupported event format version ${version} (this build reads version ${EVENT_FORMAT_VERSION})`);
-  }
+  const version = readVersion(r);
   const tag = r.u8('event tag');
   let event: BrokerEvent;
   switch (tag) {
@@ -256,6 +270,9 @@ export function decodeEvent(buf: Buffer): BrokerEvent {
         origin: readEnum<MessageOrigin>(r, MessageOrigin.Replay, 'message origin'),
         nodeId: r.string('node id'),
         timestamp: r.varuint('timestamp'),
+        username: version >= 2 ? r.optionalString('username') : null,
+        remoteAddress: version >= 2 ? r.string('remote address') : '',
+        target: version >= 2 ? r.optionalString('target') : null,
         payload: r.bytes('payload'),
       };
       event = published;
@@ -335,6 +352,8 @@ export interface PublishedForDelivery {
   timestamp: number;
   /** A view into the record. */
   payload: Buffer;
+  /** MessagePublished.target: the one client id this message is for, or null. */
+  target: string | null;
 }
 
 /**
@@ -345,8 +364,7 @@ export interface PublishedForDelivery {
  */
 export function decodePublishedForDelivery(buf: Buffer): PublishedForDelivery {
   const r = new BinaryReader(buf);
-  const version = r.u8('format version');
-  if (version !== EVENT_FORMAT_VERSION) throw new DecodeError(`unsupported event format version ${version} (this build reads version ${EVENT_FORMAT_VERSION})`);
+  const version = readVersion(r);
   const tag = r.u8('event tag');
   if (tag !== TAG['message.published']) throw new DecodeError(`expected a message.published record, found tag ${tag}`);
   r.skipBytes('topic');
@@ -356,7 +374,13 @@ export function decodePublishedForDelivery(buf: Buffer): PublishedForDelivery {
   readEnum<MessageOrigin>(r, MessageOrigin.Replay, 'message origin');
   r.skipBytes('node id');
   const timestamp = r.varuint('timestamp');
+  let target: string | null = null;
+  if (version >= 2) {
+    r.skipOptionalString('username');
+    r.skipBytes('remote address');
+    target = r.optionalString('target');
+  }
   const payload = r.bytes('payload');
   r.expectEnd('message.published');
-  return { qos, retain, timestamp, payload };
+  return { qos, retain, timestamp, payload, target };
 }

@@ -155,6 +155,23 @@ export interface MessagePublished {
   origin: MessageOrigin;
   nodeId: string;
   timestamp: number;
+  /** The publisher's authenticated username, for the audit trail (null: none, or broker-originated). */
+  username: string | null;
+  /** The publisher's address ('' when the broker originated the message). */
+  remoteAddress: string;
+  /**
+   * Deliver to this client id's session only (a replay aimed at one client);
+   * null: to every matching subscription.
+   */
+  target: string | null;
+}
+
+/** The fields of a `message.published` that are often left at their defaults. */
+export type PublishedDefaults = 'packetId' | 'username' | 'remoteAddress' | 'target';
+
+/** A `message.published` with the audit fields defaulted (broker-originated messages: wills, API, replay). */
+export function publishedEvent(fields: Omit<MessagePublished, 'type' | PublishedDefaults> & Partial<Pick<MessagePublished, PublishedDefaults>>): MessagePublished {
+  return { type: 'message.published', packetId: 0, username: null, remoteAddress: '', target: null, ...fields };
 }
 
 /** A QoS 1 or 2 PUBLISH the broker sent (or will send) to a session under `packetId`. */

@@ -19,7 +19,7 @@ import { Channel, ChannelContext, OpenedSession } from '../channel/Channel';
 import { Effect } from '../channel/effects';
 import { BrokerConfig } from '../config';
 import { decodeEvent, decodePublishedForDelivery } from '../events/codec';
-import { ClientConnected, ClientDisconnected, DisconnectReason, MessageOrigin, MessagePublished, MessageSource, QoS, WillMessage } from '../events/types';
+import { ClientConnected, ClientDisconnected, DisconnectReason, MessageOrigin, MessagePublished, MessageSource, publishedEvent, QoS, WillMessage } from '../events/types';
 import { EventLog, LogRecord, TailHandle } from '../log/EventLog';
 import { Logger } from '../logger';
 import { ConnackCode } from '../protocol/ProtocolViolation';
@@ -35,6 +35,7 @@ import { Membership } from './Membership';
 import { scanBacklog } from './OfflineBacklog';
 import { SessionFolder } from './SessionFolder';
 import { restoreSnapshots, writeSnapshots } from './Snapshots';
+import { OperatorServices } from './OperatorServices';
 import { Stats } from './Stats';
 import { StreamLayout, streamLayout, streamSpecs } from './streams';
 
@@ -51,6 +52,8 @@ export interface ListeningPorts {
   tls?: number;
   ws?: number;
   wss?: number;
+  /** The HTTP API and metrics. */
+  api?: number;
 }
 
 const TICK_MS = 1000;
@@ -91,6 +94,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private readonly startedAt = Date.now();
   /** Reading from client sockets is paused while the log is congested. */
   private paused = false;
+  /** The HTTP API, replays and (when configured) the archiver; set once started. */
+  operator: OperatorServices | null = null;
 
   constructor(options: BrokerNodeOptions) {
     super();
@@ -164,6 +169,9 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       'projections rebuilt from the log',
     );
     const ports = await this.openListeners();
+    this.operator = new OperatorServices({ config: this.config, log: this.eventLog, streams: this.streams, nodeId: this.nodeId, logger: this.log, node: this });
+    await this.operator.start();
+    if (this.operator.apiPort !== null) ports.api = this.operator.apiPort;
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.timers.push(setInterval(() => void this.snapshotIfDue(false), Math.min(this.config.snapshots.intervalMs, 5000)));
     this.timers.push(setInterval(() => void this.clusterTick(), this.config.cluster.heartbeatIntervalMs));
@@ -187,6 +195,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     await Promise.all(conns.map((conn) => conn.settled()));
     for (const conn of conns) conn.transport.destroy();
     await listenersClosed;
+    await this.operator?.close();
     if (this.started) {
       try {
         await writeSnapshots(this.eventLog, this.streams, this.sessions, true, this.config.snapshots.everyEvents);
@@ -312,18 +321,16 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private onSessionDisconnected(event: ClientDisconnected, will: WillMessage | null): void {
     this.membership.settled(event.connectionId);
     if (event.nodeId !== this.nodeId || event.reason !== DisconnectReason.NodeFailure || !will) return;
-    const published = {
-      type: 'message.published' as const,
+    const published = publishedEvent({
       topic: will.topic,
       payload: will.payload,
       qos: will.qos,
       retain: will.retain,
       publisherId: event.clientId,
-      packetId: 0,
       origin: MessageOrigin.Will,
       nodeId: this.nodeId,
       timestamp: Date.now(),
-    };
+    });
     this.eventLog.append(recordsFor([published], this.streams)).catch((err: Error) => this.log.error({ err, clientId: event.clientId }, 'could not publish the will of a failed connection'));
   }
 
@@ -544,7 +551,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     if (!sessionPresent || rec.subscriptions.size === 0 || conn.isClosed) return;
     const upTo = [...this.position];
     ch.beginBacklog(rec.served);
-    const scan = await scanBacklog(this.eventLog, this.streams.messages, rec.subscriptions, rec.served, upTo, { includeQos0: false, limit: Infinity, mayRead: (t) => ch.acl.mayRead(t) });
+    const scan = await scanBacklog(this.eventLog, this.streams.messages, rec.subscriptions, rec.served, upTo, { includeQos0: false, limit: Infinity, mayRead: (t) => ch.acl.mayRead(t), clientId });
     if (scan.expired > 0) this.log.warn({ clientId, expired: scan.expired }, 'offline messages deleted by retention before the session returned');
     if (!conn.isClosed) conn.runSafely(ch.endBacklog(scan.deliveries));
   }
@@ -553,7 +560,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   catchUp(conn: Connection, effect: Extract<Effect, { type: 'catch-up' }>): void {
     const ch = conn.channel;
     const upTo = [...this.position];
-    scanBacklog(this.eventLog, this.streams.messages, this.routes.routesOf(ch.clientId), effect.from, upTo, { includeQos0: true, limit: effect.limit, mayRead: (t) => ch.acl.mayRead(t) }).then(
+    scanBacklog(this.eventLog, this.streams.messages, this.routes.routesOf(ch.clientId), effect.from, upTo, { includeQos0: true, limit: effect.limit, mayRead: (t) => ch.acl.mayRead(t), clientId: ch.clientId }).then(
       (scan) => {
         if (scan.expired > 0) this.dropped(conn, scan.expired, 'deleted by retention before a slow subscriber read them');
         if (!conn.isClosed) conn.runSafely(ch.caughtUp(scan.deliveries, scan.next, scan.complete));
@@ -661,6 +668,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       // One Delivery per QoS, shared by the subscribers that get it, so its PUBLISH is encoded once.
       const byQos: Array<Delivery | undefined> = [];
       for (const [clientId, subQos] of matches) {
+        if (event.target !== null && event.target !== clientId) continue; // aimed at one client (a replay)
         const conn = this.byClientId.get(clientId);
         if (!conn) continue;
         // A wildcard subscription must not carry topics the client may not read.

@@ -39,6 +39,8 @@ export interface ScanOptions {
   limit: number;
   /** Whether the client may read a topic (its access rules); unreadable messages are skipped. */
   mayRead?: (topic: string) => boolean;
+  /** The session's client id: messages aimed at another client (MessagePublished.target) are skipped. */
+  clientId?: string;
 }
 
 const PAGE = 5000;
@@ -89,6 +91,7 @@ export async function scanBacklog(
         for (const sub of matches) if (sub.qos > best && r.offset >= (sub.since[p] ?? 0)) best = sub.qos;
         if (best < 0 || (best === 0 && !options.includeQos0)) continue;
         const event = decodePublishedForDelivery(r.value);
+        if (event.target !== null && event.target !== options.clientId) continue;
         const qos = Math.min(event.qos, best) as QoS;
         if (qos === 0 && !options.includeQos0) continue;
         found.push({ topic, payload: event.payload, qos, retain: false, ref: { source: MessageSource.Messages, partition: p, offset: r.offset }, ts: event.timestamp });

@@ -43,6 +43,7 @@ export async function startBroker(overrides: DeepPartial<BrokerConfig> = {}, opt
       tcp: { enabled: true, host: '127.0.0.1', port: 0 },
       ws: { enabled: false, host: '127.0.0.1', port: 0 },
     },
+    api: { host: '127.0.0.1', port: 0 },
     logging: { level: 'silent' },
   };
   const config = loadConfig({ object: merge(base, overrides) });

@@ -19,6 +19,8 @@ export function ensureBuilt(): void {
 export interface ChildBroker {
   proc: ChildProcess;
   port: number;
+  /** The HTTP API port, when the API is enabled. */
+  apiPort?: number;
   output: () => string;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
@@ -37,13 +39,13 @@ export async function spawnBroker(args: string[], timeoutMs = 20_000): Promise<C
   proc.stdout!.on('data', (d) => (out += d.toString()));
   proc.stderr!.on('data', (d) => (out += d.toString()));
   const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<{ tcp: number; api?: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`broker did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const check = () => {
       for (const line of out.split('\n')) {
         if (!line.includes('"mqlog node started"')) continue;
         clearTimeout(timer);
-        resolve((JSON.parse(line) as { ports: { tcp: number } }).ports.tcp);
+        resolve((JSON.parse(line) as { ports: { tcp: number; api?: number } }).ports);
         return;
       }
     };
@@ -53,13 +55,14 @@ export async function spawnBroker(args: string[], timeoutMs = 20_000): Promise<C
       reject(new Error(`broker exited (${code}) before starting:\n${out}`));
     });
   });
-  return { proc, port, output: () => out, exited };
+  return { proc, port: ports.tcp, apiPort: ports.api, output: () => out, exited };
 }
 
 export function brokerConfig(dataDir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     dataDir,
     listeners: { tcp: { enabled: true, host: '127.0.0.1', port: 0 }, ws: { enabled: false } },
+    api: { host: '127.0.0.1', port: 0 },
     logging: { level: 'info' },
     ...extra,
   };

@@ -33,7 +33,8 @@ const events: BrokerEvent[] = [
     timestamp: 9,
   },
   { type: 'client.unsubscribed', clientId: 'c', packetId: 2, filters: ['a', 'b/#'], timestamp: 10 },
-  { type: 'message.published', topic: 't/1', payload: Buffer.alloc(70000, 7), qos: 1, retain: true, publisherId: 'p', packetId: 12, origin: MessageOrigin.Will, nodeId: 'n1', timestamp: 11 },
+  { type: 'message.published', topic: 't/1', payload: Buffer.alloc(70000, 7), qos: 1, retain: true, publisherId: 'p', packetId: 12, origin: MessageOrigin.Will, nodeId: 'n1', timestamp: 11, username: 'alice', remoteAddress: '10.0.0.1:5000', target: null },
+  { type: 'message.published', topic: '$replay/r1/t', payload: Buffer.from('x'), qos: 0, retain: false, publisherId: 'p', packetId: 0, origin: MessageOrigin.Replay, nodeId: 'n1', timestamp: 11, username: null, remoteAddress: '', target: 'only-me' },
   { type: 'message.delivered', clientId: 'c', packetId: 3, qos: 2, ref: { source: MessageSource.Retained, partition: 0, offset: 99 }, timestamp: 12 },
   { type: 'message.acknowledged', clientId: 'c', packetId: 3, kind: 'pubrec', direction: 'out', timestamp: 13 },
   { type: 'message.acknowledged', clientId: 'c', packetId: 4, kind: 'pubcomp', direction: 'in', timestamp: 14 },
@@ -52,6 +53,22 @@ describe('event codec', () => {
     const buf = encodeEvent(events[2]);
     buf[0] = EVENT_FORMAT_VERSION + 1;
     expect(() => decodeEvent(buf)).toThrow(/unsupported event format version/);
+  });
+
+  test('a version 1 message.published (before the audit fields) is still readable', () => {
+    // Version 1 layout: topic, qos|retain, publisher, packet id, origin, node, timestamp, payload.
+    const v1 = Buffer.from([1, 5, 3, 0x61, 0x2f, 0x62, 0x01, 1, 0x70, 7, 0, 2, 0x6e, 0x31, 42, 2, 0x68, 0x69]);
+    expect(decodeEvent(v1)).toEqual({
+      type: 'message.published', topic: 'a/b', qos: 1, retain: false, publisherId: 'p', packetId: 7, origin: MessageOrigin.Client,
+      nodeId: 'n1', timestamp: 42, payload: Buffer.from('hi'), username: null, remoteAddress: '', target: null,
+    });
+    expect(decodePublishedForDelivery(v1)).toMatchObject({ qos: 1, retain: false, timestamp: 42, target: null });
+    expect(decodePublishedForDelivery(v1).payload.toString()).toBe('hi');
+  });
+
+  test('the delivery decoder reads the target of a version 2 record', () => {
+    const replay = events.find((e) => e.type === 'message.published' && e.target !== null)!;
+    expect(decodePublishedForDelivery(encodeEvent(replay)).target).toBe('only-me');
   });
 
   test('an unknown event tag is a clear error', () => {

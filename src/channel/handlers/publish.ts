@@ -37,6 +37,9 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
     origin: MessageOrigin.Client,
     nodeId: ch.ctx.nodeId,
     timestamp: now,
+    username: ch.username,
+    remoteAddress: ch.remoteAddress,
+    target: null,
   };
   if (qos === 0) return [{ type: 'append', events: [event] }];
   if (qos === 1) return [{ type: 'append', events: [event], then: [{ type: 'send', packet: { cmd: 'puback', messageId: packetId } }] }];

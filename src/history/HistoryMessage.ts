@@ -1,0 +1,80 @@
+/**
+ * A published message as history shows it, the same from every source. The
+ * payload is text when it is valid UTF-8, base64 otherwise; its size is always given.
+ */
+import { MessageOrigin, MessagePublished, QoS } from '../events/types';
+import { encodeCursor } from './HistoryQuery';
+
+export type PayloadEncoding = 'utf8' | 'base64';
+
+export interface HistoryMessage {
+  topic: string;
+  payload: string;
+  payloadEncoding: PayloadEncoding;
+  payloadSize: number;
+  qos: QoS;
+  retain: boolean;
+  clientId: string;
+  username: string | null;
+  remoteAddress: string;
+  nodeId: string;
+  origin: OriginName;
+  /** ISO 8601 publish time. */
+  timestamp: string;
+  /** Where the message is in the log. */
+  partition: number;
+  offset: number;
+  /** Pass as `after` to get the messages that follow this one. */
+  cursor: string;
+}
+
+export interface HistoryPage {
+  messages: HistoryMessage[];
+  /** Cursor for the next page, or null when this page is the last. */
+  next: string | null;
+}
+
+export type OriginName = 'client' | 'will' | 'system' | 'api' | 'replay';
+
+export const ORIGIN_NAMES: Record<MessageOrigin, OriginName> = {
+  [MessageOrigin.Client]: 'client',
+  [MessageOrigin.Will]: 'will',
+  [MessageOrigin.System]: 'system',
+  [MessageOrigin.Api]: 'api',
+  [MessageOrigin.Replay]: 'replay',
+};
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function utf8OrNull(payload: Uint8Array): string | null {
+  try {
+    return utf8Decoder.decode(payload);
+  } catch {
+    return null;
+  }
+}
+
+/** The payload as text when it is valid UTF-8, otherwise base64. */
+export function payloadText(payload: Buffer): { payload: string; payloadEncoding: PayloadEncoding } {
+  const text = utf8OrNull(payload);
+  return text === null ? { payload: payload.toString('base64'), payloadEncoding: 'base64' } : { payload: text, payloadEncoding: 'utf8' };
+}
+
+export function historyMessage(event: MessagePublished, partition: number, offset: number): HistoryMessage {
+  return {
+    topic: event.topic,
+    ...payloadText(event.payload),
+    payloadSize: event.payload.length,
+    qos: event.qos,
+    retain: event.retain,
+    clientId: event.publisherId,
+    username: event.username,
+    remoteAddress: event.remoteAddress,
+    nodeId: event.nodeId,
+    origin: ORIGIN_NAMES[event.origin],
+    timestamp: new Date(event.timestamp).toISOString(),
+    partition,
+    offset,
+    cursor: encodeCursor({ timestamp: event.timestamp, partition, offset }),
+  };
+}

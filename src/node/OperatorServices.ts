@@ -1,0 +1,145 @@
+/**
+ * The operator-facing side of a node, started after the node itself: the HTTP
+ * API (history, replay, status, metrics), the replays it runs and, when
+ * configured, the archiver. `mqlog archiver` runs the same archiver and API on
+ * a log without a broker.
+ */
+import { Client } from '@elastic/elasticsearch';
+import { Archiver, ElasticsearchHistory, elasticsearchClient } from '../../connectors/elasticsearch';
+import { ApiServer, NotFound, Route } from '../api/ApiServer';
+import { messagesRoute } from '../api/routes/messages';
+import { MetricSample, metricsRoute } from '../api/routes/metrics';
+import { replayRoutes } from '../api/routes/replay';
+import { BrokerConfig } from '../config';
+import { HistorySource } from '../history/HistorySource';
+import { LogHistory } from '../history/LogHistory';
+import { EventLog } from '../log/EventLog';
+import { Logger } from '../logger';
+import { Replays } from '../replay/Replays';
+import { recordsFor } from './EventRouting';
+import type { BrokerNode } from './BrokerNode';
+import { StreamLayout } from './streams';
+
+export interface OperatorContext {
+  config: BrokerConfig;
+  log: EventLog;
+  streams: StreamLayout;
+  nodeId: string;
+  logger: Logger;
+  /** The broker node, when there is one (not in `mqlog archiver`). */
+  node?: BrokerNode;
+}
+
+export class OperatorServices {
+  readonly replays: Replays | null;
+  readonly archiver: Archiver | null;
+  readonly history: HistorySource;
+  private api: ApiServer | null = null;
+  private readonly es: Client | null;
+  apiPort: number | null = null;
+
+  constructor(private readonly ctx: OperatorContext) {
+    const c = ctx.config;
+    this.es = c.elasticsearch.nodes.length > 0 ? elasticsearchClient(c.elasticsearch) : null;
+    const useEs = c.history.source === 'elasticsearch' || (c.history.source === 'auto' && this.es !== null);
+    this.history = useEs ? new ElasticsearchHistory(this.es!, c.elasticsearch.indexPrefix) : new LogHistory(ctx.log, ctx.streams.messages);
+    this.replays = ctx.node
+      ? new Replays(
+          {
+            log: ctx.log,
+            messagesStream: ctx.streams.messages,
+            nodeId: ctx.nodeId,
+            append: async (events) => {
+              await ctx.log.append(recordsFor(events, ctx.streams));
+            },
+          },
+          ctx.logger.child({ component: 'replay' }),
+        )
+      : null;
+    this.archiver =
+      c.archive.enabled && this.es
+        ? new Archiver({
+            log: ctx.log,
+            streams: ctx.streams,
+            client: this.es,
+            settings: c.elasticsearch,
+            group: c.archive.group,
+            batchSize: c.archive.batchSize,
+            logger: ctx.logger.child({ component: 'archiver' }),
+          })
+        : null;
+  }
+
+  async start(): Promise<void> {
+    this.archiver?.start();
+    if (!this.ctx.config.api.enabled) return;
+    this.api = new ApiServer(this.ctx.config.api, this.routes(), this.ctx.logger.child({ component: 'api' }));
+    this.apiPort = await this.api.listen();
+  }
+
+  async close(): Promise<void> {
+    await this.api?.close();
+    await this.replays?.close();
+    await this.archiver?.close();
+    await this.es?.close();
+  }
+
+  private routes(): Route[] {
+    const routes: Route[] = [
+      metricsRoute(() => this.metrics()),
+      { method: 'GET', path: '/api/v1/status', handle: () => ({ status: 200, json: this.status() }) },
+      {
+        method: 'GET',
+        path: '/api/v1/archiver',
+        handle: async () => {
+          if (!this.archiver) throw new NotFound('no archiver runs here (archive.enabled is false)');
+          await this.archiver.refreshLag();
+          return { status: 200, json: this.archiver.status() };
+        },
+      },
+    ];
+    if (this.ctx.node) routes.push(messagesRoute(this.history));
+    if (this.replays) routes.push(...replayRoutes(this.replays, this.ctx.log.partitionCount(this.ctx.streams.messages)));
+    return routes;
+  }
+
+  private status(): Record<string, unknown> {
+    const node = this.ctx.node;
+    return {
+      nodeId: this.ctx.nodeId,
+      backend: this.ctx.config.log.backend,
+      history: this.history.name,
+      connections: node?.connectionCount ?? null,
+      stats: node ? { ...node.stats } : null,
+      archiver: this.archiver?.status() ?? null,
+    };
+  }
+
+  private metrics(): MetricSample[] {
+    const out: MetricSample[] = [];
+    const node = this.ctx.node;
+    if (node) {
+      const s = node.stats;
+      out.push(
+        { name: 'mqlog_connections', help: 'Open client connections on this node', type: 'gauge', value: node.connectionCount },
+        { name: 'mqlog_messages_received_total', help: 'PUBLISH packets received from clients', type: 'counter', value: s.messagesReceived },
+        { name: 'mqlog_messages_sent_total', help: 'PUBLISH packets sent to clients', type: 'counter', value: s.messagesSent },
+        { name: 'mqlog_messages_dropped_total', help: 'Messages dropped (QoS 0 to slow clients, full offline queues)', type: 'counter', value: s.publishDropped },
+        { name: 'mqlog_publish_denied_total', help: 'PUBLISH packets refused by the access rules', type: 'counter', value: s.publishDenied },
+        { name: 'mqlog_bytes_received_total', help: 'Bytes received from clients', type: 'counter', value: s.bytesReceived },
+        { name: 'mqlog_bytes_sent_total', help: 'Bytes sent to clients', type: 'counter', value: s.bytesSent },
+      );
+    }
+    if (this.archiver) {
+      const a = this.archiver.status();
+      out.push(
+        { name: 'mqlog_archiver_lag_records', help: 'Log records not yet archived to Elasticsearch', type: 'gauge', value: a.lag },
+        { name: 'mqlog_archiver_indexed_total', help: 'Documents indexed into Elasticsearch', type: 'counter', value: a.indexed },
+        { name: 'mqlog_archiver_duplicates_total', help: 'Records found already archived (re-runs after a crash)', type: 'counter', value: a.duplicates },
+        { name: 'mqlog_archiver_rejected_total', help: 'Documents Elasticsearch refused', type: 'counter', value: a.rejected },
+        { name: 'mqlog_archiver_elasticsearch_up', help: '1 when the last request reached Elasticsearch', type: 'gauge', value: a.elasticsearchDown ? 0 : 1 },
+      );
+    }
+    return out;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * One replay: reads the range in publish-time order (per-topic log order) and
+ * appends the matching messages again, marked as replays (MessageOrigin.Replay,
+ * retain cleared) so they are neither archived again nor stored as retained.
+ * Appends go in batches, each awaited: the log's own pace is the limit.
+ */
+import { MessagePublished, MessageOrigin, publishedEvent } from '../events/types';
+import { EventLog } from '../log/EventLog';
+import { rangeForTimes, rangeSize, ScanRange, scanMessages } from '../history/MessageScan';
+import { topicMatches } from '../protocol/topics';
+import { ReplayRequest } from './ReplayRequest';
+
+export type ReplayState = 'running' | 'completed' | 'cancelled' | 'failed';
+
+export interface ReplayStatus {
+  id: string;
+  state: ReplayState;
+  topic: string;
+  target: ReplayRequest['target'];
+  /** Records in the range (the scan's total). */
+  total: number;
+  scanned: number;
+  /** Messages published again. */
+  replayed: number;
+  /** Percent of the range scanned. */
+  progress: number;
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  /** Set when the range held nothing to replay. */
+  note: string | null;
+}
+
+export interface ReplayContext {
+  log: EventLog;
+  messagesStream: string;
+  nodeId: string;
+  /** Appends replayed messages (encoded and routed as every published message). */
+  append(events: MessagePublished[]): Promise<void>;
+}
+
+const BATCH = 500;
+
+export class ReplayJob {
+  private state: ReplayState = 'running';
+  private total = 0;
+  private scanned = 0;
+  private replayed = 0;
+  private error: string | null = null;
+  private note: string | null = null;
+  private readonly startedAt = new Date();
+  private finishedAt: Date | null = null;
+  private cancelRequested = false;
+  private range: ScanRange | null = null;
+  /** Resolves once the range is known (so an empty range is reported at once). */
+  readonly ready: Promise<void>;
+  /** Resolves when the job has stopped, whatever the outcome. */
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly id: string,
+    readonly request: ReplayRequest,
+    private readonly ctx: ReplayContext,
+  ) {
+    const prepared = this.prepare();
+    this.ready = prepared;
+    this.done = prepared.then(() => this.run());
+  }
+
+  cancel(): boolean {
+    if (this.state !== 'running') return false;
+    this.cancelRequested = true;
+    return true;
+  }
+
+  get topicPrefix(): string | null {
+    const t = this.request.target;
+    return t.type === 'prefix' ? (t.prefix ?? `$replay/${this.id}/`) : null;
+  }
+
+  status(): ReplayStatus {
+    return {
+      id: this.id,
+      state: this.state,
+      topic: this.request.topic,
+      target: this.request.target.type === 'prefix' ? { type: 'prefix', prefix: this.topicPrefix } : this.request.target,
+      total: this.total,
+      scanned: this.scanned,
+      replayed: this.replayed,
+      progress: this.total === 0 ? 100 : Math.floor((this.scanned / this.total) * 1000) / 10,
+      startedAt: this.startedAt.toISOString(),
+      finishedAt: this.finishedAt ? this.finishedAt.toISOString() : null,
+      error: this.error,
+      note: this.note,
+    };
+  }
+
+  private async prepare(): Promise<void> {
+    try {
+      const r = this.request;
+      if (r.positions) {
+        const n = this.ctx.log.partitionCount(this.ctx.messagesStream);
+        const start: number[] = new Array<number>(n).fill(0);
+        const end: number[] = new Array<number>(n).fill(0);
+        for (const [p, [from, to]] of r.positions) {
+          start[p] = Math.max(from, await this.ctx.log.startOffset(this.ctx.messagesStream, p));
+          end[p] = Math.min(to, await this.ctx.log.endOffset(this.ctx.messagesStream, p));
+        }
+        this.range = { start, end };
+      } else {
+        this.range = await rangeForTimes(this.ctx.log, this.ctx.messagesStream, r.from, r.to);
+      }
+      this.total = rangeSize(this.range);
+      if (this.total === 0) this.finish('completed', null, 'the range holds no messages');
+    } catch (err) {
+      this.finish('failed', (err as Error).message);
+    }
+  }
+
+  private async run(): Promise<void> {
+    if (this.state !== 'running' || !this.range) return;
+    const r = this.request;
+    const prefix = this.topicPrefix;
+    const target = r.target.type === 'client' ? r.target.clientId : null;
+    let batch: MessagePublished[] = [];
+    try {
+      const progress = await scanMessages(
+        this.ctx.log,
+        this.ctx.messagesStream,
+        this.range,
+        { topic: (t) => topicMatches(r.topic, t), from: r.from, to: r.to },
+        async ({ event }, p) => {
+          this.scanned = p.scanned;
+          batch.push(
+            publishedEvent({
+              topic: prefix === null ? event.topic : prefix + event.topic,
+              payload: event.payload,
+              qos: event.qos,
+              retain: false,
+              publisherId: event.publisherId,
+              origin: MessageOrigin.Replay,
+              nodeId: this.ctx.nodeId,
+              timestamp: Date.now(),
+              username: event.username,
+              remoteAddress: event.remoteAddress,
+              target,
+            }),
+          );
+          if (batch.length >= BATCH) {
+            await this.ctx.append(batch);
+            this.replayed += batch.length;
+            batch = [];
+          }
+          return !this.cancelRequested;
+        },
+      );
+      if (batch.length > 0 && !this.cancelRequested) {
+        await this.ctx.append(batch);
+        this.replayed += batch.length;
+      }
+      this.scanned = this.cancelRequested ? progress.scanned : this.total;
+      if (this.cancelRequested) this.finish('cancelled', null);
+      else this.finish('completed', null, this.replayed === 0 ? `no message in the range matched '${r.topic}'` : null);
+    } catch (err) {
+      this.finish('failed', (err as Error).message);
+    }
+  }
+
+  private finish(state: ReplayState, error: string | null, note: string | null = null): void {
+    this.state = state;
+    this.error = error;
+    this.note = note;
+    this.finishedAt = new Date();
+  }
+}
