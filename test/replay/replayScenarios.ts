@@ -118,6 +118,20 @@ export function describeReplay(name: string, setup: () => Promise<ReplayFixture>
       expect(gotChosen.filter((g) => g.payload !== 'fence').map((g) => g.payload)).toEqual([...Array(N).keys()].filter((i) => i % 3 !== 0).map((i) => `m${i}`));
     });
 
+    test('to one client id that is offline with a persistent session: queued until it returns', async () => {
+      const away = await client('rp-away', f.deliveryUrl, { clean: false });
+      await away.subscribeAsync('rp/b', { qos: 1 });
+      await away.endAsync();
+      const s = await replay({ topic: 'rp/b', from: t0, to: t1, target: 'client', clientId: 'rp-away' });
+      expect(s.replayed).toBe(N / 3);
+      // Listening before the CONNACK: the queued messages follow it at once.
+      const back = mqtt.connect(f.deliveryUrl, { clientId: 'rp-away', clean: false, reconnectPeriod: 0 });
+      clients.push(back);
+      const got = collect(back);
+      await waitFor(() => got.length >= N / 3, 'the queued replay', 30_000);
+      expect(got.map((g) => g.payload)).toEqual([...Array(N).keys()].filter((i) => i % 3 === 0).map((i) => `m${i}`));
+    });
+
     test('to a prefix: $replay/<id>/<topic> by default, or a prefix of choice', async () => {
       const sub = await client('rp-prefix', f.deliveryUrl);
       const got = collect(sub);
