@@ -18,6 +18,7 @@ interface Service {
   volumes?: string[];
   ports?: string[];
   hostname?: string;
+  command?: string[];
 }
 
 const compose = parse(readFileSync(join(dockerDir, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -32,6 +33,7 @@ test('the cluster has three Kafka brokers, Elasticsearch, three mqlog nodes and 
   expect(names).toContain('elasticsearch');
   expect(names.filter((n) => n.startsWith('mqlog-'))).toHaveLength(3);
   expect(names).toContain('lb');
+  expect(services.archiver.command).toEqual(['archiver']);
 });
 
 test('every service has an image or a build whose Dockerfile exists', () => {
@@ -60,16 +62,16 @@ test('dependencies and named volumes refer to things that are declared', () => {
   }
 });
 
-test('published ports are unique and the load balancer forwards to the mqlog listeners', () => {
+test('published ports are unique and the load balancer forwards to the mqlog listeners and API', () => {
   const published = Object.values(services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':')[0]));
   expect(new Set(published).size).toBe(published.length);
   const haproxy = readFileSync(join(dockerDir, 'haproxy.cfg'), 'utf8');
   const servers = [...haproxy.matchAll(/^\s*server (\S+) (\S+):(\d+)/gm)].map((m) => ({ host: m[2], port: Number(m[3]) }));
-  expect(servers.length).toBe(6);
+  expect(servers.length).toBe(9);
   for (const srv of servers) {
     expect(names).toContain(srv.host);
     const config = loadConfig({ env: services[srv.host].environment });
-    const listening = [config.listeners.tcp, config.listeners.ws].filter((l) => l.enabled).map((l) => l.port);
+    const listening = [config.listeners.tcp, config.listeners.ws, config.api].filter((l) => l.enabled).map((l) => l.port);
     expect([srv.host, listening.includes(srv.port)]).toEqual([srv.host, true]);
   }
 });
@@ -86,6 +88,15 @@ test('every mqlog node is a valid Kafka-backed configuration with its own node i
     ids.add(config.nodeId);
   }
   expect(ids.size).toBe(3);
+});
+
+test('the archiver and the nodes share one Kafka log and one Elasticsearch', () => {
+  const archiver = loadConfig({ env: services.archiver.environment });
+  const node = loadConfig({ env: services['mqlog-1'].environment });
+  expect(archiver.log.kafka.brokers).toEqual(node.log.kafka.brokers);
+  expect(archiver.elasticsearch.nodes).toEqual(['http://elasticsearch:9200']);
+  expect(node.elasticsearch.nodes).toEqual(archiver.elasticsearch.nodes);
+  expect(services.archiver.depends_on).toContain('elasticsearch');
 });
 
 test('the Kafka brokers form one KRaft quorum with distinct ids and advertised names', () => {
