@@ -224,6 +224,13 @@ export function describeEventLogContract(name: string, factory: EventLogFactory)
       expect(await log.committedPosition('g1', EV(), 0)).toBe(18);
     });
 
+    test('commits positions of several partitions at once (a consumer tailing them all)', async () => {
+      for (let round = 1; round <= 3; round++) {
+        await Promise.all([0, 1, 2].map((p) => log.commitPosition('gc', EV(), p, round * 10 + p)));
+      }
+      expect(await Promise.all([0, 1, 2].map((p) => log.committedPosition('gc', EV(), p)))).toEqual([30, 31, 32]);
+    });
+
     test('a compacted stream folds to the latest value per key, tombstones delete', async () => {
       await log.append([
         { stream: LATEST(), key: b('a'), value: b('a1'), partition: 0 },

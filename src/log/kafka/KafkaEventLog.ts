@@ -50,18 +50,24 @@ function isPermanent(err: unknown): boolean {
   return e !== undefined && typeof e.type === 'string' && e.retriable === false;
 }
 
+/** A Kafka error that passes once leadership or metadata settles (kafkajs marks them retriable). */
+function isRetriable(err: unknown): boolean {
+  return (err as { retriable?: boolean } | undefined)?.retriable === true;
+}
+
 /**
  * Admin calls that kafkajs does not retry although Kafka answers them with
  * transient errors (metadata of a topic just created not yet on every broker;
  * "not the coordinator" right after the offsets topic appears): a few tries with
  * backoff. `done` treats an error as success (e.g. the topic already exists).
  */
-async function retrying<T>(what: string, call: () => Promise<T>, done?: (err: unknown) => boolean): Promise<T> {
+async function retrying<T>(what: string, call: () => Promise<T>, done?: (err: unknown) => boolean, retryIf?: (err: unknown) => boolean): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (err) {
       if (done?.(err)) return undefined as T;
+      if (retryIf && !retryIf(err)) throw err;
       if (attempt >= 10) throw new LogError(`${what} failed after ${attempt} attempts: ${(err as Error).message}`);
       await sleep(Math.min(2000, 100 * 2 ** attempt));
     }
@@ -384,7 +390,8 @@ export class KafkaEventLog implements EventLog {
 
   private async offsets(stream: string, partition: number): Promise<{ low: number; high: number }> {
     this.checkPartition(stream, partition);
-    const all = await this.admin!.fetchTopicOffsets(stream);
+    // kafkajs does not retry "not the leader" here, which Kafka answers for a topic just created or a leader moving.
+    const all = await retrying(`offsets of ${stream}`, () => this.admin!.fetchTopicOffsets(stream), undefined, isRetriable);
     const p = all.find((x) => x.partition === partition);
     if (!p) throw new LogError(`stream ${stream} has no partition ${partition}`);
     return { low: Number(p.low), high: Number(p.high) };
@@ -400,7 +407,7 @@ export class KafkaEventLog implements EventLog {
 
   async offsetForTimestamp(stream: string, partition: number, timestamp: number): Promise<number> {
     this.checkPartition(stream, partition);
-    const all = await this.admin!.fetchTopicOffsetsByTimestamp(stream, timestamp);
+    const all = await retrying(`offsets of ${stream} by time`, () => this.admin!.fetchTopicOffsetsByTimestamp(stream, timestamp), undefined, isRetriable);
     const p = all.find((x) => x.partition === partition);
     return p ? Number(p.offset) : this.endOffset(stream, partition);
   }
@@ -412,7 +419,14 @@ export class KafkaEventLog implements EventLog {
 
   async commitPosition(group: string, stream: string, partition: number, offset: number): Promise<void> {
     this.checkPartition(stream, partition);
-    await retrying('commit position', () => this.admin!.setOffsets({ groupId: group, topic: stream, partitions: [{ partition, offset: String(offset) }] }));
+    // A plain OffsetCommit to the group's coordinator, as a consumer without a
+    // group membership commits. (kafkajs's admin.setOffsets joins the group with
+    // a throwaway consumer: a rebalance per commit, and concurrent commits for
+    // two partitions fail with "the consumer group must have no running instances".)
+    await retrying('commit position', async () => {
+      const coordinator = await this.readCluster!.findGroupCoordinator({ groupId: group });
+      await coordinator.offsetCommit({ groupId: group, groupGenerationId: -1, memberId: '', topics: [{ topic: stream, partitions: [{ partition, offset: String(offset) }] }] });
+    });
   }
 
   async committedPosition(group: string, stream: string, partition: number): Promise<number | null> {

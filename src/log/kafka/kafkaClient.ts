@@ -43,6 +43,13 @@ export interface RawBroker {
     maxBytes: number;
     topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
   }): Promise<RawFetchResponse>;
+  /** OffsetCommit; generation -1 and an empty member id commit for a group with no members. */
+  offsetCommit(request: {
+    groupId: string;
+    groupGenerationId: number;
+    memberId: string;
+    topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>;
+  }): Promise<unknown>;
 }
 
 export interface RawCluster {
@@ -53,6 +60,7 @@ export interface RawCluster {
   refreshMetadataIfNecessary(): Promise<void>;
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
   findBroker(query: { nodeId: string }): Promise<RawBroker>;
+  findGroupCoordinator(query: { groupId: string }): Promise<RawBroker>;
 }
 
 function kafkaLogCreator(logger: Logger) {
