@@ -7,6 +7,7 @@ import { rmSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import mqtt from 'mqtt';
 import { IPublishPacket } from 'mqtt-packet';
+import pino from 'pino';
 import { TestBroker, tempDir } from '../helpers/broker';
 import { brokerConfig, ChildBroker, spawnBroker } from '../helpers/childBroker';
 import { kafkaNodeConfig, startKafkaNode, uniquePrefix } from '../helpers/cluster';
@@ -72,19 +73,31 @@ describe('a Kafka broker restart', () => {
   test('QoS 1 waits for Kafka (no PUBACK), QoS 0 is shed and counted, and everything resumes without a node restart', async () => {
     const cluster = await kafkaCluster('restart', 1, await freeKafkaPort(1));
     kafkaDir = cluster.dir;
+    // MQLOG_TEST_LOG_FILE=path: the node's log (debug) with the test's steps, for a timeline when this fails.
+    const dbgFile = process.env.MQLOG_TEST_LOG_FILE;
+    const dbg = dbgFile ? pino({ level: 'debug' }, pino.destination({ dest: dbgFile, sync: true })) : undefined;
+    const mark = (msg: string) => dbg?.info({ step: true }, `TEST ${msg}`);
     node = await startKafkaNode(cluster.bootstrap, uniquePrefix('restart'), 'restart-a', {
       log: { kafka: { maxBufferedBytes: 64 * 1024, requestTimeoutMs: 3000 } },
-    });
+    }, dbg ? { logger: dbg } : {});
     const sub = await mqtt.connectAsync(node.url, { clientId: 'kr-sub', reconnectPeriod: 0 });
     const got = collect(sub);
+    sub.on('message', (topic, payload) => {
+      if (topic !== 'kr/qos0') mark(`subscriber got ${topic} ${payload.toString()}`);
+    });
     await sub.subscribeAsync('kr/#', { qos: 1 });
     const pub = await mqtt.connectAsync(node.url, { clientId: 'kr-pub', reconnectPeriod: 0, keepalive: 0 });
     await pub.publishAsync('kr/before', 'before', { qos: 1 });
     await waitFor(() => got.length === 1, 'delivery before the restart', 10_000);
 
+    mark('killing broker');
     await kafkaLib.killBroker({ dir: kafkaDir, broker: 1 });
+    mark('killed broker');
     let acked = false;
-    const during = pub.publishAsync('kr/during', 'during', { qos: 1 }).then(() => (acked = true));
+    const during = pub.publishAsync('kr/during', 'during', { qos: 1 }).then(() => {
+      acked = true;
+      mark('during acked');
+    });
     const dropsBefore = node.node.stats.publishDropped;
     const big = Buffer.alloc(8 * 1024, 7);
     for (let i = 0; i < 40; i++) pub.publish('kr/qos0', big, { qos: 0 });
@@ -92,7 +105,11 @@ describe('a Kafka broker restart', () => {
     expect(acked).toBe(false); // not durable, so not acknowledged
     expect(node.node.stats.publishDropped).toBeGreaterThan(dropsBefore); // QoS 0 shed past the buffer bound
 
+    mark('restarting broker');
     await kafkaLib.restartBroker({ dir: kafkaDir, broker: 1 });
+    mark('broker restarted');
+    // Two steps that fail apart: the append reaching Kafka (PUBACK), then the tail reading it back.
+    await waitFor(() => acked, 'the PUBACK of the held message after the restart', 60_000);
     await during;
     await waitFor(() => got.some((g) => g.payload === 'during'), 'the held message after the restart', 60_000);
     await pub.publishAsync('kr/after', 'after', { qos: 1 });

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'crypto';
 import { BrokerConfig, DeepPartial } from '../../src/config';
+import { CreateBrokerOptions } from '../../src/index';
 import { startBroker, TestBroker } from './broker';
 
 export function uniquePrefix(name: string): string {
@@ -27,6 +28,12 @@ export function kafkaNodeConfig(brokers: string[], prefix: string, nodeId: strin
   };
 }
 
-export async function startKafkaNode(brokers: string[], prefix: string, nodeId: string, extra: DeepPartial<BrokerConfig> = {}): Promise<TestBroker> {
-  return startBroker(kafkaNodeConfig(brokers, prefix, nodeId, extra));
+export async function startKafkaNode(
+  brokers: string[],
+  prefix: string,
+  nodeId: string,
+  extra: DeepPartial<BrokerConfig> = {},
+  options: CreateBrokerOptions = {},
+): Promise<TestBroker> {
+  return startBroker(kafkaNodeConfig(brokers, prefix, nodeId, extra), options);
 }
