@@ -1,7 +1,7 @@
 /** History answered from the Elasticsearch archive: the same query, the same page shape as the log's. */
 import { Client, errors, estypes } from '@elastic/elasticsearch';
 import { Unavailable } from '../../src/api/ApiServer';
-import { HistoryMessage, HistoryPage, OriginName } from '../../src/history/HistoryMessage';
+import { HistoryMessage, HistoryPage, OriginName, pageOf } from '../../src/history/HistoryMessage';
 import { encodeCursor, HistoryQuery } from '../../src/history/HistoryQuery';
 import { HistorySource } from '../../src/history/HistorySource';
 import { QoS } from '../../src/events/types';
@@ -57,10 +57,10 @@ export class ElasticsearchHistory implements HistorySource {
         }
         throw err;
       });
-    const messages = res.hits.hits.map((h) => toMessage(h._source!));
-    const more = messages.length > q.limit;
-    const page = more ? messages.slice(0, q.limit) : messages;
-    return { messages: page, next: more ? page[page.length - 1].cursor : null };
+    return pageOf(
+      res.hits.hits.map((h) => toMessage(h._source!)),
+      q.limit,
+    );
   }
 }
 

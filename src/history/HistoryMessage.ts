@@ -34,6 +34,16 @@ export interface HistoryPage {
   next: string | null;
 }
 
+/**
+ * A page from up to `limit + 1` results: sources fetch one more than asked, so
+ * a next page exists exactly when that extra one was found.
+ */
+export function pageOf(found: HistoryMessage[], limit: number): HistoryPage {
+  if (found.length <= limit) return { messages: found, next: null };
+  const messages = found.slice(0, limit);
+  return { messages, next: messages[messages.length - 1].cursor };
+}
+
 export type OriginName = 'client' | 'will' | 'system' | 'api' | 'replay';
 
 export const ORIGIN_NAMES: Record<MessageOrigin, OriginName> = {

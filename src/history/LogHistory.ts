@@ -6,7 +6,7 @@
 import { MessagePublished } from '../events/types';
 import { EventLog } from '../log/EventLog';
 import { topicMatches } from '../protocol/topics';
-import { HistoryMessage, historyMessage, HistoryPage, utf8OrNull } from './HistoryMessage';
+import { HistoryMessage, historyMessage, HistoryPage, pageOf, utf8OrNull } from './HistoryMessage';
 import { HistoryQuery, textTerms } from './HistoryQuery';
 import { HistorySource } from './HistorySource';
 import { rangeForTimes, scanMessages } from './MessageScan';
@@ -35,9 +35,7 @@ export class LogHistory implements HistorySource {
         return found.length <= q.limit; // one more than asked tells whether a next page exists
       },
     );
-    const more = found.length > q.limit;
-    const messages = more ? found.slice(0, q.limit) : found;
-    return { messages, next: more ? messages[messages.length - 1].cursor : null };
+    return pageOf(found, q.limit);
   }
 }
 
