@@ -13,7 +13,7 @@ import { brokerConfig, ChildBroker, spawnBroker } from '../helpers/childBroker';
 import { kafkaNodeConfig, uniquePrefix } from '../helpers/cluster';
 import { kafkaBrokers } from '../helpers/kafka';
 import { connectBytes } from '../helpers/packets';
-import { drainPublishes, RawClient, sleep } from '../helpers/rawClient';
+import { drainPublishes, RawClient, sleep, waitFor } from '../helpers/rawClient';
 
 jest.setTimeout(180_000);
 
@@ -107,10 +107,12 @@ test('kill -9 of a node mid-stream: subscribers move to another node and lose no
       if (i % 10 === 9) await sleep(5);
     }
   })();
-  await sleep(2500);
+  // Counted, not timed: on a loaded machine a fixed sleep may see only a handful.
+  await waitFor(() => acked.q1.size >= 25, 'publishing before the kill', 60_000);
   a.proc.kill('SIGKILL');
   await a.exited;
-  await sleep(1000); // keep publishing while A is dead
+  const atKill = acked.q1.size;
+  await waitFor(() => acked.q1.size >= atKill + 5, 'publishing while A is dead', 60_000);
   running = false;
   await flow;
   await pub.endAsync();
