@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const lib = require('./elasticsearch/lib.cjs');
+const { runCli, timeoutMsOf } = require('./common/cli.cjs');
 
 const USAGE = `usage: node scripts/elasticsearch.mjs <command> [options]
 
@@ -42,88 +43,36 @@ const FLAGS = {
   '--quiet': 'bool',
 };
 
-function parse(argv) {
-  const [command, ...rest] = argv;
-  const opts = {};
-  for (let i = 0; i < rest.length; i++) {
-    let arg = rest[i];
-    let value;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const kind = FLAGS[arg];
-    if (!kind) throw new lib.ElasticsearchScriptError(`unknown option ${arg}\n\n${USAGE}`);
-    const key = arg.slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    if (kind === 'bool') {
-      opts[key] = true;
-      continue;
-    }
-    if (value === undefined) {
-      value = rest[++i];
-      if (value === undefined) throw new lib.ElasticsearchScriptError(`${arg} needs a value`);
-    }
-    if (kind === 'int') {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n <= 0) throw new lib.ElasticsearchScriptError(`${arg} needs a positive integer, got ${value}`);
-      value = n;
-    }
-    opts[key] = value;
-  }
-  return { command, opts };
-}
+const commonOpts = (opts) => ({ dir: opts.dir, quiet: opts.quiet, timeoutMs: timeoutMsOf(opts) });
 
-async function main() {
-  const { command, opts } = parse(process.argv.slice(2));
-  const common = {
-    dir: opts.dir,
-    quiet: opts.quiet,
-    timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined,
-  };
-  switch (command) {
-    case 'fetch': {
+runCli({
+  name: 'elasticsearch.mjs',
+  usage: USAGE,
+  flags: FLAGS,
+  ErrorClass: lib.ElasticsearchScriptError,
+  commands: {
+    async fetch(opts) {
       const r = await lib.fetchElasticsearch({ version: opts.version, force: opts.force, quiet: opts.quiet });
       process.stdout.write(`${r.dist}\n`);
       if (!r.fetched && !opts.quiet) process.stderr.write(`[elasticsearch] Elasticsearch ${r.version} already cached\n`);
-      return;
-    }
-    case 'start': {
-      const r = await lib.startElasticsearch({ ...common, port: opts.port, transportPort: opts.transportPort, version: opts.version, heapMb: opts.heap });
+    },
+    async start(opts) {
+      const r = await lib.startElasticsearch({ ...commonOpts(opts), port: opts.port, transportPort: opts.transportPort, version: opts.version, heapMb: opts.heap });
       process.stdout.write(`${r.url}\n`);
-      return;
-    }
-    case 'stop': {
-      await lib.stopElasticsearch({ ...common, rm: opts.rm });
-      return;
-    }
-    case 'kill': {
-      await lib.killElasticsearch(common);
-      return;
-    }
-    case 'restart': {
-      const r = await lib.restartElasticsearch(common);
+    },
+    async stop(opts) {
+      await lib.stopElasticsearch({ ...commonOpts(opts), rm: opts.rm });
+    },
+    async kill(opts) {
+      await lib.killElasticsearch(commonOpts(opts));
+    },
+    async restart(opts) {
+      const r = await lib.restartElasticsearch(commonOpts(opts));
       process.stdout.write(`${r.url}\n`);
-      return;
-    }
-    case 'status': {
-      const r = await lib.elasticsearchStatus(common);
+    },
+    async status(opts) {
+      const r = await lib.elasticsearchStatus(commonOpts(opts));
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      return;
-    }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    default:
-      throw new lib.ElasticsearchScriptError(`unknown command ${command}\n\n${USAGE}`);
-  }
-}
-
-main().catch((err) => {
-  if (err instanceof lib.ElasticsearchScriptError) process.stderr.write(`elasticsearch.mjs: error: ${err.message}\n`);
-  else process.stderr.write(`elasticsearch.mjs: unexpected error: ${err && err.stack ? err.stack : err}\n`);
-  process.exitCode = 1;
+    },
+  },
 });

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const lib = require('./kafka/lib.cjs');
+const { runCli, timeoutMsOf } = require('./common/cli.cjs');
 
 const USAGE = `usage: node scripts/kafka.mjs <command> [options]
 
@@ -42,90 +43,38 @@ const FLAGS = {
   '--quiet': 'bool',
 };
 
-function parse(argv) {
-  const [command, ...rest] = argv;
-  const opts = {};
-  for (let i = 0; i < rest.length; i++) {
-    let arg = rest[i];
-    let value;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const kind = FLAGS[arg];
-    if (!kind) throw new lib.KafkaScriptError(`unknown option ${arg}\n\n${USAGE}`);
-    if (kind === 'bool') {
-      opts[arg.slice(2)] = true;
-      continue;
-    }
-    if (value === undefined) {
-      value = rest[++i];
-      if (value === undefined) throw new lib.KafkaScriptError(`${arg} needs a value`);
-    }
-    if (kind === 'int') {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n <= 0) throw new lib.KafkaScriptError(`${arg} needs a positive integer, got ${value}`);
-      value = n;
-    }
-    opts[arg.slice(2)] = value;
-  }
-  return { command, opts };
-}
+const commonOpts = (opts) => ({ dir: opts.dir, brokers: opts.brokers, quiet: opts.quiet, timeoutMs: timeoutMsOf(opts) });
 
-async function main() {
-  const { command, opts } = parse(process.argv.slice(2));
-  const common = {
-    dir: opts.dir,
-    brokers: opts.brokers,
-    quiet: opts.quiet,
-    timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined,
-  };
-  switch (command) {
-    case 'fetch': {
+runCli({
+  name: 'kafka.mjs',
+  usage: USAGE,
+  flags: FLAGS,
+  ErrorClass: lib.KafkaScriptError,
+  commands: {
+    async fetch(opts) {
       const r = await lib.fetchKafka({ version: opts.version, force: opts.force, quiet: opts.quiet });
       process.stdout.write(`${r.libs}\n`);
       if (!r.fetched && !opts.quiet) process.stderr.write(`[kafka] Kafka ${r.version} already cached (${r.jars.length} jars)\n`);
-      return;
-    }
-    case 'start': {
-      const r = await lib.startKafka({ ...common, port: opts.port, version: opts.version, heapMb: opts.heap });
+    },
+    async start(opts) {
+      const r = await lib.startKafka({ ...commonOpts(opts), port: opts.port, version: opts.version, heapMb: opts.heap });
       process.stdout.write(`${r.bootstrap}\n`);
-      return;
-    }
-    case 'stop': {
-      await lib.stopKafka({ ...common, remove: opts.rm });
-      return;
-    }
-    case 'kill': {
+    },
+    async stop(opts) {
+      await lib.stopKafka({ ...commonOpts(opts), remove: opts.rm });
+    },
+    async kill(opts) {
       if (!opts.broker) throw new lib.KafkaScriptError('kill needs --broker N');
-      await lib.killBroker({ ...common, broker: opts.broker });
-      return;
-    }
-    case 'restart': {
+      await lib.killBroker({ ...commonOpts(opts), broker: opts.broker });
+    },
+    async restart(opts) {
       if (!opts.broker) throw new lib.KafkaScriptError('restart needs --broker N');
-      const r = await lib.restartBroker({ ...common, broker: opts.broker });
+      const r = await lib.restartBroker({ ...commonOpts(opts), broker: opts.broker });
       process.stdout.write(`${r.bootstrap}\n`);
-      return;
-    }
-    case 'status': {
-      const r = await lib.kafkaStatus(common);
+    },
+    async status(opts) {
+      const r = await lib.kafkaStatus(commonOpts(opts));
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      return;
-    }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    default:
-      throw new lib.KafkaScriptError(`unknown command ${command}\n\n${USAGE}`);
-  }
-}
-
-main().catch((err) => {
-  if (err instanceof lib.KafkaScriptError) process.stderr.write(`kafka.mjs: error: ${err.message}\n`);
-  else process.stderr.write(`kafka.mjs: unexpected error: ${err && err.stack ? err.stack : err}\n`);
-  process.exitCode = 1;
+    },
+  },
 });

@@ -24,10 +24,18 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
 const http = require('node:http');
 const crypto = require('node:crypto');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
+const { sleep } = require('../common/polling.cjs');
+const { tempSuffix, lastLines, tailFile } = require('../common/files.cjs');
+const { progressLogger, secondsSince } = require('../common/progress.cjs');
+const { isRoot, findExecutable, runCommand, spawnDetached, sendSignal, pidAlive, pidExiting, waitGone } = require('../common/processes.cjs');
+const { withDirLock: withLock } = require('../common/lockFile.cjs');
+const { portFree, waitPortsFree, findFreePortBlock } = require('../common/ports.cjs');
+const { cacheRoot, cacheDir, readCacheMarker, installIntoCache, fetchOnce } = require('../common/cache.cjs');
+const { runDependencyPlugin } = require('../common/maven.cjs');
+const { STATE_FILE, readState: readStateFile, writeState } = require('../common/stateFile.cjs');
 
 const DEFAULT_VERSION = '8.19.7';
 /** Outside Linux's ephemeral range (32768-60999), so an outgoing connection never holds them. */
@@ -36,8 +44,6 @@ const DEFAULT_PORT = 29200;
 const TRANSPORT_PORT_OFFSET = 100;
 const DEFAULT_HEAP_MB = 512;
 const DEFAULT_USER = 'mqlog-es';
-const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
-const STATE_FILE = 'state.json';
 const SERVER_MAIN = 'org.elasticsearch.bootstrap.Elasticsearch';
 
 class ElasticsearchScriptError extends Error {}
@@ -45,15 +51,9 @@ class ElasticsearchScriptError extends Error {}
 // ---------------------------------------------------------------------------
 // small helpers
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function cacheRoot() {
-  return process.env.MQLOG_CACHE_DIR || path.join(os.homedir(), '.cache', 'mqlog');
-}
-
 /** The cache dir of one version: fetched.json + dist/ (the unpacked distribution). */
 function elasticsearchHome(version = DEFAULT_VERSION) {
-  return path.join(cacheRoot(), `elasticsearch-${version}`);
+  return cacheDir(`elasticsearch-${version}`);
 }
 
 function defaultDir() {
@@ -65,80 +65,21 @@ function checkVersion(version) {
   return version;
 }
 
-function writeFileAtomic(file, text) {
-  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
-}
-
 /**
  * The end of a log file, or, when the last ERROR line of an Elasticsearch log
  * is further up (a long stack trace follows it), from that line on. Very long
  * lines (the JVM arguments line) are cut.
  */
-function tail(file, lines = 30) {
-  let all;
-  try {
-    all = fs.readFileSync(file, 'utf8').split('\n');
-  } catch {
-    return '';
-  }
-  let from = Math.max(0, all.length - lines);
-  for (let i = all.length - 1; i >= 0; i--) {
-    if (/^\[[^\]]*\]\[(ERROR|FATAL)\s*\]/.test(all[i])) {
-      if (i < from) from = i;
-      break;
-    }
-  }
-  return all
-    .slice(from, from + Math.max(lines, 40))
-    .map((l) => (l.length > 400 ? `${l.slice(0, 400)} ...` : l))
-    .join('\n');
+function tail(file) {
+  return tailFile(file, { startAt: /^\[[^\]]*\]\[(ERROR|FATAL)\s*\]/, maxLineLength: 400 });
 }
 
-function makeLogger(opts) {
-  if (typeof opts.log === 'function') return opts.log;
-  if (opts.quiet) return () => {};
-  return (msg) => process.stderr.write(`[elasticsearch] ${msg}\n`);
-}
+const makeLogger = (opts) => progressLogger(opts, 'elasticsearch');
 
-function isRoot() {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-function findExecutable(name, extraDirs = []) {
-  const dirs = [...(process.env.PATH || '').split(path.delimiter), ...extraDirs];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const file = path.join(dir, name);
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      if (fs.statSync(file).isFile()) return file;
-    } catch {}
-  }
-  return null;
-}
+const withDirLock = (dir, timeoutMs, fn) => withLock(dir, timeoutMs, fn, { ErrorClass: ElasticsearchScriptError });
 
 /** Runs a command, collecting its output; resolves {code, output}. */
-function run(cmd, args, options = {}) {
-  return new Promise((resolve, reject) => {
-    let child;
-    try {
-      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    const chunks = [];
-    child.stdout.on('data', (d) => chunks.push(d));
-    child.stderr.on('data', (d) => chunks.push(d));
-    child.on('error', (err) => {
-      if (err.code === 'ENOENT') reject(new ElasticsearchScriptError(`\`${cmd}\` not found on PATH (needed to ${options.purpose || 'run Elasticsearch'})`));
-      else reject(err);
-    });
-    child.on('close', (code, signal) => resolve({ code: code ?? 128, signal, output: Buffer.concat(chunks).toString('utf8').replace(/\x1b\[[0-9;]*m/g, '') }));
-  });
-}
+const run = (cmd, args, options) => runCommand(cmd, args, { ...options, ErrorClass: ElasticsearchScriptError });
 
 // ---------------------------------------------------------------------------
 // Java
@@ -166,20 +107,11 @@ function javaHome() {
 // ---------------------------------------------------------------------------
 // fetch
 
-function markerFile(version) {
-  return path.join(elasticsearchHome(version), 'fetched.json');
-}
-
 /** Returns the cache marker (+ paths) when the cache for `version` is complete, else null. */
 function cachedInstall(version = DEFAULT_VERSION) {
   const home = elasticsearchHome(version);
-  let marker;
-  try {
-    marker = JSON.parse(fs.readFileSync(markerFile(version), 'utf8'));
-  } catch {
-    return null;
-  }
-  if (marker.version !== version) return null;
+  const marker = readCacheMarker(home);
+  if (!marker || marker.version !== version) return null;
   const dist = path.join(home, 'dist');
   for (const probe of ['bin/elasticsearch', 'lib', 'config/jvm.options', 'modules']) {
     if (!fs.existsSync(path.join(dist, probe))) return null;
@@ -213,7 +145,7 @@ async function extractZip(zip, dest) {
     const t = tools[name]();
     if (!t) continue;
     const res = await run(t.cmd, t.args, { cwd: t.cwd, purpose: 'unpack the Elasticsearch zip' });
-    if (res.code !== 0) throw new ElasticsearchScriptError(`unpacking ${zip} with ${name} failed (exit ${res.code}):\n${res.output.split('\n').slice(-20).join('\n')}`);
+    if (res.code !== 0) throw new ElasticsearchScriptError(`unpacking ${zip} with ${name} failed (exit ${res.code}):\n${lastLines(res.output, 20)}`);
     return name;
   }
   throw new ElasticsearchScriptError(
@@ -260,33 +192,25 @@ function fixPermissions(dist) {
 async function fetchElasticsearch(opts = {}) {
   const version = checkVersion(opts.version || DEFAULT_VERSION);
   const log = makeLogger(opts);
-  const cached = cachedInstall(version);
-  if (cached && !opts.force) return { ...cached, fetched: false };
   const home = elasticsearchHome(version);
-  // One mvn run at a time per version (parallel jest workers may all ask).
-  return withDirLock(home, 15 * 60 * 1000, async () => {
-    const again = cachedInstall(version);
-    if (again && !opts.force) return { ...again, fetched: false };
-    return fetchLocked(version, home, log);
-  });
+  return fetchOnce(home, { force: opts.force, cached: () => cachedInstall(version), fetch: () => fetchLocked(version, home, log), ErrorClass: ElasticsearchScriptError });
 }
 
 async function fetchLocked(version, home, log) {
   const artifact = `org.elasticsearch.distribution.integ-test-zip:elasticsearch:${version}:zip`;
-  const suffix = `${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const suffix = tempSuffix();
   const download = path.join(home, `download.tmp-${suffix}`);
   const unpack = path.join(home, `dist.tmp-${suffix}`);
-  const mvn = process.env.MVN || 'mvn';
-  const args = ['-B', '-q', '-Dstyle.color=never', `${DEPENDENCY_PLUGIN}:copy`, `-Dartifact=${artifact}`, `-DoutputDirectory=${download}`];
   log(`fetching Elasticsearch ${version} (${artifact}) with Maven into ${home} ...`);
   const started = Date.now();
   try {
-    const res = await run(mvn, args, { cwd: home, purpose: 'fetch the Elasticsearch distribution from Maven Central' });
-    if (res.code !== 0) {
-      throw new ElasticsearchScriptError(
-        `mvn could not resolve ${artifact} (exit ${res.code}).\ncommand: ${mvn} ${args.join(' ')}\n${res.output.split('\n').slice(-40).join('\n')}`,
-      );
-    }
+    await runDependencyPlugin('copy', {
+      properties: { artifact, outputDirectory: download },
+      cwd: home,
+      what: artifact,
+      purpose: 'fetch the Elasticsearch distribution from Maven Central',
+      ErrorClass: ElasticsearchScriptError,
+    });
     const zips = fs.existsSync(download) ? fs.readdirSync(download).filter((f) => f.endsWith('.zip')) : [];
     if (zips.length !== 1) throw new ElasticsearchScriptError(`mvn copied ${zips.length} zip files into ${download}, expected 1`);
     const zip = path.join(download, zips[0]);
@@ -297,14 +221,10 @@ async function fetchLocked(version, home, log) {
     const root = top.length === 1 ? path.join(unpack, top[0]) : unpack;
     if (!fs.existsSync(path.join(root, 'bin', 'elasticsearch'))) throw new ElasticsearchScriptError(`${zips[0]} holds no bin/elasticsearch`);
     fixPermissions(root);
-    const dist = path.join(home, 'dist');
-    fs.rmSync(markerFile(version), { force: true });
-    fs.rmSync(dist, { recursive: true, force: true });
-    fs.renameSync(root, dist);
     const marker = { version, artifact, zipBytes, unpackedWith: tool, fetchedAt: new Date().toISOString() };
-    writeFileAtomic(markerFile(version), JSON.stringify(marker, null, 2) + '\n');
-    log(`fetched and unpacked in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return { ...marker, home, dist, fetched: true };
+    installIntoCache(home, 'dist', root, marker);
+    log(`fetched and unpacked in ${secondsSince(started)} s`);
+    return { ...marker, home, dist: path.join(home, 'dist'), fetched: true };
   } finally {
     fs.rmSync(download, { recursive: true, force: true });
     fs.rmSync(unpack, { recursive: true, force: true });
@@ -363,144 +283,21 @@ async function clusterHealth(port, { timeoutMs = 2000 } = {}) {
 }
 
 // ---------------------------------------------------------------------------
-// processes
-
-function procState(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
-
-function processExists(pid) {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err.code === 'EPERM';
-  }
-}
-
-/** pid is alive, not a zombie, and (on Linux) its command line holds every marker string. */
-function pidAlive(pid, markers) {
-  if (!processExists(pid)) return false;
-  if (process.platform === 'linux') {
-    // Guard against pid reuse and zombies.
-    try {
-      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      for (const m of markers) if (!cmdline.includes(m)) return false;
-    } catch {
-      return false;
-    }
-    const s = procState(pid);
-    if (s === null || s === 'Z' || s === 'X') return false;
-  }
-  return true;
-}
-
-/**
- * True while the process still exists and is not a zombie. Unlike pidAlive it
- * does not look at the command line: a process being killed loses its memory
- * (and so /proc/<pid>/cmdline) before it closes its sockets.
- */
-function pidExiting(pid) {
-  if (!processExists(pid)) return false;
-  if (process.platform !== 'linux') return true;
-  const s = procState(pid);
-  return s !== null && s !== 'Z' && s !== 'X';
-}
-
-/** Waits until none of the (previously verified) pids exists any more; false on timeout. */
-async function waitGone(pids, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!pids.some((p) => pidExiting(p))) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(100);
-  }
-}
-
-/**
- * Serialises start/stop/restart on one run dir across processes (jest workers
- * may all ask for the shared node at once). A lock whose owner died is taken over.
- */
-async function withDirLock(dir, timeoutMs, fn) {
-  fs.mkdirSync(dir, { recursive: true });
-  const lock = path.join(dir, '.lock');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (err) {
-      if (err.code !== 'EEXIST') throw err;
-    }
-    let owner = NaN;
-    let ageMs = 0;
-    try {
-      owner = Number(fs.readFileSync(lock, 'utf8'));
-      ageMs = Date.now() - fs.statSync(lock).mtimeMs;
-    } catch {
-      continue; // vanished meanwhile: try again
-    }
-    const stale = owner > 0 ? !processExists(owner) : ageMs > 10000;
-    if (stale) {
-      // Rename first so that only one waiter removes a given stale lock.
-      const aside = `${lock}.stale-${process.pid}`;
-      try {
-        fs.renameSync(lock, aside);
-        const was = Number(fs.readFileSync(aside, 'utf8'));
-        if (was === owner || !(was > 0) || !processExists(was)) fs.rmSync(aside, { force: true });
-        else fs.renameSync(aside, lock); // someone else's fresh lock: put it back
-      } catch {}
-      continue;
-    }
-    if (Date.now() > deadline) throw new ElasticsearchScriptError(`timed out waiting for ${lock} (held by pid ${owner})`);
-    await sleep(200);
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      if (Number(fs.readFileSync(lock, 'utf8')) === process.pid) fs.rmSync(lock, { force: true });
-    } catch {}
-  }
-}
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
-/** Waits (up to timeoutMs) until all ports can be bound; false if some never could. */
-async function waitPortsFree(ports, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let free = true;
-    for (const p of ports) if (!(await portFree(p))) free = false;
-    if (free) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(200);
-  }
-}
+// processes and ports
 
 /**
  * Finds a free http port in min..max whose transport port (port +
  * transportOffset) is free too. Keep max + transportOffset below 32768 (the
  * kernel's ephemeral range, where an outgoing connection may take a port).
  */
-async function findFreePort({ min = 20000, max = 32000, transportOffset = TRANSPORT_PORT_OFFSET } = {}) {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = min + Math.floor(Math.random() * (max - min + 1));
-    if ((await portFree(port)) && (await portFree(port + transportOffset))) return port;
-  }
-  throw new ElasticsearchScriptError(`no free port pair (http, http+${transportOffset}) in ${min}..${max}`);
+function findFreePort({ min = 20000, max = 32000, transportOffset = TRANSPORT_PORT_OFFSET } = {}) {
+  return findFreePortBlock({
+    offsets: [0, transportOffset],
+    min,
+    max,
+    what: `port pair (http, http+${transportOffset})`,
+    ErrorClass: ElasticsearchScriptError,
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -603,23 +400,7 @@ function linkDistribution(install, target) {
 // ---------------------------------------------------------------------------
 // state and run dir
 
-function statePath(dir) {
-  return path.join(dir, STATE_FILE);
-}
-
-function readState(dir) {
-  try {
-    return JSON.parse(fs.readFileSync(statePath(dir), 'utf8'));
-  } catch (err) {
-    if (err.code === 'ENOENT') return null;
-    throw new ElasticsearchScriptError(`cannot read ${statePath(dir)}: ${err.message}`);
-  }
-}
-
-function writeState(dir, state) {
-  const { dir: _omit, ...rest } = state;
-  writeFileAtomic(statePath(dir), JSON.stringify(rest, null, 2) + '\n');
-}
+const readState = (dir) => readStateFile(dir, ElasticsearchScriptError);
 
 function runPaths(dir) {
   return {
@@ -742,22 +523,14 @@ function spawnNode(state, esHome, user) {
       throw new ElasticsearchScriptError(`running as root, but neither setpriv nor runuser (util-linux) is there to start Elasticsearch as ${user.name}`);
     }
   }
-  fs.appendFileSync(p.stdout, `\n==== ${new Date().toISOString()} starting Elasticsearch ${state.version}${user ? ` as ${user.name}` : ''}\n`);
-  const out = fs.openSync(p.stdout, 'a');
-  let child;
-  try {
-    child = spawn(cmd, args, { cwd: p.logs, env, detached: true, stdio: ['ignore', out, out] });
-  } finally {
-    fs.closeSync(out);
-  }
-  child.on('error', () => {}); // reported through the pid check
-  child.unref();
-  if (!child.pid) throw new ElasticsearchScriptError(`could not start ${cmd}`);
-  state.launcherPid = child.pid;
+  const banner = `starting Elasticsearch ${state.version}${user ? ` as ${user.name}` : ''}`;
+  const pid = spawnDetached(cmd, args, { cwd: p.logs, env, logFile: p.stdout, banner });
+  if (!pid) throw new ElasticsearchScriptError(`could not start ${cmd}`);
+  state.launcherPid = pid;
   state.pid = null;
   state.user = user ? user.name : null;
   state.startedAt = new Date().toISOString();
-  return child.pid;
+  return pid;
 }
 
 /** The server JVM (org.elasticsearch.bootstrap.Elasticsearch, with our tmp dir). */
@@ -833,16 +606,8 @@ function livePids(state) {
 
 function signalNode(state, pids, signal) {
   // The launcher was spawned detached: its pid is its process group, which holds the server too.
-  if (signal === 'SIGKILL' && pids.includes(state.launcherPid)) {
-    try {
-      process.kill(-state.launcherPid, signal);
-    } catch {}
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {}
-  }
+  if (signal === 'SIGKILL' && pids.includes(state.launcherPid)) sendSignal(-state.launcherPid, signal);
+  for (const pid of pids) sendSignal(pid, signal);
 }
 
 // ---------------------------------------------------------------------------
@@ -935,7 +700,7 @@ async function startLocked(dir, opts) {
     throw err;
   }
   writeState(dir, state);
-  log(`Elasticsearch ${state.version} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${urlOf(state)} (pid ${state.pid})`);
+  log(`Elasticsearch ${state.version} ready in ${secondsSince(t0)} s: ${urlOf(state)} (pid ${state.pid})`);
   return publicResult(state);
 }
 

@@ -1,5 +1,9 @@
 // Types for scripts/elasticsearch/lib.cjs (a local single-node Elasticsearch; see docs/elasticsearch-local.md).
 
+import type { LogOptions } from '../common/progress.cjs';
+
+export type { LogOptions };
+
 export declare const DEFAULT_VERSION: string;
 export declare const DEFAULT_PORT: number;
 export declare const TRANSPORT_PORT_OFFSET: number;
@@ -7,13 +11,6 @@ export declare const DEFAULT_HEAP_MB: number;
 export declare const DEFAULT_USER: string;
 
 export declare class ElasticsearchScriptError extends Error {}
-
-export interface LogOptions {
-  /** no progress messages on stderr */
-  quiet?: boolean;
-  /** receives progress messages instead of stderr */
-  log?: (msg: string) => void;
-}
 
 export interface DirOptions extends LogOptions {
   /** run dir holding state.json, config/, data/, logs/, tmp/ (and dist/ as root); default <tmpdir>/mqlog-elasticsearch */

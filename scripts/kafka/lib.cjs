@@ -13,12 +13,19 @@
 // Metadata request, not with a client library.
 
 const fs = require('node:fs');
-const fsp = require('node:fs/promises');
 const os = require('node:os');
 const path = require('node:path');
 const net = require('node:net');
 const crypto = require('node:crypto');
-const { spawn } = require('node:child_process');
+const { sleep } = require('../common/polling.cjs');
+const { tempSuffix, writeFileAtomic, lastLines, tailFile } = require('../common/files.cjs');
+const { progressLogger, secondsSince } = require('../common/progress.cjs');
+const { runCommand, spawnDetached, sendSignal, pidAlive, waitGone, stopProcess } = require('../common/processes.cjs');
+const { withDirLock: withLock } = require('../common/lockFile.cjs');
+const { portFree, waitPortsFree, findFreePortBlock } = require('../common/ports.cjs');
+const { cacheRoot, cacheDir, readCacheMarker, installIntoCache, fetchOnce } = require('../common/cache.cjs');
+const { runDependencyPlugin } = require('../common/maven.cjs');
+const { STATE_FILE, readState: readStateFile, writeState } = require('../common/stateFile.cjs');
 
 const DEFAULT_VERSION = '3.9.2';
 const DEFAULT_PORT = 19092;
@@ -26,8 +33,6 @@ const DEFAULT_PORT = 19092;
 const CONTROLLER_PORT_OFFSET = 100;
 const DEFAULT_HEAP_MB = 512;
 const DEFAULT_LOG4J2_VERSION = '2.25.5';
-const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
-const STATE_FILE = 'state.json';
 const TEMPLATE_DIR = __dirname;
 
 class KafkaScriptError extends Error {}
@@ -35,14 +40,8 @@ class KafkaScriptError extends Error {}
 // ---------------------------------------------------------------------------
 // small helpers
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function cacheRoot() {
-  return process.env.MQLOG_CACHE_DIR || path.join(os.homedir(), '.cache', 'mqlog');
-}
-
 function kafkaHome(version = DEFAULT_VERSION) {
-  return path.join(cacheRoot(), `kafka-${version}`);
+  return cacheDir(`kafka-${version}`);
 }
 
 function defaultDir(brokers = 1) {
@@ -61,65 +60,18 @@ function render(templateName, vars) {
   return text;
 }
 
-function writeFileAtomic(file, text) {
-  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
-}
+const makeLogger = (opts) => progressLogger(opts, 'kafka');
 
-function tail(file, lines = 30) {
-  try {
-    const text = fs.readFileSync(file, 'utf8');
-    return text.split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-function makeLogger(opts) {
-  if (typeof opts.log === 'function') return opts.log;
-  if (opts.quiet) return () => {};
-  return (msg) => process.stderr.write(`[kafka] ${msg}\n`);
-}
-
-/** Runs a command, collecting its output; resolves {code, output}. */
-function run(cmd, args, options = {}) {
-  return new Promise((resolve, reject) => {
-    let child;
-    try {
-      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    const chunks = [];
-    child.stdout.on('data', (d) => chunks.push(d));
-    child.stderr.on('data', (d) => chunks.push(d));
-    child.on('error', (err) => {
-      if (err.code === 'ENOENT') reject(new KafkaScriptError(`\`${cmd}\` not found on PATH (needed to ${options.purpose || 'run Kafka'})`));
-      else reject(err);
-    });
-    child.on('close', (code, signal) => resolve({ code: code ?? 128, signal, output: Buffer.concat(chunks).toString('utf8').replace(/\x1b\[[0-9;]*m/g, '') }));
-  });
-}
+const withDirLock = (dir, timeoutMs, fn) => withLock(dir, timeoutMs, fn, { ErrorClass: KafkaScriptError });
 
 // ---------------------------------------------------------------------------
 // fetch
 
-function markerFile(version) {
-  return path.join(kafkaHome(version), 'fetched.json');
-}
-
 /** Returns the cache marker when the cache for `version` is complete, else null. */
 function cachedInstall(version = DEFAULT_VERSION) {
   const home = kafkaHome(version);
-  let marker;
-  try {
-    marker = JSON.parse(fs.readFileSync(markerFile(version), 'utf8'));
-  } catch {
-    return null;
-  }
-  if (marker.version !== version || !Array.isArray(marker.jars) || !marker.storageToolClass) return null;
+  const marker = readCacheMarker(home);
+  if (!marker || marker.version !== version || !Array.isArray(marker.jars) || !marker.storageToolClass) return null;
   const libs = path.join(home, 'libs');
   for (const jar of marker.jars) if (!fs.existsSync(path.join(libs, jar))) return null;
   return { ...marker, home, libs };
@@ -150,15 +102,8 @@ function findStorageToolClass(libs, jars) {
 async function fetchKafka(opts = {}) {
   const version = opts.version || DEFAULT_VERSION;
   const log = makeLogger(opts);
-  const cached = cachedInstall(version);
-  if (cached && !opts.force) return { ...cached, fetched: false };
   const home = kafkaHome(version);
-  // One mvn run at a time per version (parallel jest workers may all ask).
-  return withDirLock(home, 15 * 60 * 1000, async () => {
-    const again = cachedInstall(version);
-    if (again && !opts.force) return { ...again, fetched: false };
-    return fetchLocked(version, home, log);
-  });
+  return fetchOnce(home, { force: opts.force, cached: () => cachedInstall(version), fetch: () => fetchLocked(version, home, log), ErrorClass: KafkaScriptError });
 }
 
 async function fetchLocked(version, home, log) {
@@ -169,24 +114,21 @@ async function fetchLocked(version, home, log) {
   const pom = path.join(home, 'pom.xml');
   writeFileAtomic(pom, render('pom.xml.tmpl', { KAFKA_VERSION: version, LOGGING_DEPENDENCIES: logging.replace(/\n$/, '') }));
 
-  const tmpLibs = path.join(home, `libs.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-  const mvn = process.env.MVN || 'mvn';
-  const args = [
-    '-B', '-q', '-Dstyle.color=never', '-f', pom,
-    `${DEPENDENCY_PLUGIN}:copy-dependencies`,
-    `-DoutputDirectory=${tmpLibs}`,
-    '-DincludeScope=runtime',
-    '-Dmdep.useRepositoryLayout=false',
-  ];
+  const tmpLibs = path.join(home, `libs.tmp-${tempSuffix()}`);
   log(`fetching Kafka ${version} with Maven into ${home} ...`);
   const started = Date.now();
-  const res = await run(mvn, args, { cwd: home, purpose: 'fetch the Kafka jars from Maven Central' });
-  if (res.code !== 0) {
+  try {
+    await runDependencyPlugin('copy-dependencies', {
+      pom,
+      properties: { outputDirectory: tmpLibs, includeScope: 'runtime', 'mdep.useRepositoryLayout': false },
+      cwd: home,
+      what: `org.apache.kafka:kafka_2.13:${version}`,
+      purpose: 'fetch the Kafka jars from Maven Central',
+      ErrorClass: KafkaScriptError,
+    });
+  } catch (err) {
     fs.rmSync(tmpLibs, { recursive: true, force: true });
-    throw new KafkaScriptError(
-      `mvn could not resolve org.apache.kafka:kafka_2.13:${version} (exit ${res.code}).\n` +
-        `command: ${mvn} ${args.join(' ')}\n${res.output.split('\n').slice(-40).join('\n')}`,
-    );
+    throw err;
   }
   const jars = fs.readdirSync(tmpLibs).filter((f) => f.endsWith('.jar')).sort();
   const storageToolClass = findStorageToolClass(tmpLibs, jars);
@@ -194,14 +136,10 @@ async function fetchLocked(version, home, log) {
     fs.rmSync(tmpLibs, { recursive: true, force: true });
     throw new KafkaScriptError(`no StorageTool class found in the jars of Kafka ${version}`);
   }
-  const libs = path.join(home, 'libs');
-  fs.rmSync(markerFile(version), { force: true });
-  fs.rmSync(libs, { recursive: true, force: true });
-  fs.renameSync(tmpLibs, libs);
   const marker = { version, jars, storageToolClass, logging: majorOf(version) >= 4 ? 'log4j2' : 'log4j1', fetchedAt: new Date().toISOString() };
-  writeFileAtomic(markerFile(version), JSON.stringify(marker, null, 2) + '\n');
-  log(`fetched ${jars.length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { ...marker, home, libs, fetched: true };
+  installIntoCache(home, 'libs', tmpLibs, marker);
+  log(`fetched ${jars.length} jars in ${secondsSince(started)} s`);
+  return { ...marker, home, libs: path.join(home, 'libs'), fetched: true };
 }
 
 // ---------------------------------------------------------------------------
@@ -278,147 +216,18 @@ function metadataRequest(port, { host = '127.0.0.1', timeoutMs = 2000 } = {}) {
 // ---------------------------------------------------------------------------
 // processes
 
-function pidAlive(pid, configFile) {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if (err.code !== 'EPERM') return false;
-  }
-  if (process.platform === 'linux') {
-    // Guard against pid reuse and zombies: the process must be our broker JVM.
-    try {
-      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes('kafka.Kafka')) return false;
-      if (configFile && !cmdline.includes(configFile)) return false;
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const stateChar = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (stateChar === 'Z' || stateChar === 'X') return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
-/**
- * True while the process still exists and is not a zombie. Unlike pidAlive it
- * does not look at the command line: a process being killed loses its memory
- * (and so /proc/<pid>/cmdline) before it closes its sockets.
- */
-function pidExiting(pid) {
-  if (!processExists(pid)) return false;
-  if (process.platform !== 'linux') return true;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const stateChar = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return stateChar !== 'Z' && stateChar !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-async function waitDead(pid, configFile, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  // Not ours (any more): nothing to wait for.
-  if (!pidAlive(pid, configFile) && !pidExiting(pid)) return true;
-  while (pidExiting(pid)) {
-    if (Date.now() > deadline) return false;
-    await sleep(100);
-  }
-  return true;
-}
-
-function processExists(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err.code === 'EPERM';
-  }
-}
-
-/**
- * Serialises start/stop/restart on one run dir across processes (jest workers
- * may all ask for the same shared cluster at once). A lock whose owner died is
- * taken over.
- */
-async function withDirLock(dir, timeoutMs, fn) {
-  fs.mkdirSync(dir, { recursive: true });
-  const lock = path.join(dir, '.lock');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (err) {
-      if (err.code !== 'EEXIST') throw err;
-    }
-    let owner = NaN;
-    let ageMs = 0;
-    try {
-      owner = Number(fs.readFileSync(lock, 'utf8'));
-      ageMs = Date.now() - fs.statSync(lock).mtimeMs;
-    } catch {
-      continue; // vanished meanwhile: try again
-    }
-    const stale = owner > 0 ? !processExists(owner) : ageMs > 10000;
-    if (stale) {
-      // Rename first so that only one waiter removes a given stale lock.
-      const aside = `${lock}.stale-${process.pid}`;
-      try {
-        fs.renameSync(lock, aside);
-        const was = Number(fs.readFileSync(aside, 'utf8'));
-        if (was === owner || !(was > 0) || !processExists(was)) fs.rmSync(aside, { force: true });
-        else fs.renameSync(aside, lock); // someone else's fresh lock: put it back
-      } catch {}
-      continue;
-    }
-    if (Date.now() > deadline) throw new KafkaScriptError(`timed out waiting for ${lock} (held by pid ${owner})`);
-    await sleep(200);
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      if (Number(fs.readFileSync(lock, 'utf8')) === process.pid) fs.rmSync(lock, { force: true });
-    } catch {}
-  }
-}
-
 /**
  * Finds a base port such that base..base+brokers-1 and their controller ports
  * are all free (for tests that must not clash with any other cluster).
  */
-async function findFreePortBase(brokers = 1, { min = 20000, max = 29000 } = {}) {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = min + Math.floor(Math.random() * (max - min - brokers));
-    let ok = true;
-    for (let i = 0; i < brokers && ok; i++) {
-      ok = (await portFree(base + i)) && (await portFree(base + i + CONTROLLER_PORT_OFFSET));
-    }
-    if (ok) return base;
-  }
-  throw new KafkaScriptError(`no free port range for ${brokers} broker(s) in ${min}..${max}`);
-}
-
-/** Waits (up to timeoutMs) until all ports can be bound; false if some never could. */
-async function waitPortsFree(ports, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let free = true;
-    for (const p of ports) if (!(await portFree(p))) free = false;
-    if (free) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(200);
-  }
-}
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+function findFreePortBase(brokers = 1, { min = 20000, max = 29000 } = {}) {
+  return findFreePortBlock({
+    count: brokers,
+    offsets: [0, CONTROLLER_PORT_OFFSET],
+    min,
+    max,
+    what: `port range for ${brokers} broker(s)`,
+    ErrorClass: KafkaScriptError,
   });
 }
 
@@ -433,22 +242,7 @@ function javaBin() {
 // ---------------------------------------------------------------------------
 // state
 
-function statePath(dir) {
-  return path.join(dir, STATE_FILE);
-}
-
-function readState(dir) {
-  try {
-    return JSON.parse(fs.readFileSync(statePath(dir), 'utf8'));
-  } catch (err) {
-    if (err.code === 'ENOENT') return null;
-    throw new KafkaScriptError(`cannot read ${statePath(dir)}: ${err.message}`);
-  }
-}
-
-function writeState(dir, state) {
-  writeFileAtomic(statePath(dir), JSON.stringify(state, null, 2) + '\n');
-}
+const readState = (dir) => readStateFile(dir, KafkaScriptError);
 
 function bootstrapOf(state) {
   return state.brokers.map((b) => `127.0.0.1:${b.port}`).join(',');
@@ -532,9 +326,9 @@ async function formatBroker(state, install, b) {
     '-cp', path.join(install.libs, '*'),
     install.storageToolClass, 'format', '-t', state.clusterId, '-c', p.config, '--ignore-formatted',
   ];
-  const res = await run(javaBin(), args, { cwd: p.base, purpose: 'format Kafka storage' });
+  const res = await runCommand(javaBin(), args, { cwd: p.base, purpose: 'format Kafka storage', ErrorClass: KafkaScriptError });
   if (res.code !== 0) {
-    throw new KafkaScriptError(`formatting the storage of broker ${b.id} failed (exit ${res.code}):\n${res.output.split('\n').slice(-30).join('\n')}`);
+    throw new KafkaScriptError(`formatting the storage of broker ${b.id} failed (exit ${res.code}):\n${lastLines(res.output, 30)}`);
   }
 }
 
@@ -552,26 +346,17 @@ function spawnBroker(state, install, b) {
     '-cp', path.join(install.libs, '*'),
     'kafka.Kafka', p.config,
   ];
-  fs.appendFileSync(p.stdout, `\n==== ${new Date().toISOString()} starting broker ${b.id}\n`);
-  const out = fs.openSync(p.stdout, 'a');
-  let child;
-  try {
-    child = spawn(javaBin(), args, { cwd: p.base, detached: true, stdio: ['ignore', out, out] });
-  } finally {
-    fs.closeSync(out);
-  }
-  child.on('error', () => {}); // reported through the pid check below
-  child.unref();
-  if (!child.pid) throw new KafkaScriptError(`could not start java (${javaBin()}) for broker ${b.id}`);
-  b.pid = child.pid;
-  return child.pid;
+  const pid = spawnDetached(javaBin(), args, { cwd: p.base, logFile: p.stdout, banner: `starting broker ${b.id}` });
+  if (!pid) throw new KafkaScriptError(`could not start java (${javaBin()}) for broker ${b.id}`);
+  b.pid = pid;
+  return pid;
 }
 
 function brokerFailure(state, b, why) {
   const p = brokerPaths(state.dir, b.id);
   return new KafkaScriptError(
     `broker ${b.id} (port ${b.port}) ${why}.\n` +
-      `--- ${p.stdout} (tail)\n${tail(p.stdout)}\n--- ${path.join(p.logs, 'server.log')} (tail)\n${tail(path.join(p.logs, 'server.log'))}`,
+      `--- ${p.stdout} (tail)\n${tailFile(p.stdout)}\n--- ${path.join(p.logs, 'server.log')} (tail)\n${tailFile(path.join(p.logs, 'server.log'))}`,
   );
 }
 
@@ -585,7 +370,7 @@ async function waitReady(state, ids, expectIds, timeoutMs) {
   for (;;) {
     for (const id of [...pending]) {
       const b = state.brokers.find((x) => x.id === id);
-      if (!pidAlive(b.pid, brokerPaths(state.dir, b.id).config)) throw brokerFailure(state, b, `exited while starting (pid ${b.pid})`);
+      if (!brokerAlive(state, b)) throw brokerFailure(state, b, `exited while starting (pid ${b.pid})`);
       try {
         const md = await metadataRequest(b.port, { timeoutMs: 1500 });
         const seen = new Set(md.brokers.map((x) => x.id));
@@ -603,8 +388,9 @@ async function waitReady(state, ids, expectIds, timeoutMs) {
   }
 }
 
+/** The broker's JVM (kafka.Kafka with its config) is alive: guards against pid reuse. */
 function brokerAlive(state, b) {
-  return pidAlive(b.pid, brokerPaths(state.dir, b.id).config);
+  return pidAlive(b.pid, ['kafka.Kafka', brokerPaths(state.dir, b.id).config]);
 }
 
 async function brokerAnswers(b) {
@@ -722,7 +508,7 @@ async function startLocked(dir, opts) {
     await stopLocked(dir, { quiet: true, timeoutMs: 5000 }).catch(() => {});
     throw err;
   }
-  log(`Kafka ${version} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${bootstrapOf(state)}`);
+  log(`Kafka ${version} ready in ${secondsSince(t0)} s: ${bootstrapOf(state)}`);
   return publicResult(state);
 }
 
@@ -744,23 +530,10 @@ async function stopLocked(dir, opts) {
   if (state) {
     state.dir = dir;
     const live = state.brokers.filter((b) => brokerAlive(state, b));
-    for (const b of live) {
-      try {
-        process.kill(b.pid, 'SIGTERM');
-      } catch {}
-    }
     await Promise.all(
       live.map(async (b) => {
-        const cfg = brokerPaths(dir, b.id).config;
-        if (await waitDead(b.pid, cfg, timeoutMs)) {
-          result.stopped.push(b.id);
-          return;
-        }
-        try {
-          process.kill(b.pid, 'SIGKILL');
-        } catch {}
-        await waitDead(b.pid, cfg, 5000);
-        result.killed.push(b.id);
+        const outcome = await stopProcess(b.pid, timeoutMs);
+        result[outcome].push(b.id);
       }),
     );
     for (const b of state.brokers) b.pid = null;
@@ -784,12 +557,9 @@ async function killBroker(opts = {}) {
   const state = loadRunningState(opts);
   const b = findBroker(state, opts.broker);
   const pid = b.pid;
-  const cfg = brokerPaths(state.dir, b.id).config;
   if (brokerAlive(state, b)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-    if (!(await waitDead(pid, cfg, 10000))) throw new KafkaScriptError(`broker ${b.id} (pid ${pid}) survived SIGKILL`);
+    sendSignal(pid, 'SIGKILL');
+    if (!(await waitGone([pid], 10000))) throw new KafkaScriptError(`broker ${b.id} (pid ${pid}) survived SIGKILL`);
   }
   makeLogger(opts)(`killed broker ${b.id} (pid ${pid})`);
   return { id: b.id, pid, port: b.port };

@@ -1,17 +1,14 @@
 // Types for scripts/kafka/lib.cjs (local Kafka KRaft clusters; see docs/kafka-local.md).
 
+import type { LogOptions } from '../common/progress.cjs';
+
+export type { LogOptions };
+
 export declare const DEFAULT_VERSION: string;
 export declare const DEFAULT_PORT: number;
 export declare const CONTROLLER_PORT_OFFSET: number;
 
 export declare class KafkaScriptError extends Error {}
-
-export interface LogOptions {
-  /** no progress messages on stderr */
-  quiet?: boolean;
-  /** receives progress messages instead of stderr */
-  log?: (msg: string) => void;
-}
 
 export interface DirOptions extends LogOptions {
   /** run dir holding state.json and one broker-<id>/ per node; default <tmpdir>/mqlog-kafka-<brokers> */

@@ -18,9 +18,14 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
 const crypto = require('node:crypto');
-const { spawn } = require('node:child_process');
+const { sleep } = require('../common/polling.cjs');
+const { writeFileAtomic, lastLines, tailFile } = require('../common/files.cjs');
+const { progressLogger, secondsSince } = require('../common/progress.cjs');
+const { isRoot, findExecutable, runCommand, spawnDetached, pidAlive, stopProcess } = require('../common/processes.cjs');
+const { withDirLock: withLock } = require('../common/lockFile.cjs');
+const { waitPortsFree } = require('../common/ports.cjs');
+const { readState: readStateFile, writeState: writeStateFile } = require('../common/stateFile.cjs');
 
 /** Outside Linux's ephemeral range (32768-60999), so an outgoing connection never holds them. */
 const DEFAULT_PORT = 28389;
@@ -30,7 +35,6 @@ const ADMIN_DN = `cn=admin,${BASE_DN}`;
 const PEOPLE_DN = `ou=people,${BASE_DN}`;
 const GROUPS_DN = `ou=groups,${BASE_DN}`;
 const SERVICE_DN = `cn=mqlog-service,ou=services,${BASE_DN}`;
-const STATE_FILE = 'state.json';
 const FIXTURE_TLS_DIR = path.join(__dirname, '..', '..', 'test', 'fixtures', 'tls');
 
 const SCHEMA_DIRS = ['/etc/ldap/schema', '/etc/openldap/schema', '/usr/local/etc/openldap/schema'];
@@ -39,68 +43,25 @@ const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/usr/libexec', '/usr/local/l
 
 class LdapScriptError extends Error {}
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function makeLogger(opts) {
-  if (typeof opts.log === 'function') return opts.log;
-  if (opts.quiet) return () => {};
-  return (msg) => process.stderr.write(`[ldap] ${msg}\n`);
-}
+const makeLogger = (opts) => progressLogger(opts, 'ldap');
 
 function defaultDir() {
   return path.join(os.tmpdir(), 'mqlog-ldap');
 }
 
-function writeFileAtomic(file, text, mode = 0o600) {
-  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-  fs.writeFileSync(tmp, text, { mode });
-  fs.renameSync(tmp, file);
-}
+/** Every file of the run dir holds or protects a secret: owner-only. */
+const writeSecretFile = (file, text) => writeFileAtomic(file, text, 0o600);
 
-function tail(file, lines = 30) {
-  try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
+/** Serialises start/stop on one run dir across processes; a lock whose owner died is taken over. */
+const withDirLock = (dir, timeoutMs, fn) => withLock(dir, timeoutMs, fn, { ErrorClass: LdapScriptError, pollMs: 100 });
 
 /** Runs a command to completion (killed after timeoutMs); resolves {code, output}. */
-function run(cmd, args, { env, timeoutMs = 60000, input } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    const chunks = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d) => chunks.push(d));
-    child.stderr.on('data', (d) => chunks.push(d));
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err.code === 'ENOENT' ? new LdapScriptError(`\`${cmd}\` not found`) : err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 128, signal, output: Buffer.concat(chunks).toString('utf8') });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
+function run(cmd, args, { env, timeoutMs = 60000 } = {}) {
+  return runCommand(cmd, args, { extraEnv: env, timeoutMs, ErrorClass: LdapScriptError });
 }
 
 // ---------------------------------------------------------------------------
 // the OpenLDAP installation
-
-function findExecutable(name, extraDirs = []) {
-  const dirs = [...(process.env.PATH || '').split(path.delimiter), ...extraDirs];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const file = path.join(dir, name);
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return file;
-    } catch {}
-  }
-  return null;
-}
 
 function firstExisting(dirs, probe) {
   return dirs.find((d) => fs.existsSync(path.join(d, probe))) || null;
@@ -127,9 +88,9 @@ async function ensureInstalled(opts = {}) {
   if (found) return found;
   const log = makeLogger(opts);
   const hint = 'install OpenLDAP\'s server and client tools (Debian/Ubuntu: apt-get install slapd ldap-utils)';
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !findExecutable('apt-get')) {
-    throw new LdapScriptError(`slapd, slapadd or ldapwhoami not found and cannot be installed here (${isRoot ? 'no apt-get' : 'not root'}); ${hint}`);
+  const root = isRoot();
+  if (!root || !findExecutable('apt-get')) {
+    throw new LdapScriptError(`slapd, slapadd or ldapwhoami not found and cannot be installed here (${root ? 'no apt-get' : 'not root'}); ${hint}`);
   }
   return withDirLock(path.join(os.tmpdir(), 'mqlog-ldap-install'), 15 * 60 * 1000, async () => {
     const again = findInstall();
@@ -146,7 +107,7 @@ async function ensureInstalled(opts = {}) {
     }
     const installed = findInstall();
     if (res.code !== 0 || !installed) {
-      throw new LdapScriptError(`could not install slapd and ldap-utils (apt-get exit ${res.code}); ${hint}\n${res.output.split('\n').slice(-20).join('\n')}`);
+      throw new LdapScriptError(`could not install slapd and ldap-utils (apt-get exit ${res.code}); ${hint}\n${lastLines(res.output, 20)}`);
     }
     return installed;
   });
@@ -167,102 +128,11 @@ function newPassword() {
 }
 
 // ---------------------------------------------------------------------------
-// locking, ports, processes
-
-function processExists(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err.code === 'EPERM';
-  }
-}
-
-/** Serialises start/stop on one run dir across processes; a lock whose owner died is taken over. */
-async function withDirLock(dir, timeoutMs, fn) {
-  fs.mkdirSync(dir, { recursive: true });
-  const lock = path.join(dir, '.lock');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (err) {
-      if (err.code !== 'EEXIST') throw err;
-    }
-    let owner = NaN;
-    let ageMs = 0;
-    try {
-      owner = Number(fs.readFileSync(lock, 'utf8'));
-      ageMs = Date.now() - fs.statSync(lock).mtimeMs;
-    } catch {
-      continue; // removed meanwhile: try again
-    }
-    const stale = owner > 0 ? !processExists(owner) : ageMs > 10000;
-    if (stale) {
-      // Rename first so that only one waiter removes a given stale lock.
-      const aside = `${lock}.stale-${process.pid}`;
-      try {
-        fs.renameSync(lock, aside);
-        const was = Number(fs.readFileSync(aside, 'utf8'));
-        if (was === owner || !(was > 0) || !processExists(was)) fs.rmSync(aside, { force: true });
-        else fs.renameSync(aside, lock); // someone else's fresh lock: put it back
-      } catch {}
-      continue;
-    }
-    if (Date.now() > deadline) throw new LdapScriptError(`timed out waiting for ${lock} (held by pid ${owner})`);
-    await sleep(100);
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      if (Number(fs.readFileSync(lock, 'utf8')) === process.pid) fs.rmSync(lock, { force: true });
-    } catch {}
-  }
-}
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
-async function waitPortsFree(ports, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let free = true;
-    for (const p of ports) if (!(await portFree(p))) free = false;
-    if (free) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(200);
-  }
-}
+// processes
 
 /** True when pid is our slapd (guards against pid reuse: the command line names our config). */
 function slapdAlive(pid, configFile) {
-  if (!pid || !processExists(pid)) return false;
-  if (process.platform !== 'linux') return true;
-  try {
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmdline.includes('slapd') || !cmdline.includes(configFile)) return false;
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const stateChar = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return stateChar !== 'Z' && stateChar !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-async function waitGone(pid, configFile, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (slapdAlive(pid, configFile)) {
-    if (Date.now() > deadline) return false;
-    await sleep(100);
-  }
-  return true;
+  return pidAlive(pid, ['slapd', configFile]);
 }
 
 // ---------------------------------------------------------------------------
@@ -271,7 +141,6 @@ async function waitGone(pid, configFile, timeoutMs) {
 function paths(dir) {
   return {
     dir,
-    state: path.join(dir, STATE_FILE),
     config: path.join(dir, 'slapd.conf'),
     data: path.join(dir, 'data'),
     tls: path.join(dir, 'tls'),
@@ -286,18 +155,10 @@ function paths(dir) {
   };
 }
 
-function readState(dir) {
-  try {
-    return JSON.parse(fs.readFileSync(paths(dir).state, 'utf8'));
-  } catch (err) {
-    if (err.code === 'ENOENT') return null;
-    throw new LdapScriptError(`cannot read ${paths(dir).state}: ${err.message}`);
-  }
-}
+const readState = (dir) => readStateFile(dir, LdapScriptError);
 
-function writeState(dir, state) {
-  writeFileAtomic(paths(dir).state, JSON.stringify(state, null, 2) + '\n');
-}
+/** state.json holds the generated passwords: owner-only. */
+const writeState = (dir, state) => writeStateFile(dir, state, { mode: 0o600 });
 
 /** slapd.conf(5): schema, TLS, one mdb database with the memberOf overlay, and the ACLs. */
 function renderConfig(install, p, state) {
@@ -382,14 +243,14 @@ function prepareDir(install, dir, state) {
     fs.copyFileSync(path.join(FIXTURE_TLS_DIR, from), to);
     fs.chmodSync(to, 0o600);
   }
-  writeFileAtomic(p.config, renderConfig(install, p, state));
-  writeFileAtomic(p.adminPasswordFile, state.adminPassword); // for ldapwhoami -y: no password on a command line
+  writeSecretFile(p.config, renderConfig(install, p, state));
+  writeSecretFile(p.adminPasswordFile, state.adminPassword); // for ldapwhoami -y: no password on a command line
 }
 
 async function seedIfEmpty(install, dir, state, log) {
   const p = paths(dir);
   if (fs.existsSync(path.join(p.data, 'data.mdb'))) return;
-  writeFileAtomic(p.seed, renderSeed(state));
+  writeSecretFile(p.seed, renderSeed(state));
   log(`seeding ${BASE_DN} in ${p.data}`);
   const res = await run(install.slapadd, ['-q', '-f', p.config, '-l', p.seed]);
   if (res.code !== 0) throw new LdapScriptError(`slapadd failed (exit ${res.code}):\n${res.output}`);
@@ -400,18 +261,9 @@ function spawnSlapd(install, dir, state) {
   const urls = `ldap://127.0.0.1:${state.port}/ ldaps://127.0.0.1:${state.tlsPort}/`;
   // -d keeps slapd in the foreground (so the pid we spawn is the server's) and sends its log to slapd.log.
   const args = ['-f', p.config, '-h', urls, '-d', process.env.MQLOG_LDAP_DEBUG ? 'stats' : '0'];
-  fs.appendFileSync(p.log, `\n==== ${new Date().toISOString()} starting slapd\n`);
-  const out = fs.openSync(p.log, 'a');
-  let child;
-  try {
-    child = spawn(install.slapd, args, { cwd: dir, detached: true, stdio: ['ignore', out, out] });
-  } finally {
-    fs.closeSync(out);
-  }
-  child.on('error', () => {}); // reported by the liveness check below
-  child.unref();
-  if (!child.pid) throw new LdapScriptError(`could not run ${install.slapd}`);
-  return child.pid;
+  const pid = spawnDetached(install.slapd, args, { cwd: dir, logFile: p.log, banner: 'starting slapd' });
+  if (!pid) throw new LdapScriptError(`could not run ${install.slapd}`);
+  return pid;
 }
 
 /** One bind as the admin through each transport: plain, StartTLS (-ZZ: must succeed) and ldaps. */
@@ -436,11 +288,11 @@ async function waitReady(install, dir, state, timeoutMs) {
   const p = paths(dir);
   for (;;) {
     if (!slapdAlive(state.pid, p.config)) {
-      throw new LdapScriptError(`slapd exited while starting (pid ${state.pid}).\n--- ${p.log} (tail)\n${tail(p.log)}`);
+      throw new LdapScriptError(`slapd exited while starting (pid ${state.pid}).\n--- ${p.log} (tail)\n${tailFile(p.log)}`);
     }
     if (await answersBinds(install, dir, state)) return;
     if (Date.now() > deadline) {
-      throw new LdapScriptError(`slapd (pid ${state.pid}) did not answer a bind within ${Math.round(timeoutMs / 1000)} s.\n--- ${p.log} (tail)\n${tail(p.log)}`);
+      throw new LdapScriptError(`slapd (pid ${state.pid}) did not answer a bind within ${Math.round(timeoutMs / 1000)} s.\n--- ${p.log} (tail)\n${tailFile(p.log)}`);
     }
     await sleep(100);
   }
@@ -513,22 +365,15 @@ async function startLdap(opts = {}) {
       await killSlapd(state.pid, paths(dir).config, 5000);
       throw err;
     }
-    log(`slapd ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ldap://127.0.0.1:${state.port} ldaps://127.0.0.1:${state.tlsPort} (pid ${state.pid})`);
+    log(`slapd ready in ${secondsSince(t0)} s: ldap://127.0.0.1:${state.port} ldaps://127.0.0.1:${state.tlsPort} (pid ${state.pid})`);
     return publicResult(dir, state);
   });
 }
 
+/** SIGTERM, then SIGKILL after timeoutMs: 'not running', 'stopped' or 'killed'. */
 async function killSlapd(pid, configFile, timeoutMs) {
   if (!slapdAlive(pid, configFile)) return 'not running';
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {}
-  if (await waitGone(pid, configFile, timeoutMs)) return 'stopped';
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {}
-  await waitGone(pid, configFile, 5000);
-  return 'killed';
+  return stopProcess(pid, timeoutMs);
 }
 
 /** Stops the slapd recorded in dir (SIGTERM, then SIGKILL). Idempotent. `rm` deletes the dir too. */

@@ -1,17 +1,14 @@
 // Types for scripts/ldap/lib.cjs (a local OpenLDAP server; see docs/ldap.md).
 
+import type { LogOptions } from '../common/progress.cjs';
+
+export type { LogOptions };
+
 export declare const DEFAULT_PORT: number;
 export declare const DEFAULT_TLS_PORT: number;
 export declare const BASE_DN: string;
 
 export declare class LdapScriptError extends Error {}
-
-export interface LogOptions {
-  /** no progress messages on stderr */
-  quiet?: boolean;
-  /** receives progress messages instead of stderr */
-  log?: (msg: string) => void;
-}
 
 export interface DirOptions extends LogOptions {
   /** run dir holding state.json, slapd.conf, data/, tls/ and slapd.log; default <tmpdir>/mqlog-ldap */

@@ -15,8 +15,12 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { pingMariaDb, pingPostgres, pingRedis } = require('./pings.cjs');
+const { sleep } = require('../common/polling.cjs');
+const { lastLines } = require('../common/files.cjs');
+const { progressLogger } = require('../common/progress.cjs');
+const { isRoot, runCommand } = require('../common/processes.cjs');
+const { withLockFile } = require('../common/lockFile.cjs');
 
 const DEFAULT_TIMEOUT_MS = 60000;
 const START_COMMAND_TIMEOUT_MS = 90000;
@@ -24,8 +28,6 @@ const POLL_MS = 250;
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
 class ServiceError extends Error {}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function envSettings(prefix, defaults) {
   const env = (key) => process.env[`${prefix}_${key}`];
@@ -123,84 +125,33 @@ function commandLine({ command, args }) {
 }
 
 /**
- * Runs a start command; resolves with its exit code and output. Daemons it
- * forks may keep our pipes open, so it settles on exit, not on the pipes closing.
+ * Runs a start command; resolves (never rejects) with its exit code (null when
+ * it could not run or was killed) and output. Daemons it forks may keep our
+ * pipes open, so it settles on exit, not on the pipes closing.
  */
-function runStart(cmd, timeoutMs) {
-  return new Promise((resolve) => {
-    let child;
-    try {
-      child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    } catch (err) {
-      resolve({ code: null, output: err.message });
-      return;
-    }
-    const chunks = [];
-    child.stdout.on('data', (d) => chunks.push(d));
-    child.stderr.on('data', (d) => chunks.push(d));
-    const output = () => Buffer.concat(chunks).toString('utf8').trim();
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {}
-      resolve({ code: null, output: `${output()}\n(killed after ${timeoutMs / 1000} s)`.trim() });
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: null, output: err.code === 'ENOENT' ? `${cmd.command}: not found on PATH` : err.message });
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      child.stdout.destroy();
-      child.stderr.destroy();
-      resolve({ code: code ?? signal, output: output() });
-    });
-  });
+async function runStart(cmd, timeoutMs) {
+  try {
+    const r = await runCommand(cmd.command, cmd.args, { detached: true, settleOnExit: true, timeoutMs, purpose: 'start the service', ErrorClass: ServiceError });
+    if (r.timedOut) return { code: null, output: `${r.output.trim()}\n(killed after ${timeoutMs / 1000} s)`.trim() };
+    return { code: r.signal || r.code, output: r.output.trim() };
+  } catch (err) {
+    return { code: null, output: err.message };
+  }
 }
 
 /**
  * Only one process at a time starts a given service (jest runs test files in
  * parallel workers); the others wait here and then find it up.
  */
-async function withStartLock(name, timeoutMs, fn) {
-  const lock = path.join(os.tmpdir(), `mqlog-service-${name}.lock`);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (err) {
-      if (err.code !== 'EEXIST') throw err;
-      const holder = Number(fs.readFileSync(lock, 'utf8') || 0);
-      if (!holder || !pidAlive(holder)) {
-        fs.rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new ServiceError(`${name}: another process (pid ${holder}) has been starting it for too long (lock ${lock})`);
-      await sleep(POLL_MS);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    fs.rmSync(lock, { force: true });
-  }
+function withStartLock(name, timeoutMs, fn) {
+  return withLockFile(path.join(os.tmpdir(), `mqlog-service-${name}.lock`), timeoutMs, fn, {
+    ErrorClass: ServiceError,
+    pollMs: POLL_MS,
+    busyMessage: (lock, holder) => `${name}: another process (pid ${holder}) has been starting it for too long (lock ${lock})`,
+  });
 }
 
-function pidAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err.code === 'EPERM';
-  }
-}
-
-function makeLogger(opts) {
-  if (typeof opts.log === 'function') return opts.log;
-  if (opts.quiet) return () => {};
-  return (msg) => process.stderr.write(`[services] ${msg}\n`);
-}
+const makeLogger = (opts) => progressLogger(opts, 'services');
 
 /** The settings of a service and what a ping sees now. */
 async function serviceStatus(name, opts = {}) {
@@ -247,8 +198,8 @@ async function ensureService(name, opts = {}) {
       tried = commandLine(cmd);
       log(`${service.label} on ${where} does not answer (${again.detail}); starting it: ${tried}`);
       const run = await runStart(cmd, START_COMMAND_TIMEOUT_MS);
-      outcome = ` (exit ${run.code}${run.output ? `: ${run.output.split('\n').slice(-10).join('\n')}` : ''})`;
-      if (run.code !== 0 && process.getuid && process.getuid() !== 0) outcome += ' — the start commands need root';
+      outcome = ` (exit ${run.code}${run.output ? `: ${lastLines(run.output, 10)}` : ''})`;
+      if (run.code !== 0 && process.getuid && !isRoot()) outcome += ' — the start commands need root';
     }
     const last = await waitUntilUp(service, settings, deadline);
     if (last.state === 'up') {

@@ -1,5 +1,9 @@
 // Types for scripts/services/lib.cjs (local MariaDB, PostgreSQL and Redis for the connector tests).
 
+import type { LogOptions } from '../common/progress.cjs';
+
+export type { LogOptions };
+
 export type ServiceName = 'mariadb' | 'postgres' | 'redis';
 
 export declare const SERVICE_NAMES: ServiceName[];
@@ -22,13 +26,9 @@ export interface RedisServiceSettings {
   password: string;
 }
 
-export interface EnsureOptions {
+export interface EnsureOptions extends LogOptions {
   /** How long to wait for the service to answer after starting it. Default 60 s. */
   timeoutMs?: number;
-  /** no progress messages on stderr */
-  quiet?: boolean;
-  /** receives progress messages instead of stderr */
-  log?: (msg: string) => void;
 }
 
 export type PingState = 'up' | 'starting' | 'failing' | 'down';
