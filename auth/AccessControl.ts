@@ -9,6 +9,9 @@ import { AuthChain, ChainDecision } from './AuthChain';
 import { LoginRateLimiter } from './LoginRateLimiter';
 import { AuthRequest, ClientIdentity, ConnectorUnavailable } from './types';
 
+/** The groups of every client in none: one shared (frozen) empty list rather than one per connection. */
+const NO_GROUPS = Object.freeze([]) as unknown as string[];
+
 export interface AccessOutcome {
   decision: ChainDecision;
   /** Set when allowed. */
@@ -41,7 +44,7 @@ export class AccessControl {
       clientId: request.clientId,
       username: decision.username ?? request.username,
       ip: request.ip,
-      groups: decision.groups ?? [],
+      groups: decision.groups ?? NO_GROUPS,
       superuser: decision.superuser === true,
     };
     if (identity.username !== null && this.superusers.has(identity.username)) identity.superuser = true;

@@ -59,6 +59,40 @@ export interface SessionRecord {
 
 export type SessionsState = Map<string, SessionRecord>;
 
+/**
+ * The outbound and inbound exchanges of every session that has none open (most
+ * sessions, most of the time): one shared empty Map and Set instead of a hash
+ * table each per session. The fold gives a session its own before the first
+ * exchange and goes back to the shared ones once the last closes; writing to
+ * these throws, so a missed copy cannot leak one session's state into another's.
+ */
+class SharedEmptyMap<K, V> extends Map<K, V> {
+  override set(): this {
+    throw new Error('the shared empty outbound map is read-only');
+  }
+}
+class SharedEmptySet<T> extends Set<T> {
+  override add(): this {
+    throw new Error('the shared empty inbound set is read-only');
+  }
+}
+const NO_OUTBOUND: Map<number, OutboundEntry> = new SharedEmptyMap();
+const NO_INBOUND: Set<number> = new SharedEmptySet();
+
+function ownOutbound(rec: SessionRecord): Map<number, OutboundEntry> {
+  if (rec.outbound === NO_OUTBOUND) rec.outbound = new Map();
+  return rec.outbound;
+}
+
+function ownInbound(rec: SessionRecord): Set<number> {
+  if (rec.inbound === NO_INBOUND) rec.inbound = new Set();
+  return rec.inbound;
+}
+
+function deleteOutbound(rec: SessionRecord, packetId: number): void {
+  if (rec.outbound.delete(packetId) && rec.outbound.size === 0) rec.outbound = NO_OUTBOUND;
+}
+
 export function emptySessions(): SessionsState {
   return new Map();
 }
@@ -80,8 +114,8 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
         will: event.will,
         username: event.username,
         subscriptions: resume ? prev.subscriptions : new Map(),
-        outbound: resume ? prev.outbound : new Map(),
-        inbound: resume ? prev.inbound : new Set(),
+        outbound: resume ? prev.outbound : NO_OUTBOUND,
+        inbound: resume ? prev.inbound : NO_INBOUND,
         served: resume ? prev.served : [...event.position],
         generation: (prev?.generation ?? 0) + 1,
         connectedAt: event.timestamp,
@@ -111,7 +145,8 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
         if (s.granted === SUBACK_FAILURE) continue;
         const existing = rec.subscriptions.get(s.filter);
         // A repeated subscription replaces the QoS without interrupting the flow [MQTT-3.8.4-3].
-        rec.subscriptions.set(s.filter, { qos: s.granted, since: existing ? existing.since : [...event.position] });
+        // `since` is never written to, so the subscriptions of one event share its position.
+        rec.subscriptions.set(s.filter, { qos: s.granted, since: existing ? existing.since : event.position });
       }
       return state;
     }
@@ -124,8 +159,9 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
     case 'message.delivered': {
       const rec = state.get(event.clientId);
       if (!rec) return state;
-      rec.outbound.delete(event.packetId);
-      rec.outbound.set(event.packetId, { packetId: event.packetId, qos: event.qos, ref: event.ref, released: false });
+      const outbound = ownOutbound(rec);
+      outbound.delete(event.packetId);
+      outbound.set(event.packetId, { packetId: event.packetId, qos: event.qos, ref: event.ref, released: false });
       if (event.ref.source === MessageSource.Messages) {
         const p = event.ref.partition;
         while (rec.served.length <= p) rec.served.push(0);
@@ -137,13 +173,15 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       const rec = state.get(event.clientId);
       if (!rec) return state;
       if (event.direction === 'in') {
-        if (event.kind === 'puback' || event.kind === 'pubcomp') rec.outbound.delete(event.packetId);
+        if (event.kind === 'puback' || event.kind === 'pubcomp') deleteOutbound(rec, event.packetId);
         else if (event.kind === 'pubrec') {
           const entry = rec.outbound.get(event.packetId);
           if (entry) entry.released = true;
-        } else if (event.kind === 'pubrel') rec.inbound.delete(event.packetId);
+        } else if (event.kind === 'pubrel') {
+          if (rec.inbound.delete(event.packetId) && rec.inbound.size === 0) rec.inbound = NO_INBOUND;
+        }
       } else if (event.kind === 'pubrec') {
-        rec.inbound.add(event.packetId);
+        ownInbound(rec).add(event.packetId);
       }
       return state;
     }
@@ -226,8 +264,8 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
     const subscriptions = new Map<string, StoredSubscription>();
     const nSubs = r.varuint();
     for (let j = 0; j < nSubs; j++) subscriptions.set(r.string(), { qos: r.u8() as QoS, since: r.varuintArray() });
-    const outbound = new Map<number, OutboundEntry>();
     const nOut = r.varuint();
+    const outbound = nOut === 0 ? NO_OUTBOUND : new Map<number, OutboundEntry>();
     for (let j = 0; j < nOut; j++) {
       const packetId = r.varuint();
       const qos = r.u8() as 1 | 2;
@@ -235,7 +273,8 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
       const ref: MessageRef = { source: r.u8() as MessageSource, partition: r.varuint(), offset: r.varuint() };
       outbound.set(packetId, { packetId, qos, released, ref });
     }
-    const inbound = new Set(r.varuintArray());
+    const inboundIds = r.varuintArray();
+    const inbound = inboundIds.length === 0 ? NO_INBOUND : new Set(inboundIds);
     sessions.push({
       clientId,
       connected,

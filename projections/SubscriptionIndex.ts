@@ -14,7 +14,8 @@ import { TopicTrie } from '../src/router/TopicTrie';
 interface ClientEntry {
   connectionId: string;
   cleanSession: boolean;
-  filters: Set<string>;
+  /** None, one (as a plain string: most clients have one, and a Set costs a hash table), or a Set of several. */
+  filters: string | Set<string> | null;
 }
 
 export interface SubscriptionIndexState {
@@ -29,8 +30,23 @@ export function emptySubscriptionIndex(): SubscriptionIndexState {
 function dropClient(state: SubscriptionIndexState, clientId: string): void {
   const entry = state.clients.get(clientId);
   if (!entry) return;
-  for (const f of entry.filters) state.trie.remove(f, clientId);
+  const filters = entry.filters;
+  if (typeof filters === 'string') state.trie.remove(filters, clientId);
+  else if (filters !== null) for (const f of filters) state.trie.remove(f, clientId);
   state.clients.delete(clientId);
+}
+
+function addFilter(entry: ClientEntry, filter: string): void {
+  const filters = entry.filters;
+  if (filters === null) entry.filters = filter;
+  else if (typeof filters !== 'string') filters.add(filter);
+  else if (filters !== filter) entry.filters = new Set([filters, filter]);
+}
+
+function removeFilter(entry: ClientEntry, filter: string): void {
+  const filters = entry.filters;
+  if (filters === filter) entry.filters = null;
+  else if (filters !== null && typeof filters !== 'string') filters.delete(filter);
 }
 
 export function foldSubscriptions(state: SubscriptionIndexState, event: SessionEvent): SubscriptionIndexState {
@@ -39,7 +55,7 @@ export function foldSubscriptions(state: SubscriptionIndexState, event: SessionE
       const prev = state.clients.get(event.clientId);
       const resume = prev !== undefined && !prev.cleanSession && !event.cleanSession;
       if (!resume) dropClient(state, event.clientId);
-      const filters = resume ? prev.filters : new Set<string>();
+      const filters = resume ? prev.filters : null;
       state.clients.set(event.clientId, { connectionId: event.connectionId, cleanSession: event.cleanSession, filters });
       return state;
     }
@@ -54,7 +70,7 @@ export function foldSubscriptions(state: SubscriptionIndexState, event: SessionE
       for (const s of event.subscriptions) {
         if (s.granted === SUBACK_FAILURE) continue;
         state.trie.add(s.filter, event.clientId, s.granted);
-        entry.filters.add(s.filter);
+        addFilter(entry, s.filter);
       }
       return state;
     }
@@ -63,7 +79,7 @@ export function foldSubscriptions(state: SubscriptionIndexState, event: SessionE
       if (!entry) return state;
       for (const f of event.filters) {
         state.trie.remove(f, event.clientId);
-        entry.filters.delete(f);
+        removeFilter(entry, f);
       }
       return state;
     }
@@ -88,10 +104,10 @@ export function indexSession(
   session: { clientId: string; connectionId: string; cleanSession: boolean; subscriptions: ReadonlyMap<string, { qos: QoS }> },
 ): void {
   dropClient(state, session.clientId);
-  const filters = new Set<string>();
+  const entry: ClientEntry = { connectionId: session.connectionId, cleanSession: session.cleanSession, filters: null };
   for (const [filter, sub] of session.subscriptions) {
     state.trie.add(filter, session.clientId, sub.qos);
-    filters.add(filter);
+    addFilter(entry, filter);
   }
-  state.clients.set(session.clientId, { connectionId: session.connectionId, cleanSession: session.cleanSession, filters });
+  state.clients.set(session.clientId, entry);
 }

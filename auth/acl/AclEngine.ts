@@ -43,17 +43,29 @@ export function compileRules(rules: readonly AclRule[], who: ClientIdentity): Co
 }
 
 export class AclEngine {
+  /**
+   * Without rules of its own a client's access depends on the settings alone, so
+   * every such client (and every superuser) shares one ConnectionAcl, its caches
+   * included, rather than holding one per connection.
+   */
+  private readonly noRules: ConnectionAcl;
+  private readonly superuser: ConnectionAcl;
+
   constructor(
     private readonly sources: readonly AclSource[],
     private readonly settings: AclSettings,
-  ) {}
+  ) {
+    this.noRules = new ConnectionAcl([], settings, false);
+    this.superuser = new ConnectionAcl([], settings, true);
+  }
 
   /** Throws ConnectorUnavailable when a source cannot answer (the connection is then refused). */
   async compile(who: ClientIdentity): Promise<ConnectionAcl> {
-    if (who.superuser) return new ConnectionAcl([], this.settings, true);
+    if (who.superuser) return this.superuser;
     const rules: AclRule[] = [];
     for (const s of this.sources) rules.push(...(await s.rulesFor(who)));
-    return new ConnectionAcl(compileRules(rules, who), this.settings, false);
+    const compiled = compileRules(rules, who);
+    return compiled.length === 0 ? this.noRules : new ConnectionAcl(compiled, this.settings, false);
   }
 
   async close(): Promise<void> {

@@ -43,8 +43,9 @@ export class ConnectionAcl {
     this.unrestricted = superuser || (rules.length === 0 && settings.defaultAllow && settings.sysReadableByAll);
   }
 
+  /** Everything allowed: one shared instance (it holds no per-connection state). */
   static allowAll(): ConnectionAcl {
-    return new ConnectionAcl([], { defaultAllow: true, sysReadableByAll: true }, false);
+    return ALLOW_ALL;
   }
 
   private decide(kind: 'publish' | 'subscribe', subject: string): boolean {
@@ -75,6 +76,8 @@ export class ConnectionAcl {
     return cached((this.readCache ??= new Map()), topic, () => !this.sysRefused(topic) && this.decide('subscribe', topic));
   }
 }
+
+const ALLOW_ALL = new ConnectionAcl([], { defaultAllow: true, sysReadableByAll: true }, false);
 
 function cached(cache: Map<string, boolean>, key: string, compute: () => boolean): boolean {
   let v = cache.get(key);

@@ -43,8 +43,16 @@ function flushConnection(conn: Connection): void {
   conn.flushOut();
 }
 
+/** The decoder's packet handler, shared by every connection (it is called with the connection as `this`). */
+function packetDecoded(this: Connection, packet: Packet, size: number): void {
+  this.packet(packet, size);
+}
+
+/** Writes of a connection with nothing waiting to go out: shared, never written (`send` replaces it first). */
+const NOTHING_OUT: Buffer[] = [];
+
 export class Connection implements TransportSink, ChannelOutput {
-  private readonly decoder: PacketDecoder;
+  private readonly decoder: PacketDecoder<Connection>;
   /**
    * Appends issued and completed: the log completes them in submission order,
    * so `then` effects keep the order of the packets that caused them. Effects
@@ -55,7 +63,7 @@ export class Connection implements TransportSink, ChannelOutput {
   private completed = 0;
   private waiting: Array<{ after: number; run: () => void }> | null = null;
   private ended = false;
-  private out: Buffer[] = [];
+  private out: Buffer[] = NOTHING_OUT;
   private outBytes = 0;
 
   constructor(
@@ -65,13 +73,16 @@ export class Connection implements TransportSink, ChannelOutput {
     maxPacketSize: number,
     private readonly maxSocketBufferBytes: number,
   ) {
-    this.decoder = new PacketDecoder(maxPacketSize, (packet, size) => {
-      host.countIn(size);
-      this.run(this.channel.handle(packet));
-    });
+    this.decoder = new PacketDecoder<Connection>(maxPacketSize, packetDecoded, this);
     this.decoder.shouldYield = host.turnBudgetSpent;
     transport.attach(this);
     channel.output = this;
+  }
+
+  /** A packet from the client, decoded. */
+  packet(packet: Packet, size: number): void {
+    this.host.countIn(size);
+    this.run(this.channel.handle(packet));
   }
 
   get isClosed(): boolean {
@@ -145,9 +156,13 @@ export class Connection implements TransportSink, ChannelOutput {
     if (this.ended) return;
     const bytes = encoded ?? encodePacket(packet);
     this.host.countOut(bytes.length);
-    this.out.push(bytes);
     this.outBytes += bytes.length;
-    if (this.out.length === 1) process.nextTick(flushConnection, this);
+    if (this.out === NOTHING_OUT) {
+      this.out = [bytes];
+      process.nextTick(flushConnection, this);
+    } else {
+      this.out.push(bytes);
+    }
   }
 
   /** ChannelOutput: bytes this connection can still take before it must drain. */
@@ -159,7 +174,7 @@ export class Connection implements TransportSink, ChannelOutput {
     const out = this.out;
     if (out.length === 0) return;
     const bytes = out.length === 1 ? out[0] : Buffer.concat(out, this.outBytes);
-    this.out = [];
+    this.out = NOTHING_OUT;
     this.outBytes = 0;
     if (!this.ended) this.transport.write(bytes);
   };

@@ -13,7 +13,8 @@ interface LocalRoute {
 
 export class LocalRoutes {
   private readonly trie = new TopicTrie<LocalRoute>();
-  private readonly byClient = new Map<string, Set<string>>();
+  /** Each client's filters: one as a plain string (the usual case; a Set costs a hash table), more in a Set. */
+  private readonly byClient = new Map<string, string | Set<string>>();
   /** Trie matches per topic; any route change empties it. Topics repeat, so most lookups hit. */
   private readonly cache = new Map<string, Array<[string, LocalRoute]>>();
   private static readonly CACHE_LIMIT = 100_000;
@@ -27,29 +28,38 @@ export class LocalRoutes {
     const existing = this.trie.get(filter, clientId);
     // Re-subscribing keeps the original start so the flow is not interrupted [MQTT-3.8.4-3].
     this.trie.add(filter, clientId, { qos, since: existing ? existing.since : since });
-    let filters = this.byClient.get(clientId);
-    if (!filters) this.byClient.set(clientId, (filters = new Set()));
-    filters.add(filter);
+    const filters = this.byClient.get(clientId);
+    if (filters === undefined) this.byClient.set(clientId, filter);
+    else if (typeof filters !== 'string') filters.add(filter);
+    else if (filters !== filter) this.byClient.set(clientId, new Set([filters, filter]));
   }
 
   remove(clientId: string, filter: string): void {
     this.cache.clear();
     this.trie.remove(filter, clientId);
-    this.byClient.get(clientId)?.delete(filter);
+    const filters = this.byClient.get(clientId);
+    if (filters === filter) this.byClient.delete(clientId);
+    else if (filters !== undefined && typeof filters !== 'string') filters.delete(filter);
   }
 
   removeClient(clientId: string): void {
     const filters = this.byClient.get(clientId);
-    if (!filters) return;
+    if (filters === undefined) return;
     this.cache.clear();
-    for (const f of filters) this.trie.remove(f, clientId);
+    if (typeof filters === 'string') this.trie.remove(filters, clientId);
+    else for (const f of filters) this.trie.remove(f, clientId);
     this.byClient.delete(clientId);
+  }
+
+  private filtersOf(clientId: string): Iterable<string> {
+    const filters = this.byClient.get(clientId);
+    return filters === undefined ? [] : typeof filters === 'string' ? [filters] : filters;
   }
 
   /** The subscriptions of one client on this node, with their start positions. */
   routesOf(clientId: string): Map<string, LocalRoute> {
     const out = new Map<string, LocalRoute>();
-    for (const f of this.byClient.get(clientId) ?? []) {
+    for (const f of this.filtersOf(clientId)) {
       const r = this.trie.get(f, clientId);
       if (r) out.set(f, r);
     }

@@ -4,7 +4,7 @@
  * callers wait until a given record has been folded.
  */
 import { decodeEvent } from '../events/codec';
-import { ClientConnected, ClientDisconnected, isSessionEvent, WillMessage } from '../events/types';
+import { ClientConnected, ClientDisconnected, isSessionEvent, SessionEvent, WillMessage } from '../events/types';
 import { LogRecord } from '../log/EventLog';
 import { emptySessions, foldSession, SessionRecord, SessionsState } from '../../projections/SessionProjection';
 import { emptySubscriptionIndex, foldSubscriptions, indexSession, SubscriptionIndexState } from '../../projections/SubscriptionIndex';
@@ -20,6 +20,8 @@ export class SessionFolder {
   /** Events folded since the last snapshot, per partition. */
   readonly sinceSnapshot: number[];
   private waiters: Array<{ partition: number; offset: number; resolve: () => void }> = [];
+  /** Node ids seen in connect events, to share one string among the sessions of each node. */
+  private readonly nodeIds = new Map<string, string>();
   /** Called after a connect is folded (it makes that connection the session's current one). */
   onConnected: ((event: ClientConnected) => void) | null = null;
   /**
@@ -55,6 +57,7 @@ export class SessionFolder {
           throw new Error(`cannot decode ${this.stream}/${partition} offset ${r.offset}: ${(err as Error).message}`);
         }
         if (isSessionEvent(event)) {
+          this.shareStrings(event);
           const before = event.type === 'client.disconnected' ? this.state.get(event.clientId) : undefined;
           const effective = before !== undefined && before.connected && before.connectionId === (event as ClientDisconnected).connectionId;
           const will = before?.will ?? null;
@@ -75,6 +78,23 @@ export class SessionFolder {
         return false;
       });
     }
+  }
+
+  /**
+   * Each decoded event brings its own copies of strings the state already holds;
+   * the folds keep some of them (a node id per session, the client id in the
+   * subscription trie). Equal strings are swapped for the ones already held, so
+   * a session keeps one copy of each.
+   */
+  private shareStrings(event: SessionEvent): void {
+    if (event.type === 'client.connected') {
+      const nodeId = this.nodeIds.get(event.nodeId);
+      if (nodeId !== undefined) event.nodeId = nodeId;
+      else if (this.nodeIds.size < 1024) this.nodeIds.set(event.nodeId, event.nodeId);
+      return;
+    }
+    const rec = this.state.get(event.clientId);
+    if (rec !== undefined) event.clientId = rec.clientId;
   }
 
   /** Resolves once the record at `offset` of `partition` has been folded. */

@@ -25,7 +25,10 @@ const DISCONNECT = 14;
 /** Packet types a client may send to a server, by type number. */
 const FROM_CLIENT = new Set([CONNECT, PUBLISH, PUBACK, 5, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT]);
 
-export type PacketHandler = (packet: Packet, size: number) => void;
+/** Called with the decoder's `context` as `this` (a shared function and a context cost less than a closure per connection). */
+export type PacketHandler<C = unknown> = (this: C, packet: Packet, size: number) => void;
+
+const neverYield = (): boolean => false;
 
 /**
  * One mqtt-packet parser for every connection: it is only ever given one whole
@@ -62,9 +65,12 @@ function parseFrame(frame: Buffer, protocolLevel: number): { packet: Packet | nu
   return { packet: parsed, error: parseError };
 }
 
-export class PacketDecoder {
+/** The pending chunks of a decoder holding no partial packet: shared, never written (`push` replaces it first). */
+const NO_CHUNKS: Buffer[] = [];
+
+export class PacketDecoder<C = unknown> {
   /** Bytes received but not yet framed. */
-  private chunks: Buffer[] = [];
+  private chunks: Buffer[] = NO_CHUNKS;
   private buffered = 0;
   /** Size of the frame being assembled, once its header is known. */
   private needed = 0;
@@ -72,14 +78,15 @@ export class PacketDecoder {
 
   constructor(
     private readonly maxPacketSize: number,
-    private readonly onPacket: PacketHandler,
+    private readonly onPacket: PacketHandler<C>,
+    private readonly context?: C,
   ) {}
 
   /**
    * Asked after each packet: true stops decoding until the next `push` (the
    * undecoded bytes stay buffered). The node uses it to bound one event-loop turn.
    */
-  shouldYield: () => boolean = () => false;
+  shouldYield: () => boolean = neverYield;
 
   /** Decoding yielded with bytes left that were not looked at yet. */
   private yielded = false;
@@ -101,7 +108,7 @@ export class PacketDecoder {
       this.buffered += chunk.length;
       if (this.needed > 0 && this.buffered < this.needed) return true;
       chunk = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
-      this.chunks = [];
+      this.chunks = NO_CHUNKS;
       this.buffered = 0;
     }
     let pos = 0;
@@ -142,7 +149,7 @@ export class PacketDecoder {
     }
     if (pos < end) {
       const rest = chunk.subarray(pos);
-      this.chunks.push(rest);
+      this.chunks = [rest];
       this.buffered = rest.length;
     }
     return !this.yielded;
@@ -152,11 +159,11 @@ export class PacketDecoder {
     const type = frame[0] >> 4;
     if (this.protocolLevel < 5) {
       if (type === PUBLISH) {
-        this.onPacket(decodePublish(frame, headerLength), frame.length);
+        this.onPacket.call(this.context as C, decodePublish(frame, headerLength), frame.length);
         return;
       }
       if (type >= PUBACK && type <= PUBCOMP) {
-        this.onPacket(decodeAck(frame, headerLength, type), frame.length);
+        this.onPacket.call(this.context as C, decodeAck(frame, headerLength, type), frame.length);
         return;
       }
     }
@@ -203,7 +210,7 @@ export class PacketDecoder {
         }
         break;
     }
-    this.onPacket(packet, frame.length);
+    this.onPacket.call(this.context as C, packet, frame.length);
   }
 }
 

@@ -5,17 +5,66 @@
  * the number of matching filters, not with the number of subscriptions.
  */
 
+/**
+ * Most filters have one subscriber (a device's own topic), so a node holds its
+ * first subscriber inline and makes a Map only for a second one: an empty Map
+ * costs a hash table, a good share of what an idle subscription would cost.
+ * Either `entries` holds every subscriber of the node, or `soleKey` holds the only one.
+ */
 class TrieNode<V> {
   children: Map<string, TrieNode<V>> | null = null;
-  /** Subscribers of the filter that ends at this node, by subscriber key. */
+  /** Subscribers of the filter that ends at this node, by subscriber key, once there are two or more. */
   entries: Map<string, V> | null = null;
+  soleKey: string | null = null;
+  soleValue: V | undefined = undefined;
 
   child(level: string): TrieNode<V> | undefined {
     return this.children?.get(level);
   }
 
+  get entryCount(): number {
+    return this.entries !== null ? this.entries.size : this.soleKey !== null ? 1 : 0;
+  }
+
   isEmpty(): boolean {
-    return (this.children === null || this.children.size === 0) && (this.entries === null || this.entries.size === 0);
+    return (this.children === null || this.children.size === 0) && this.entryCount === 0;
+  }
+
+  getEntry(subscriber: string): V | undefined {
+    if (this.entries !== null) return this.entries.get(subscriber);
+    return this.soleKey === subscriber ? this.soleValue : undefined;
+  }
+
+  /** Adds or replaces; true if the subscriber is new here. */
+  setEntry(subscriber: string, value: V): boolean {
+    if (this.entries !== null) {
+      const isNew = !this.entries.has(subscriber);
+      this.entries.set(subscriber, value);
+      return isNew;
+    }
+    if (this.soleKey === null || this.soleKey === subscriber) {
+      const isNew = this.soleKey === null;
+      this.soleKey = subscriber;
+      this.soleValue = value;
+      return isNew;
+    }
+    this.entries = new Map([[this.soleKey, this.soleValue as V]]);
+    this.entries.set(subscriber, value);
+    this.soleKey = null;
+    this.soleValue = undefined;
+    return true;
+  }
+
+  deleteEntry(subscriber: string): boolean {
+    if (this.entries !== null) {
+      if (!this.entries.delete(subscriber)) return false;
+      if (this.entries.size === 0) this.entries = null;
+      return true;
+    }
+    if (this.soleKey !== subscriber) return false;
+    this.soleKey = null;
+    this.soleValue = undefined;
+    return true;
   }
 }
 
@@ -39,9 +88,7 @@ export class TopicTrie<V> {
       if (!next) node.children.set(level, (next = new TrieNode<V>()));
       node = next;
     }
-    if (!node.entries) node.entries = new Map();
-    const isNew = !node.entries.has(subscriber);
-    node.entries.set(subscriber, value);
+    const isNew = node.setEntry(subscriber, value);
     if (isNew) this.count++;
     return isNew;
   }
@@ -56,7 +103,7 @@ export class TopicTrie<V> {
       path.push([node, level]);
       node = next;
     }
-    if (!node.entries?.delete(subscriber)) return false;
+    if (!node.deleteEntry(subscriber)) return false;
     this.count--;
     for (let i = path.length - 1; i >= 0; i--) {
       const [parent, level] = path[i];
@@ -73,7 +120,7 @@ export class TopicTrie<V> {
       node = node.child(level);
       if (!node) return undefined;
     }
-    return node.entries?.get(subscriber);
+    return node.getEntry(subscriber);
   }
 
   /** Calls `visit` once per (matching filter, subscriber) [MQTT-4.7.1, MQTT-4.7.2-1]. */
@@ -109,15 +156,16 @@ export class TopicTrie<V> {
   }
 
   private emit(node: TrieNode<V>, filter: string, visit: MatchVisitor<V>): void {
-    if (!node.entries) return;
-    for (const [subscriber, value] of node.entries) visit(subscriber, value, filter);
+    if (node.entries !== null) for (const [subscriber, value] of node.entries) visit(subscriber, value, filter);
+    else if (node.soleKey !== null) visit(node.soleKey, node.soleValue as V, filter);
   }
 
   *entries(): IterableIterator<{ filter: string; subscriber: string; value: V }> {
     const stack: Array<[TrieNode<V>, string]> = [[this.root, '']];
     while (stack.length) {
       const [node, filter] = stack.pop()!;
-      if (node.entries) for (const [subscriber, value] of node.entries) yield { filter, subscriber, value };
+      if (node.entries !== null) for (const [subscriber, value] of node.entries) yield { filter, subscriber, value };
+      else if (node.soleKey !== null) yield { filter, subscriber: node.soleKey, value: node.soleValue as V };
       if (node.children) {
         for (const [level, child] of node.children) stack.push([child, filter === '' && node === this.root ? level : `${filter}/${level}`]);
       }

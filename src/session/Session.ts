@@ -24,11 +24,18 @@ export interface InflightEntry {
   released: boolean;
 }
 
+/** The queue of a session nothing was ever queued for: shared, never written (see `push`). */
+const NO_DELIVERIES: Delivery[] = [];
+
 export class Session {
-  readonly inflight = new Map<number, InflightEntry>();
-  /** Inbound QoS 2 packet ids awaiting PUBREL [MQTT-4.3.3-2]. */
-  readonly inbound = new Set<number>();
-  private queue: Delivery[] = [];
+  /**
+   * The in-flight window and the inbound QoS 2 ids are made on first use: most
+   * sessions of a big fleet of idle (or QoS 0) clients never need them, and an
+   * empty Map or Set costs a hash table of its own.
+   */
+  private inflightMap: Map<number, InflightEntry> | null = null;
+  private inboundSet: Set<number> | null = null;
+  private queue: Delivery[] = NO_DELIVERIES;
   private head = 0;
   /**
    * Set while the session takes its messages from the log instead of live
@@ -48,6 +55,25 @@ export class Session {
     private readonly maxQueued: number,
   ) {}
 
+  /** Open outbound QoS 1/2 exchanges by packet id. */
+  get inflight(): Map<number, InflightEntry> {
+    return (this.inflightMap ??= new Map());
+  }
+
+  /** Inbound QoS 2 packet ids awaiting PUBREL [MQTT-4.3.3-2]. */
+  get inbound(): Set<number> {
+    return (this.inboundSet ??= new Set());
+  }
+
+  private get inflightCount(): number {
+    return this.inflightMap === null ? 0 : this.inflightMap.size;
+  }
+
+  private push(d: Delivery): void {
+    if (this.queue === NO_DELIVERIES) this.queue = [d];
+    else this.queue.push(d);
+  }
+
   get queued(): number {
     return this.queue.length - this.head;
   }
@@ -59,7 +85,7 @@ export class Session {
    */
   enqueue(d: Delivery, nodePosition: () => Positions): 'queued' | 'lagging' {
     if (d.ref.source === MessageSource.Retained) {
-      this.queue.push(d);
+      this.push(d);
       return 'queued';
     }
     if (this.lagFrom) return 'lagging';
@@ -67,7 +93,7 @@ export class Session {
       this.startLag(d, nodePosition());
       return 'lagging';
     }
-    this.queue.push(d);
+    this.push(d);
     return 'queued';
   }
 
@@ -91,7 +117,7 @@ export class Session {
 
   /** A page read from the log. `caughtUp`: live deliveries from here on. */
   addFromLog(deliveries: Delivery[], next: number[], caughtUp: boolean): void {
-    for (const d of deliveries) this.queue.push(d);
+    for (const d of deliveries) this.push(d);
     this.reading = false;
     this.lagFrom = caughtUp ? null : next;
   }
@@ -113,7 +139,7 @@ export class Session {
     let dropped = 0;
     for (const d of backlog) {
       if (this.queued >= this.maxQueued) dropped++;
-      else this.queue.push(d);
+      else this.push(d);
     }
     return dropped;
   }
@@ -122,7 +148,7 @@ export class Session {
   take(): Delivery | undefined {
     if (this.head >= this.queue.length) return undefined;
     const next = this.queue[this.head];
-    if (next.qos > 0 && this.inflight.size >= this.maxInflight) return undefined;
+    if (next.qos > 0 && this.inflightCount >= this.maxInflight) return undefined;
     this.queue[this.head++] = undefined as unknown as Delivery;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
@@ -135,7 +161,7 @@ export class Session {
   allocatePacketId(): number {
     for (let i = 0; i < 65535; i++) {
       this.lastPacketId = this.lastPacketId >= 65535 ? 1 : this.lastPacketId + 1;
-      if (!this.inflight.has(this.lastPacketId)) return this.lastPacketId;
+      if (this.inflightMap === null || !this.inflightMap.has(this.lastPacketId)) return this.lastPacketId;
     }
     throw new Error(`session ${this.clientId}: no free packet identifier`);
   }
