@@ -73,8 +73,10 @@ export class OperatorServices {
   async start(): Promise<void> {
     this.archiver?.start();
     if (!this.ctx.config.api.enabled) return;
-    this.api = new ApiServer(this.ctx.config.api, this.routes(), this.ctx.logger.child({ component: 'api' }));
+    const api = this.ctx.config.api;
+    this.api = new ApiServer(api, this.routes(), this.ctx.logger.child({ component: 'api' }));
     this.apiPort = await this.api.listen();
+    if (api.password === 'public') this.ctx.logger.warn({ port: this.apiPort, username: api.username }, "the HTTP API uses the default password 'public': set api.password");
   }
 
   async close(): Promise<void> {
