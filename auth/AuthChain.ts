@@ -43,7 +43,7 @@ export class AuthChain {
     for (const a of this.authenticators) {
       let decision: AuthDecision;
       try {
-        decision = await withTimeout(a.authenticate(request), this.settings.timeoutMs, a.name);
+        decision = await (a.immediate === true ? a.authenticate(request) : withTimeout(a.authenticate(request), this.settings.timeoutMs, a.name));
       } catch (err) {
         this.log.warn({ authenticator: a.name, clientId: request.clientId, err: (err as Error).message, fallback: this.settings.onError }, 'authenticator failed');
         if (this.settings.onError === 'deny') return { result: 'deny', code: 3, reason: `${a.name} unavailable`, source: a.name };

@@ -49,6 +49,11 @@ export interface Authenticator {
   readonly name: string;
   authenticate(request: AuthRequest): Promise<AuthDecision>;
   close?(): Promise<void>;
+  /**
+   * True when it answers from memory, without I/O or waiting: it cannot exceed the
+   * chain's timeout, so the chain does not arm a timer for it.
+   */
+  readonly immediate?: boolean;
 }
 
 /** Who a connected client is, as far as access control is concerned. */

@@ -4,6 +4,7 @@ import { AuthDecision, AuthRequest, Authenticator } from '../types';
 /** IP address and CIDR allow and deny lists: a deny, or an allow list that does not cover the address, refuses with CONNACK 5. */
 export class AddressRules implements Authenticator {
   readonly name = 'address rules';
+  readonly immediate = true;
   private readonly allow: AddressSet;
   private readonly deny: AddressSet;
 

@@ -6,6 +6,7 @@ import { AuthDecision, AuthRequest, Authenticator } from '../types';
  */
 export class CertificateAuthenticator implements Authenticator {
   readonly name = 'certificate';
+  readonly immediate = true;
 
   async authenticate(request: AuthRequest): Promise<AuthDecision> {
     const cert = request.certificate;

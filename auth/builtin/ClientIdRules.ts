@@ -8,6 +8,7 @@ function globToRegExp(glob: string): RegExp {
 /** Client-id allow and deny lists (exact ids or `*` patterns): a deny, or an allow list that does not list the id, refuses with CONNACK 5. */
 export class ClientIdRules implements Authenticator {
   readonly name = 'client-id rules';
+  readonly immediate = true;
   private readonly allow: RegExp[];
   private readonly deny: RegExp[];
 

@@ -19,12 +19,17 @@ export class LocalRoutes {
   private readonly cache = new Map<string, Array<[string, LocalRoute]>>();
   private static readonly CACHE_LIMIT = 100_000;
 
+  /** Empties the match cache; clearing an empty Map still allocates it a fresh table, so only when needed. */
+  private dropCache(): void {
+    if (this.cache.size > 0) this.cache.clear();
+  }
+
   get size(): number {
     return this.trie.size;
   }
 
   add(clientId: string, filter: string, qos: QoS, since: Positions): void {
-    this.cache.clear();
+    this.dropCache();
     const existing = this.trie.get(filter, clientId);
     // Re-subscribing keeps the original start so the flow is not interrupted [MQTT-3.8.4-3].
     this.trie.add(filter, clientId, { qos, since: existing ? existing.since : since });
@@ -35,7 +40,7 @@ export class LocalRoutes {
   }
 
   remove(clientId: string, filter: string): void {
-    this.cache.clear();
+    this.dropCache();
     this.trie.remove(filter, clientId);
     const filters = this.byClient.get(clientId);
     if (filters === filter) this.byClient.delete(clientId);
@@ -45,7 +50,7 @@ export class LocalRoutes {
   removeClient(clientId: string): void {
     const filters = this.byClient.get(clientId);
     if (filters === undefined) return;
-    this.cache.clear();
+    this.dropCache();
     if (typeof filters === 'string') this.trie.remove(filters, clientId);
     else for (const f of filters) this.trie.remove(f, clientId);
     this.byClient.delete(clientId);
