@@ -105,11 +105,12 @@ export async function scanMessages(
   stream: string,
   range: ScanRange,
   filter: ScanFilter,
-  visit: (m: ScannedMessage, progress: ScanProgress) => boolean | Promise<boolean>,
+  visit: (m: ScannedMessage) => boolean | Promise<boolean>,
+  /** Counted as the scan goes, unwanted records included (a caller may report it meanwhile). */
+  progress: ScanProgress = { scanned: 0 },
   decode: (value: Buffer) => MessagePublished | null = decodePublished,
 ): Promise<ScanProgress> {
   const readers = range.start.map((s, p) => new PartitionReader(log, stream, p, s, range.end[p]));
-  const progress: ScanProgress = { scanned: 0 };
   const after = filter.after ?? null;
   for (;;) {
     let best: PartitionReader | null = null;
@@ -133,7 +134,7 @@ export async function scanMessages(
     if (!filter.topic(r.key.toString('utf8'))) continue;
     const event = decode(r.value);
     if (!event) continue;
-    if (!(await visit({ event, partition: best.partition, offset: r.offset }, progress))) break;
+    if (!(await visit({ event, partition: best.partition, offset: r.offset }))) break;
   }
   return progress;
 }

@@ -6,7 +6,7 @@
  */
 import { MessagePublished, MessageOrigin, publishedEvent } from '../events/types';
 import { EventLog } from '../log/EventLog';
-import { rangeForTimes, rangeSize, ScanRange, scanMessages } from '../history/MessageScan';
+import { rangeForTimes, rangeSize, ScanProgress, ScanRange, scanMessages } from '../history/MessageScan';
 import { topicMatches } from '../protocol/topics';
 import { ReplayRequest } from './ReplayRequest';
 
@@ -44,7 +44,8 @@ const BATCH = 500;
 export class ReplayJob {
   private state: ReplayState = 'running';
   private total = 0;
-  private scanned = 0;
+  /** Updated by the scan as it reads, so progress moves even through records that do not match. */
+  private readonly scan: ScanProgress = { scanned: 0 };
   private replayed = 0;
   private error: string | null = null;
   private note: string | null = null;
@@ -85,9 +86,9 @@ export class ReplayJob {
       topic: this.request.topic,
       target: this.request.target.type === 'prefix' ? { type: 'prefix', prefix: this.topicPrefix } : this.request.target,
       total: this.total,
-      scanned: this.scanned,
+      scanned: this.scan.scanned,
       replayed: this.replayed,
-      progress: this.total === 0 ? 100 : Math.floor((this.scanned / this.total) * 1000) / 10,
+      progress: this.total === 0 ? 100 : Math.floor((this.scan.scanned / this.total) * 1000) / 10,
       startedAt: this.startedAt.toISOString(),
       finishedAt: this.finishedAt ? this.finishedAt.toISOString() : null,
       error: this.error,
@@ -124,13 +125,12 @@ export class ReplayJob {
     const target = r.target.type === 'client' ? r.target.clientId : null;
     let batch: MessagePublished[] = [];
     try {
-      const progress = await scanMessages(
+      await scanMessages(
         this.ctx.log,
         this.ctx.messagesStream,
         this.range,
         { topic: (t) => topicMatches(r.topic, t), from: r.from, to: r.to },
-        async ({ event }, p) => {
-          this.scanned = p.scanned;
+        async ({ event }) => {
           batch.push(
             publishedEvent({
               topic: prefix === null ? event.topic : prefix + event.topic,
@@ -153,12 +153,13 @@ export class ReplayJob {
           }
           return !this.cancelRequested;
         },
+        this.scan,
       );
       if (batch.length > 0 && !this.cancelRequested) {
         await this.ctx.append(batch);
         this.replayed += batch.length;
       }
-      this.scanned = this.cancelRequested ? progress.scanned : this.total;
+      if (!this.cancelRequested) this.scan.scanned = this.total;
       if (this.cancelRequested) this.finish('cancelled', null);
       else this.finish('completed', null, this.replayed === 0 ? `no message in the range matched '${r.topic}'` : null);
     } catch (err) {
