@@ -4,31 +4,25 @@
  * key patterns and odd user names, field names, the hash formats, invalid
  * entries, wrong key types, and coming back after the server was gone.
  */
-import { createHash, pbkdf2Sync, randomBytes } from 'crypto';
 import Redis from 'ioredis';
 import pino from 'pino';
 import { hashPassword } from '../../auth/passwordHash';
 import { ConnectorUnavailable } from '../../auth/types';
 import { RedisConnector, RedisConnectorConfig } from '../../connectors/redis';
-import { describeAclSourceContract, identity, SeededRule } from '../contract/aclSource.contract';
-import { describeAuthenticatorContract, request, SeedUser } from '../contract/authenticator.contract';
-import { describeBrokerConnectorContract } from '../contract/brokerConnector.contract';
-import { closedPort, ensureRedis, RedisServiceSettings, uniqueName } from '../helpers/services';
-import { startTcpProxy, TcpProxy } from '../helpers/tcpProxy';
-
-const SLOW_TIMEOUT_MS = 500;
-const SEED_SCHEMES = ['bcrypt', 'pbkdf2-sha512', 'sha256'] as const;
+import { identity, SeededRule } from '../contract/aclSource.contract';
+import { request, SeedUser } from '../contract/authenticator.contract';
+import { mosquittoHash, seedHash, sha256Hex } from '../helpers/passwordSeeds';
+import { ensureRedis, RedisServiceSettings, uniqueName } from '../helpers/services';
+import { ConnectorTestBackend, describeConnectorContracts } from './connectorBackend';
 
 /**
  * Keys of its own (a unique prefix, deleted at the end); the connector is
  * configured with the default key layout under that prefix.
  */
-class TestKeyspace {
+class TestKeyspace extends ConnectorTestBackend<RedisConnector, RedisConnectorConfig, RedisServiceSettings> {
+  readonly type = 'redis';
   readonly prefix = uniqueName('mqlog_redis');
   private admin: Redis | null = null;
-  private settings: RedisServiceSettings | null = null;
-  private readonly connectors: RedisConnector[] = [];
-  private readonly proxies: TcpProxy[] = [];
 
   /** The key layout under this run's prefix, plus a list of rules for everyone. */
   get layout(): Pick<RedisConnectorConfig, 'userKey' | 'aclKeys'> {
@@ -56,7 +50,7 @@ class TestKeyspace {
   async seedContractUsers(users: SeedUser[]): Promise<void> {
     await this.clear();
     for (const [i, u] of users.entries()) {
-      await this.seedUser(u.username, { password_hash: hashPassword(u.password, SEED_SCHEMES[i % SEED_SCHEMES.length], 10_000), is_superuser: u.superuser ? '1' : '0' });
+      await this.seedUser(u.username, { password_hash: seedHash(u.password, i), is_superuser: u.superuser ? '1' : '0' });
     }
   }
 
@@ -69,93 +63,35 @@ class TestKeyspace {
     }
   }
 
-  /** The connector settings for this keyspace, as `auth.connectors` would hold them. */
+  /** Users and rules share the prefix: the rules are added to the users, not replacing them. */
+  override async seedUsersAndRules(users: SeedUser[], rules: SeededRule[]): Promise<void> {
+    await this.seedContractUsers(users);
+    await this.seedRules(rules, false);
+  }
+
   async config(config: Partial<RedisConnectorConfig> = {}): Promise<RedisConnectorConfig> {
     const s = await this.serviceSettings();
     return { host: s.host, port: s.port, password: s.password || undefined, timeoutMs: 3000, ...this.layout, ...config };
   }
 
-  async connector(config: Partial<RedisConnectorConfig> = {}): Promise<RedisConnector> {
-    const connector = new RedisConnector(await this.config(config));
-    this.connectors.push(connector);
-    return connector;
+  protected ensureService(): Promise<RedisServiceSettings> {
+    return ensureRedis();
   }
 
-  async proxy(): Promise<TcpProxy> {
-    const s = await this.serviceSettings();
-    const proxy = await startTcpProxy(s.port, s.host);
-    this.proxies.push(proxy);
-    return proxy;
+  protected build(config: RedisConnectorConfig): RedisConnector {
+    return new RedisConnector(config);
   }
 
-  async slowConnector(): Promise<RedisConnector> {
-    const proxy = await this.proxy();
-    proxy.delayMs = SLOW_TIMEOUT_MS + 1500;
-    return this.connector({ host: '127.0.0.1', port: proxy.port, timeoutMs: SLOW_TIMEOUT_MS });
-  }
-
-  async unreachableConnector(): Promise<RedisConnector> {
-    return this.connector({ host: '127.0.0.1', port: await closedPort() });
-  }
-
-  async drop(): Promise<void> {
-    await Promise.all(this.connectors.splice(0).map((c) => c.close()));
-    await Promise.all(this.proxies.splice(0).map((p) => p.close()));
+  protected async dropStore(): Promise<void> {
     if (this.admin) {
       await this.clear();
       await this.admin.quit();
       this.admin = null;
     }
   }
-
-  private async serviceSettings(): Promise<RedisServiceSettings> {
-    this.settings ??= await ensureRedis();
-    return this.settings;
-  }
 }
 
-const authKeys = new TestKeyspace();
-describeAuthenticatorContract('RedisConnector', {
-  superuser: true,
-  async create(users) {
-    await authKeys.seedContractUsers(users);
-    return authKeys.connector();
-  },
-  createUnreachable: () => authKeys.unreachableConnector(),
-  async createSlow(users) {
-    await authKeys.seedContractUsers(users);
-    return { authenticator: await authKeys.slowConnector(), timeoutMs: SLOW_TIMEOUT_MS };
-  },
-  cleanup: () => authKeys.drop(),
-});
-
-const aclKeys = new TestKeyspace();
-describeAclSourceContract('RedisConnector', {
-  async create(rules) {
-    await aclKeys.seedRules(rules);
-    return aclKeys.connector();
-  },
-  createUnreachable: () => aclKeys.unreachableConnector(),
-  cleanup: () => aclKeys.drop(),
-});
-
-const brokerKeys = new TestKeyspace();
-describeBrokerConnectorContract('redis', {
-  async seed(users, rules) {
-    await brokerKeys.seedContractUsers(users);
-    await brokerKeys.seedRules(rules, false);
-    return { type: 'redis', ...(await brokerKeys.config()) };
-  },
-  unreachable: async () => ({ type: 'redis', ...(await brokerKeys.config({ host: '127.0.0.1', port: await closedPort() })) }),
-  cleanup: () => brokerKeys.drop(),
-});
-
-function mosquittoHash(password: string, iterations = 1000): string {
-  const salt = randomBytes(12);
-  return `$7$${iterations}$${salt.toString('base64')}$${pbkdf2Sync(password, salt, iterations, 64, 'sha512').toString('base64')}`;
-}
-
-const sha256Hex = (...parts: string[]) => parts.reduce((h, p) => h.update(p, 'utf8'), createHash('sha256')).digest('hex');
+describeConnectorContracts('RedisConnector', () => new TestKeyspace());
 
 describe('RedisConnector specifics', () => {
   const keys = new TestKeyspace();
