@@ -18,10 +18,14 @@ export interface LogPosition {
   stream: string;
   partition: number;
   offset: number;
+  /** Place of the event in its record when the record holds a batch (0: the first, or the only one). */
+  index?: number;
 }
 
+/** `<stream>/<partition>/<offset>`, and `/<index>` for the second and later events of a batch record. */
 export function documentId(pos: LogPosition): string {
-  return `${pos.stream}/${pos.partition}/${pos.offset}`;
+  const base = `${pos.stream}/${pos.partition}/${pos.offset}`;
+  return pos.index ? `${base}/${pos.index}` : base;
 }
 
 /** Every ancestor of a topic, itself included: "a/b/c" → ["a", "a/b", "a/b/c"]. */
@@ -53,7 +57,7 @@ const REASONS: Record<DisconnectReason, string> = {
  * records (they stay in the log) and node heartbeats.
  */
 export function archiveDocument(prefix: string, event: BrokerEvent, pos: LogPosition): ArchiveDocument | null {
-  const log = { stream: pos.stream, partition: pos.partition, offset: pos.offset };
+  const log = { stream: pos.stream, partition: pos.partition, offset: pos.offset, ...(pos.index ? { index: pos.index } : {}) };
   const id = documentId(pos);
   const events = (body: Record<string, unknown>, timestamp: number): ArchiveDocument => ({
     family: 'events',

@@ -18,7 +18,7 @@ export function indexPattern(prefix: string, family: IndexFamily): string {
   return `${prefix}-${family}-*`;
 }
 
-const LOG_POSITION = { properties: { stream: { type: 'keyword' }, partition: { type: 'integer' }, offset: { type: 'long' } } } as const;
+const LOG_POSITION = { properties: { stream: { type: 'keyword' }, partition: { type: 'integer' }, offset: { type: 'long' }, index: { type: 'integer' } } } as const;
 
 const COMMON = {
   kind: { type: 'keyword' },

@@ -11,7 +11,7 @@
  *   the lag grows until it is back.
  */
 import { Client, errors } from '@elastic/elasticsearch';
-import { decodeEvent } from '../../src/events/codec';
+import { decodeEvents } from '../../src/events/codec';
 import { EventLog, LogRecord, TailHandle } from '../../src/log/EventLog';
 import { Logger } from '../../src/logger';
 import { StreamLayout } from '../../src/node/streams';
@@ -145,8 +145,11 @@ export class Archiver {
       for (const r of chunk) {
         if (!r.value) continue;
         try {
-          const doc = archiveDocument(this.o.settings.indexPrefix, decodeEvent(r.value), { stream, partition, offset: r.offset });
-          if (doc) docs.push(doc);
+          const events = decodeEvents(r.value);
+          events.forEach((event, index) => {
+            const doc = archiveDocument(this.o.settings.indexPrefix, event, { stream, partition, offset: r.offset, index });
+            if (doc) docs.push(doc);
+          });
         } catch (err) {
           this.rejected++;
           this.o.logger.error({ err, stream, partition, offset: r.offset }, 'undecodable log record not archived');

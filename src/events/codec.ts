@@ -52,14 +52,36 @@ const TAG = {
   'access.decided': 9,
 } as const satisfies Record<BrokerEvent['type'], number>;
 
+/**
+ * A record holding several events of one key, in order: [version][BATCH_TAG]
+ * [count][tag][fields]... Consecutive session events of one client appended in
+ * one event-loop turn (a burst of deliveries and acknowledgements) share one
+ * record: one encode, one CRC and one index entry instead of one each.
+ */
+const BATCH_TAG = 10;
+
 const ACK_KINDS: readonly AckKind[] = ['puback', 'pubrec', 'pubrel', 'pubcomp'];
 const ACCESS_ACTIONS: readonly AccessAction[] = ['connect', 'publish', 'subscribe'];
 
 const writer = new BinaryWriter(1024);
 
 export function encodeEvent(event: BrokerEvent): Buffer {
-  const w = writer.reset();
-  w.u8(EVENT_FORMAT_VERSION).u8(TAG[event.type]);
+  const w = writer.reset().u8(EVENT_FORMAT_VERSION);
+  writeEvent(w, event);
+  return w.finish();
+}
+
+/** Several events as one record value (one event: the same bytes as `encodeEvent`); read back with `decodeEvents`. */
+export function encodeEvents(events: readonly BrokerEvent[]): Buffer {
+  if (events.length === 1) return encodeEvent(events[0]);
+  if (events.length === 0) throw new Error('cannot encode an empty event batch');
+  const w = writer.reset().u8(EVENT_FORMAT_VERSION).u8(BATCH_TAG).varuint(events.length);
+  for (const event of events) writeEvent(w, event);
+  return w.finish();
+}
+
+function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
+  w.u8(TAG[event.type]);
   switch (event.type) {
     case 'client.connected':
       w.string(event.clientId)
@@ -144,7 +166,6 @@ export function encodeEvent(event: BrokerEvent): Buffer {
       throw new Error(`cannot encode unknown event ${JSON.stringify(unknown)}`);
     }
   }
-  return w.finish();
 }
 
 function writeWill(w: BinaryWriter, will: WillMessage | null): void {
@@ -182,10 +203,40 @@ function readEnum<T extends number>(r: BinaryReader, max: number, what: string):
   return v as T;
 }
 
+/** Decodes a record holding one event; a batch record (see `encodeEvents`) is a DecodeError here. */
 export function decodeEvent(buf: Buffer): BrokerEvent {
   const r = new BinaryReader(buf);
   const version = readVersion(r);
   const tag = r.u8('event tag');
+  if (tag === BATCH_TAG) throw new DecodeError('record holds an event batch where one event was expected');
+  const event = readEvent(r, version, tag);
+  r.expectEnd(event.type);
+  return event;
+}
+
+/** Decodes a record holding one event or a batch of them (streams that may hold batches: sessions). */
+export function decodeEvents(buf: Buffer): BrokerEvent[] {
+  const r = new BinaryReader(buf);
+  const version = readVersion(r);
+  const tag = r.u8('event tag');
+  if (tag !== BATCH_TAG) {
+    const event = readEvent(r, version, tag);
+    r.expectEnd(event.type);
+    return [event];
+  }
+  const n = r.varuint('batch size');
+  if (n < 2 || n > r.remaining) throw new DecodeError(`invalid event batch size ${n}`);
+  const events: BrokerEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const inner = r.u8('event tag');
+    if (inner === BATCH_TAG) throw new DecodeError('nested event batch');
+    events.push(readEvent(r, version, inner));
+  }
+  r.expectEnd('event batch');
+  return events;
+}
+
+function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
   let event: BrokerEvent;
   switch (tag) {
     case TAG['client.connected']: {
@@ -341,7 +392,6 @@ export function decodeEvent(buf: Buffer): BrokerEvent {
     default:
       throw new DecodeError(`unknown event tag ${tag}`);
   }
-  r.expectEnd(event.type);
   return event;
 }
 

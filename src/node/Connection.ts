@@ -8,7 +8,7 @@ import { Packet } from 'mqtt-packet';
 import { encodePacket } from '../protocol/PacketEncoder';
 import { Channel, ChannelOutput } from '../channel/Channel';
 import { Effect } from '../channel/effects';
-import { DisconnectReason } from '../events/types';
+import { BrokerEvent, DisconnectReason } from '../events/types';
 import { Logger } from '../logger';
 import { PacketDecoder } from '../protocol/PacketDecoder';
 import { ProtocolViolation } from '../protocol/ProtocolViolation';
@@ -43,6 +43,24 @@ function flushConnection(conn: Connection): void {
   conn.flushOut();
 }
 
+/** process.nextTick target for a connection's coalesced events. */
+function flushConnectionEvents(conn: Connection): void {
+  conn.flushEvents();
+}
+
+/**
+ * Events that may wait until the end of the current tick and share one append
+ * (and one log record, see recordsFor) with the connection's other such events:
+ * nothing is sent or done only once they are durable, and they are only read
+ * back after a restart (which packet id a message went out under, which were
+ * acknowledged).
+ */
+function coalescable(effect: Extract<Effect, { type: 'append' }>): boolean {
+  if (effect.then !== undefined) return false;
+  for (const e of effect.events) if (e.type !== 'message.delivered' && e.type !== 'message.acknowledged') return false;
+  return effect.events.length > 0;
+}
+
 /** The decoder's packet handler, shared by every connection (it is called with the connection as `this`). */
 function packetDecoded(this: Connection, packet: Packet, size: number): void {
   this.packet(packet, size);
@@ -65,6 +83,8 @@ export class Connection implements TransportSink, ChannelOutput {
   private ended = false;
   private out: Buffer[] = NOTHING_OUT;
   private outBytes = 0;
+  /** Coalescable events (see `coalescable`) of this tick, appended together at its end or before any other append. */
+  private pendingEvents: BrokerEvent[] | null = null;
 
   constructor(
     readonly transport: Transport,
@@ -190,6 +210,16 @@ export class Connection implements TransportSink, ChannelOutput {
         this.send(effect.packet, effect.bytes);
         return;
       case 'append': {
+        if (coalescable(effect)) {
+          if (this.pendingEvents === null) {
+            this.pendingEvents = effect.events.slice();
+            process.nextTick(flushConnectionEvents, this);
+          } else {
+            for (const e of effect.events) this.pendingEvents.push(e);
+          }
+          return;
+        }
+        this.flushEvents(); // appends complete in the order they were issued
         const then = effect.then;
         if (effect.events.length === 0) {
           if (then) this.afterIssued(() => this.runThen(then));
@@ -226,6 +256,15 @@ export class Connection implements TransportSink, ChannelOutput {
     }
   }
 
+  /** Issues the coalesced events of this tick as one append. */
+  flushEvents(): void {
+    const events = this.pendingEvents;
+    if (events === null) return;
+    this.pendingEvents = null;
+    this.issued++;
+    this.host.append(this, { type: 'append', events }, undefined);
+  }
+
   /** Waits until every append issued so far has settled. */
   settled(): Promise<void> {
     return new Promise((resolve) => this.afterIssued(resolve));
@@ -245,6 +284,7 @@ export class Connection implements TransportSink, ChannelOutput {
 
   /** Runs `run` once every append issued so far has completed. */
   private afterIssued(run: () => void): void {
+    this.flushEvents();
     if (this.completed >= this.issued) queueMicrotask(run);
     else (this.waiting ??= []).push({ after: this.issued, run });
   }
@@ -255,6 +295,7 @@ export class Connection implements TransportSink, ChannelOutput {
 
   private finish(reason: DisconnectReason | null, detail: string): void {
     if (this.ended) return;
+    this.flushEvents(); // recorded before the host records the disconnect
     this.flushOut(); // what was sent before closing (a CONNACK with an error code) still goes out
     this.ended = true;
     this.transport.end();

@@ -3,7 +3,7 @@
  * the tail hands it over, tracks per partition how far it has folded, and lets
  * callers wait until a given record has been folded.
  */
-import { decodeEvent } from '../events/codec';
+import { decodeEvents } from '../events/codec';
 import { ClientConnected, ClientDisconnected, isSessionEvent, SessionEvent, WillMessage } from '../events/types';
 import { LogRecord } from '../log/EventLog';
 import { emptySessions, foldSession, SessionRecord, SessionsState } from '../../projections/SessionProjection';
@@ -15,7 +15,7 @@ export class SessionFolder {
   readonly subscriptions: SubscriptionIndexState = emptySubscriptionIndex();
   /** Next offset to fold, per session-stream partition. */
   readonly nextOffset: number[];
-  /** Records folded by this instance (after any snapshot it was restored from). */
+  /** Events folded by this instance (after any snapshot it was restored from). */
   folds = 0;
   /** Events folded since the last snapshot, per partition. */
   readonly sinceSnapshot: number[];
@@ -46,30 +46,34 @@ export class SessionFolder {
     this.nextOffset[partition] = nextOffset;
   }
 
+  private fold(event: SessionEvent): void {
+    this.shareStrings(event);
+    const before = event.type === 'client.disconnected' ? this.state.get(event.clientId) : undefined;
+    const effective = before !== undefined && before.connected && before.connectionId === (event as ClientDisconnected).connectionId;
+    const will = before?.will ?? null;
+    foldSession(this.state, event);
+    foldSubscriptions(this.subscriptions, event);
+    if (event.type === 'client.connected') this.onConnected?.(event);
+    else if (event.type === 'client.disconnected' && effective) this.onDisconnected?.(event, will);
+  }
+
   apply(partition: number, records: LogRecord[]): void {
     for (const r of records) {
       if (r.offset < this.nextOffset[partition]) continue;
+      let count = 1;
       if (r.value) {
-        let event;
+        let events;
         try {
-          event = decodeEvent(r.value);
+          events = decodeEvents(r.value);
         } catch (err) {
           throw new Error(`cannot decode ${this.stream}/${partition} offset ${r.offset}: ${(err as Error).message}`);
         }
-        if (isSessionEvent(event)) {
-          this.shareStrings(event);
-          const before = event.type === 'client.disconnected' ? this.state.get(event.clientId) : undefined;
-          const effective = before !== undefined && before.connected && before.connectionId === (event as ClientDisconnected).connectionId;
-          const will = before?.will ?? null;
-          foldSession(this.state, event);
-          foldSubscriptions(this.subscriptions, event);
-          if (event.type === 'client.connected') this.onConnected?.(event);
-          else if (event.type === 'client.disconnected' && effective) this.onDisconnected?.(event, will);
-        }
+        for (const event of events) if (isSessionEvent(event)) this.fold(event);
+        count = events.length;
       }
       this.nextOffset[partition] = r.offset + 1;
-      this.sinceSnapshot[partition]++;
-      this.folds++;
+      this.sinceSnapshot[partition] += count;
+      this.folds += count;
     }
     if (this.waiters.length) {
       this.waiters = this.waiters.filter((w) => {

@@ -12,7 +12,7 @@ import { join } from 'path';
 import pino from 'pino';
 import { Writable } from 'stream';
 import { hashPassword } from '../../auth/passwordHash';
-import { decodeEvent } from '../../src/events/codec';
+import { decodeEvents } from '../../src/events/codec';
 import { AccessDecided } from '../../src/events/types';
 import { startBroker, tempDir, TestBroker } from '../helpers/broker';
 import { ensureBuilt } from '../helpers/childBroker';
@@ -117,8 +117,7 @@ async function accessEvents(): Promise<AccessDecided[]> {
     const recs = await log.read(stream, 0, next, { endOffset: end });
     if (!recs.length) break;
     for (const r of recs) {
-      const e = decodeEvent(r.value!);
-      if (e.type === 'access.decided') out.push(e);
+      for (const e of decodeEvents(r.value!)) if (e.type === 'access.decided') out.push(e);
     }
     next = recs[recs.length - 1].offset + 1;
   }

@@ -5,10 +5,10 @@
  */
 import { rmSync } from 'fs';
 import mqtt from 'mqtt';
-import { IPublishPacket } from 'mqtt-packet';
+import mqttPacket, { IPublishPacket } from 'mqtt-packet';
 import { tempDir } from '../helpers/broker';
 import { brokerConfig, ChildBroker, spawnBroker, writeConfig } from '../helpers/childBroker';
-import { drainPublishes, RawClient, sleep } from '../helpers/rawClient';
+import { drainPublishes, RawClient, sleep, waitFor } from '../helpers/rawClient';
 
 jest.setTimeout(120_000);
 
@@ -128,6 +128,54 @@ test('kill -9 mid-stream loses nothing acknowledged and duplicates no QoS 2 mess
   }
   for (const ids of q2Ids.values()) expect(ids.size).toBe(1);
   stuckBack.destroy();
+});
+
+test('[MQTT-4.4.0-1] acknowledgements coalesced into one log record survive kill -9: exactly the unacknowledged messages come back, same packet ids, with DUP', async () => {
+  let b = await start();
+  const sub = await RawClient.connect(b.port);
+  await sub.handshake('batch-sub', { clean: false });
+  sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'batch/q1', qos: 1 }, { topic: 'batch/q2', qos: 2 }] });
+  await sub.nextCmd('suback');
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.port}`, { clientId: 'batch-pub', reconnectPeriod: 0 });
+  pub.on('error', () => undefined);
+  await Promise.all([
+    ...Array.from({ length: 12 }, (_, i) => pub.publishAsync('batch/q1', `q1-${i}`, { qos: 1 })),
+    ...Array.from({ length: 8 }, (_, i) => pub.publishAsync('batch/q2', `q2-${i}`, { qos: 2 })),
+  ]);
+  pub.end(true);
+  await waitFor(() => sub.packets.filter((p) => p.cmd === 'publish').length === 20, 'all 20 deliveries');
+  const first = sub.packets.filter((p) => p.cmd === 'publish') as IPublishPacket[];
+  const q1 = first.filter((p) => p.qos === 1);
+  const q2 = first.filter((p) => p.qos === 2);
+  // PUBREC for every QoS 2 message, then the PUBRELs come back.
+  sub.socket.write(Buffer.concat(q2.map((p) => mqttPacket.generate({ cmd: 'pubrec', messageId: p.messageId }))));
+  for (let i = 0; i < q2.length; i++) await sub.nextCmd('pubrel');
+  // One TCP write: PUBACK for half the QoS 1 messages, PUBCOMP for half the QoS 2 ones, and a
+  // SUBSCRIBE whose SUBACK only leaves once everything before it on this connection is in the log.
+  const ackedQ1 = q1.slice(0, 6);
+  const completedQ2 = q2.slice(0, 4);
+  sub.socket.write(
+    Buffer.concat([
+      ...ackedQ1.map((p) => mqttPacket.generate({ cmd: 'puback', messageId: p.messageId })),
+      ...completedQ2.map((p) => mqttPacket.generate({ cmd: 'pubcomp', messageId: p.messageId })),
+      mqttPacket.generate({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'batch/other', qos: 0 }] }),
+    ]),
+  );
+  await sub.nextCmd('suback');
+  await kill9(b);
+  sub.destroy();
+
+  b = await start();
+  const back = await RawClient.connect(b.port);
+  expect((await back.handshake('batch-sub', { clean: false })).sessionPresent).toBe(true);
+  const resent = await drainPublishes(back, 1000);
+  const key = (p: IPublishPacket) => `${p.messageId}=${p.payload.toString()}`;
+  expect(resent.map(key).sort()).toEqual(q1.slice(6).map(key).sort());
+  expect(resent.every((p) => p.dup && p.qos === 1)).toBe(true);
+  // The QoS 2 messages past PUBREC and not completed: their PUBREL again, the completed ones nothing.
+  const pubrels = back.packets.filter((p) => p.cmd === 'pubrel').map((p) => (p as mqttPacket.IPubrelPacket).messageId).sort((x, y) => x! - y!);
+  expect(pubrels).toEqual(q2.slice(4).map((p) => p.messageId).sort((x, y) => x! - y!));
+  back.destroy();
 });
 
 test('SIGTERM shuts down cleanly: exit 0, and the restart replays no session events thanks to the final snapshot', async () => {

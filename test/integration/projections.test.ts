@@ -4,7 +4,7 @@
  */
 import mqtt from 'mqtt';
 import { IPublishPacket } from 'mqtt-packet';
-import { decodeEvent } from '../../src/events/codec';
+import { decodeEvents } from '../../src/events/codec';
 import { isSessionEvent } from '../../src/events/types';
 import { EventLog, LogRecord } from '../../src/log/EventLog';
 import { SessionFolder } from '../../src/node/SessionFolder';
@@ -126,10 +126,11 @@ test('projections rebuilt from the log equal the live state', async () => {
   const index = emptySubscriptionIndex();
   for (let p = 0; p < log.partitionCount(node.streams.sessions); p++) {
     for (const r of await readAll(log, node.streams.sessions, p)) {
-      const e = decodeEvent(r.value!);
-      if (isSessionEvent(e)) {
-        foldSession(sessions, e);
-        foldSubscriptions(index, e);
+      for (const e of decodeEvents(r.value!)) {
+        if (isSessionEvent(e)) {
+          foldSession(sessions, e);
+          foldSubscriptions(index, e);
+        }
       }
     }
   }

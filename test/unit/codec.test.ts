@@ -1,5 +1,5 @@
 import { DecodeError } from '../../src/events/binary';
-import { decodeEvent, decodePublishedForDelivery, encodeEvent, EVENT_FORMAT_VERSION } from '../../src/events/codec';
+import { decodeEvent, decodeEvents, decodePublishedForDelivery, encodeEvent, encodeEvents, EVENT_FORMAT_VERSION } from '../../src/events/codec';
 import { BrokerEvent, DisconnectReason, MessageOrigin, MessageSource, SUBACK_FAILURE } from '../../src/events/types';
 
 const events: BrokerEvent[] = [
@@ -107,4 +107,37 @@ describe('event codec', () => {
     expect(() => decodeEvent(buf)).toThrow(/trailing/);
   });
 
+  describe('event batches (one record, several events of one key)', () => {
+    const session = events.filter((e) => e.type.startsWith('message.d') || e.type.startsWith('message.a') || e.type.startsWith('client.'));
+
+    test('a batch round-trips every event, in order', () => {
+      expect(decodeEvents(encodeEvents(session))).toEqual(session);
+    });
+
+    test('a batch of one is the single-event encoding, readable by both decoders', () => {
+      const one = encodeEvents([events[2]]);
+      expect(one.equals(encodeEvent(events[2]))).toBe(true);
+      expect(decodeEvent(one)).toEqual(events[2]);
+      expect(decodeEvents(one)).toEqual([events[2]]);
+    });
+
+    test('the single-event decoder refuses a batch instead of reading only its first event', () => {
+      expect(() => decodeEvent(encodeEvents(session))).toThrow(/event batch where one event was expected/);
+    });
+
+    test('every truncation of a batch is an error, and so are trailing bytes', () => {
+      const buf = encodeEvents(session.slice(0, 4));
+      for (let len = 0; len < buf.length; len++) expect(() => decodeEvents(buf.subarray(0, len))).toThrow(DecodeError);
+      expect(() => decodeEvents(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);
+    });
+
+    test('an empty batch cannot be encoded and a batch size below 2 or beyond the record is refused', () => {
+      expect(() => encodeEvents([])).toThrow(/empty/);
+      const buf = encodeEvents(session.slice(0, 2));
+      buf[2] = 1; // the count follows version and batch tag
+      expect(() => decodeEvents(buf)).toThrow(/invalid event batch size 1/);
+      buf[2] = 100;
+      expect(() => decodeEvents(buf)).toThrow(/invalid event batch size 100/);
+    });
+  });
 });

@@ -1,0 +1,37 @@
+import { decodeEvent, decodeEvents } from '../../src/events/codec';
+import { BrokerEvent, MessageOrigin, MessageSource, publishedEvent } from '../../src/events/types';
+import { recordsFor } from '../../src/node/EventRouting';
+import { streamLayout } from '../../src/node/streams';
+
+const streams = streamLayout('t');
+const delivered = (clientId: string, packetId: number): BrokerEvent => ({
+  type: 'message.delivered', clientId, packetId, qos: 1, ref: { source: MessageSource.Messages, partition: 0, offset: packetId }, timestamp: packetId,
+});
+const acked = (clientId: string, packetId: number): BrokerEvent => ({ type: 'message.acknowledged', clientId, packetId, kind: 'puback', direction: 'in', timestamp: 100 + packetId });
+
+describe('recordsFor: where events go in the log', () => {
+  test('consecutive session events of one client share one record, in order, keyed by the client id', () => {
+    const events = [delivered('a', 1), acked('a', 1), delivered('a', 2), acked('a', 2)];
+    const records = recordsFor(events, streams);
+    expect(records).toHaveLength(1);
+    expect(records[0].stream).toBe(streams.sessions);
+    expect(records[0].key!.toString()).toBe('a');
+    expect(records[0].timestamp).toBe(102);
+    expect(decodeEvents(records[0].value!)).toEqual(events);
+  });
+
+  test('another client or a published message ends a batch; a lone event stays a plain record', () => {
+    const published = publishedEvent({ topic: 'x/y', payload: Buffer.from('p'), qos: 1, retain: false, publisherId: 'a', origin: MessageOrigin.Client, nodeId: 'n', timestamp: 5 });
+    const events = [delivered('a', 1), delivered('a', 2), delivered('b', 1), published, acked('a', 1)];
+    const records = recordsFor(events, streams);
+    expect(records.map((r) => [r.stream, r.key!.toString()])).toEqual([
+      [streams.sessions, 'a'],
+      [streams.sessions, 'b'],
+      [streams.messages, 'x/y'],
+      [streams.sessions, 'a'],
+    ]);
+    expect(decodeEvents(records[0].value!)).toEqual(events.slice(0, 2));
+    expect(decodeEvent(records[1].value!)).toEqual(events[2]);
+    expect(decodeEvent(records[3].value!)).toEqual(events[4]);
+  });
+});
