@@ -57,8 +57,8 @@ export interface ListeningPorts {
 }
 
 const TICK_MS = 1000;
-/** Appends one event-loop turn takes before the connections adding more wait for the next turn. */
-const TURN_APPEND_BUDGET = 2000;
+/** Events one event-loop turn appends before the connections adding more wait for the next turn. */
+const TURN_EVENT_BUDGET = 2000;
 
 export class BrokerNode extends EventEmitter implements ConnectionHost {
   readonly config: BrokerConfig;
@@ -88,7 +88,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private readonly matchScratch = new Map<string, QoS>();
   private readonly dropReports = new Map<Connection, { count: number; reason: string }>();
   /** Appends made in this event-loop turn, and the connections paused for exceeding the budget. */
-  private turnAppends = 0;
+  private turnEvents = 0;
   private readonly turnPaused = new Set<Connection>();
   private readonly membership: Membership;
   private readonly startedAt = Date.now();
@@ -400,27 +400,28 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       events = kept;
       this.applyBackpressure();
     }
-    if (this.turnAppends++ === 0) setImmediate(this.endTurn);
+    if (this.turnEvents === 0) setImmediate(this.endTurn);
+    this.turnEvents += Math.max(1, effect.events.length);
     if (events.length) this.eventLog.submit(recordsFor(events, this.streams), (err) => conn.appended(err, then));
     else queueMicrotask(() => conn.appended(null, then));
   }
 
   /**
-   * A turn takes about TURN_APPEND_BUDGET appends; connections with more to
+   * A turn takes about TURN_EVENT_BUDGET appended events; connections with more to
    * decode continue next turn. Node reads a busy socket many times per turn, and
    * without a budget a flood of publishes makes one turn (its batch, its memory,
    * everyone's latency) arbitrarily large. Paused publishers feel it as TCP flow
    * control: what they sent has been consumed by the broker.
    */
-  readonly turnBudgetSpent = (): boolean => this.turnAppends >= TURN_APPEND_BUDGET;
+  readonly turnBudgetSpent = (): boolean => this.turnEvents >= TURN_EVENT_BUDGET;
 
   resumeNextTurn(conn: Connection): void {
     this.turnPaused.add(conn);
-    if (this.turnAppends === 0) setImmediate(this.endTurn);
+    if (this.turnEvents === 0) setImmediate(this.endTurn);
   }
 
   private readonly endTurn = (): void => {
-    this.turnAppends = 0;
+    this.turnEvents = 0;
     if (this.turnPaused.size === 0) return;
     const paused = [...this.turnPaused];
     this.turnPaused.clear();

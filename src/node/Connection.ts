@@ -43,23 +43,17 @@ function flushConnection(conn: Connection): void {
   conn.flushOut();
 }
 
-/** process.nextTick target for a connection's coalesced events. */
-function flushConnectionEvents(conn: Connection): void {
-  conn.flushEvents();
+/** process.nextTick target for a connection's coalesced appends. */
+function flushConnectionAppends(conn: Connection): void {
+  conn.flushAppends();
 }
 
 /**
- * Events that may wait until the end of the current tick and share one append
- * (and one log record, see recordsFor) with the connection's other such events:
- * nothing is sent or done only once they are durable, and they are only read
- * back after a restart (which packet id a message went out under, which were
- * acknowledged).
+ * Past this many events a connection's coalesced appends are issued at once
+ * rather than at the end of the tick, so the node's per-turn budget (counted in
+ * events) still bounds how much one socket read can take in.
  */
-function coalescable(effect: Extract<Effect, { type: 'append' }>): boolean {
-  if (effect.then !== undefined) return false;
-  for (const e of effect.events) if (e.type !== 'message.delivered' && e.type !== 'message.acknowledged') return false;
-  return effect.events.length > 0;
-}
+const COALESCE_LIMIT = 64;
 
 /** The decoder's packet handler, shared by every connection (it is called with the connection as `this`). */
 function packetDecoded(this: Connection, packet: Packet, size: number): void {
@@ -83,8 +77,15 @@ export class Connection implements TransportSink, ChannelOutput {
   private ended = false;
   private out: Buffer[] = NOTHING_OUT;
   private outBytes = 0;
-  /** Coalescable events (see `coalescable`) of this tick, appended together at its end or before any other append. */
+  /**
+   * The appends of this tick, coalesced into one: their events in order, and
+   * their `then` effects in order. Issued at the end of the tick (or sooner, see
+   * `flushAppends`). They would all become durable in the same group commit
+   * anyway; one append costs one log submission and lets `recordsFor` put a run
+   * of session events in one record.
+   */
   private pendingEvents: BrokerEvent[] | null = null;
+  private pendingThen: Effect[] | null = null;
 
   constructor(
     readonly transport: Transport,
@@ -210,23 +211,22 @@ export class Connection implements TransportSink, ChannelOutput {
         this.send(effect.packet, effect.bytes);
         return;
       case 'append': {
-        if (coalescable(effect)) {
-          if (this.pendingEvents === null) {
-            this.pendingEvents = effect.events.slice();
-            process.nextTick(flushConnectionEvents, this);
-          } else {
-            for (const e of effect.events) this.pendingEvents.push(e);
-          }
-          return;
-        }
-        this.flushEvents(); // appends complete in the order they were issued
         const then = effect.then;
         if (effect.events.length === 0) {
           if (then) this.afterIssued(() => this.runThen(then));
           return;
         }
-        this.issued++;
-        this.host.append(this, effect, then);
+        if (this.pendingEvents === null) {
+          this.pendingEvents = effect.events.slice();
+          process.nextTick(flushConnectionAppends, this);
+        } else {
+          for (const e of effect.events) this.pendingEvents.push(e);
+        }
+        if (then) {
+          if (this.pendingThen === null) this.pendingThen = then.slice();
+          else for (const t of then) this.pendingThen.push(t);
+        }
+        if (this.pendingEvents.length >= COALESCE_LIMIT) this.flushAppends();
         return;
       }
       case 'authenticate':
@@ -256,13 +256,15 @@ export class Connection implements TransportSink, ChannelOutput {
     }
   }
 
-  /** Issues the coalesced events of this tick as one append. */
-  flushEvents(): void {
+  /** Issues the coalesced appends of this tick as one. */
+  flushAppends(): void {
     const events = this.pendingEvents;
     if (events === null) return;
+    const then = this.pendingThen ?? undefined;
     this.pendingEvents = null;
+    this.pendingThen = null;
     this.issued++;
-    this.host.append(this, { type: 'append', events }, undefined);
+    this.host.append(this, { type: 'append', events }, then);
   }
 
   /** Waits until every append issued so far has settled. */
@@ -284,7 +286,7 @@ export class Connection implements TransportSink, ChannelOutput {
 
   /** Runs `run` once every append issued so far has completed. */
   private afterIssued(run: () => void): void {
-    this.flushEvents();
+    this.flushAppends();
     if (this.completed >= this.issued) queueMicrotask(run);
     else (this.waiting ??= []).push({ after: this.issued, run });
   }
@@ -295,7 +297,7 @@ export class Connection implements TransportSink, ChannelOutput {
 
   private finish(reason: DisconnectReason | null, detail: string): void {
     if (this.ended) return;
-    this.flushEvents(); // recorded before the host records the disconnect
+    this.flushAppends(); // recorded before the host records the disconnect
     this.flushOut(); // what was sent before closing (a CONNACK with an error code) still goes out
     this.ended = true;
     this.transport.end();
