@@ -47,7 +47,7 @@ ${problems.length ? `\n## Problems in this run\n\n${problems.map((p) => `- ${p}`
 
 \`\`\`sh
 ${commandLine}
-npm run bench                       # full run: 3 repeats, rewrites this file (20–30 minutes, more on a busy machine)
+npm run bench                       # full run: 5 repeats, rewrites this file (20–30 minutes, more on a busy machine)
 npm run bench -- --quick            # smoke run: short windows, 1 repeat, leaves this file alone
 npm run bench -- --repeats 5 --only mqlog,mosquitto --scenarios fanin-qos1,latency
 npm run bench:profile -- --qos 1    # node --cpu-prof of mqlog under fan-in load: top self time, modules by inclusive time

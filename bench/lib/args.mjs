@@ -1,7 +1,7 @@
 // Command line of `npm run bench`.
 export const USAGE = `usage: npm run bench -- [options]
 
-  --repeats N          repeats per cell, brokers interleaved in each repeat; the median is reported (default 3)
+  --repeats N          repeats per cell, brokers interleaved in each repeat; the median is reported (default 5)
   --quick              smoke run: short windows, 1,000 connections, 50,000 restart events, 1 repeat
   --only LIST          brokers, comma-separated: mqlog, aedes, mosquitto, mqlog-kafka-1, mqlog-kafka-2
                        ("kafka" means both Kafka rows)
@@ -40,7 +40,7 @@ export function parseArgs(argv, { targetIds, scenarioIds }) {
     else if (arg === '--help' || arg === '-h') opts.help = true;
     else throw new Error(`unknown option ${arg}\n\n${USAGE}`);
   }
-  opts.repeats ??= opts.quick ? 1 : 3;
+  opts.repeats ??= opts.quick ? 1 : 5;
   opts.docs ??= !opts.quick && opts.targets.length === targetIds.length && opts.scenarios.length === scenarioIds.length;
   return { ...opts, ...(opts.quick ? QUICK : FULL) };
 }

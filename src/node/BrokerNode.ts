@@ -28,6 +28,7 @@ import { Listener, Transport } from '../transports/Transport';
 import { TcpListener } from '../transports/TcpListener';
 import { TlsListener } from '../transports/TlsListener';
 import { WebSocketListener } from '../transports/WebSocketListener';
+import { TurnClock } from './TurnClock';
 import { Connection, ConnectionHost } from './Connection';
 import { recordsFor } from './EventRouting';
 import { LocalRoutes } from './LocalRoutes';
@@ -112,7 +113,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
         return node.nodeId;
       },
       settings: options.config.mqtt,
-      now: () => Date.now(),
+      now: new TurnClock().now,
       position: () => [...node.position],
       newClientId: () => `auto-${randomUUID()}`,
       aclDenyAction: options.config.acl.denyAction,
@@ -658,13 +659,14 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     for (const r of records) {
       this.position[partition] = r.offset + 1;
       if (!r.key || !r.value) continue;
-      const topic = r.key.toString('utf8');
+      const local = r.local as MessagePublished | undefined;
+      const topic = local !== undefined ? local.topic : r.key.toString('utf8');
       this.stats.messagesScanned++;
       const matches = this.routes.match(topic, partition, r.offset, this.matchScratch);
       if (matches.size === 0) continue; // skipped by key, never decoded
       this.stats.messagesRouted++;
       // Appended by this process: the event itself; otherwise decode what delivery needs.
-      const event = (r.local as MessagePublished | undefined) ?? decodePublishedForDelivery(r.value);
+      const event = local ?? decodePublishedForDelivery(r.value);
       const ref = { source: MessageSource.Messages, partition, offset: r.offset };
       // One Delivery per QoS, shared by the subscribers that get it, so its PUBLISH is encoded once.
       const byQos: Array<Delivery | undefined> = [];
