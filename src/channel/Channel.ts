@@ -271,11 +271,10 @@ export class Channel {
     if (this.session) this.session.reading = false;
   }
 
-  /** Sends what the in-flight window allows. QoS 2 is recorded before it is sent; QoS 1 alongside. */
-  pump(): Effect[] {
+  /** Sends what the in-flight window allows, after `effects`. QoS 2 is recorded before it is sent; QoS 1 alongside. */
+  pump(effects: Effect[] = []): Effect[] {
     const session = this.session;
-    if (!session) return [];
-    const effects: Effect[] = [];
+    if (!session) return effects;
     // Messages wait in the session queue while the socket has no room; past the
     // queue bound they are read back from the log (Session.enqueue).
     let room = this.output.room();

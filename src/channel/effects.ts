@@ -25,6 +25,7 @@ export type Effect =
   /**
    * Append events to the log; once they are durable, carry out `then`. Appends of
    * one connection complete in order, so an empty `events` waits for the earlier ones.
+   * Both arrays are fresh: the connection may extend them (it coalesces appends).
    */
   | { type: 'append'; events: BrokerEvent[]; then?: Effect[] }
   /** Check the client's credentials; answer with `Channel.authenticated`. */

@@ -670,7 +670,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       const ref = { source: MessageSource.Messages, partition, offset: r.offset };
       // One Delivery per QoS, shared by the subscribers that get it, so its PUBLISH is encoded once.
       const byQos: Array<Delivery | undefined> = [];
-      for (const [clientId, subQos] of matches) {
+      for (const clientId of matches.keys()) {
         if (event.target !== null && event.target !== clientId) continue; // aimed at one client (a replay)
         const conn = this.byClientId.get(clientId);
         if (!conn) continue;
@@ -679,7 +679,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
         if (!acl.unrestricted && !acl.mayRead(topic)) continue;
         this.stats.messagesSent++;
         // Delivered at the lower of the two QoS, retain flag cleared [MQTT-3.3.1-9, MQTT-3.8.4-6].
-        const qos = Math.min(event.qos, subQos) as QoS;
+        const qos = Math.min(event.qos, matches.get(clientId)!) as QoS;
         const d = (byQos[qos] ??= { topic, payload: event.payload, qos, retain: false, ref });
         conn.deliver(d);
       }

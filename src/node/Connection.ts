@@ -216,14 +216,15 @@ export class Connection implements TransportSink, ChannelOutput {
           if (then) this.afterIssued(() => this.runThen(then));
           return;
         }
+        // The arrays of an effect are the connection's once it is carried out (effects.ts): no copies.
         if (this.pendingEvents === null) {
-          this.pendingEvents = effect.events.slice();
+          this.pendingEvents = effect.events;
           process.nextTick(flushConnectionAppends, this);
         } else {
           for (const e of effect.events) this.pendingEvents.push(e);
         }
         if (then) {
-          if (this.pendingThen === null) this.pendingThen = then.slice();
+          if (this.pendingThen === null) this.pendingThen = then;
           else for (const t of then) this.pendingThen.push(t);
         }
         if (this.pendingEvents.length >= COALESCE_LIMIT) this.flushAppends();

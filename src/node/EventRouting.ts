@@ -38,8 +38,17 @@ export function recordsFor(events: readonly BrokerEvent[], streams: StreamLayout
     if (isSessionEvent(event)) {
       let end = i + 1;
       while (end < events.length && sameClient(events[end], event)) end++;
-      const value = end - i === 1 ? encodeEvent(event) : encodeEvents(events.slice(i, end));
-      out.push({ stream: streams.sessions, key: keyOf(event.clientId), value, timestamp: events[end - 1].timestamp });
+      // `local`: the event, or the batch's events, so this node's session folder need not decode them back.
+      let value: Buffer;
+      let local: SessionEvent | BrokerEvent[];
+      if (end - i === 1) {
+        value = encodeEvent(event);
+        local = event;
+      } else {
+        local = events.slice(i, end);
+        value = encodeEvents(local);
+      }
+      out.push({ stream: streams.sessions, key: keyOf(event.clientId), value, timestamp: events[end - 1].timestamp, local });
       i = end - 1;
       continue;
     }

@@ -4,7 +4,7 @@
  * callers wait until a given record has been folded.
  */
 import { decodeEvents } from '../events/codec';
-import { ClientConnected, ClientDisconnected, isSessionEvent, SessionEvent, WillMessage } from '../events/types';
+import { BrokerEvent, ClientConnected, ClientDisconnected, isSessionEvent, SessionEvent, WillMessage } from '../events/types';
 import { LogRecord } from '../log/EventLog';
 import { emptySessions, foldSession, SessionRecord, SessionsState } from '../../projections/SessionProjection';
 import { emptySubscriptionIndex, foldSubscriptions, indexSession, SubscriptionIndexState } from '../../projections/SubscriptionIndex';
@@ -61,7 +61,16 @@ export class SessionFolder {
     for (const r of records) {
       if (r.offset < this.nextOffset[partition]) continue;
       let count = 1;
-      if (r.value) {
+      if (r.local !== undefined) {
+        // Appended by this process (see recordsFor): the event or the batch's events themselves.
+        const local = r.local as SessionEvent | BrokerEvent[];
+        if (Array.isArray(local)) {
+          for (const event of local) if (isSessionEvent(event)) this.fold(event);
+          count = local.length;
+        } else {
+          this.fold(local);
+        }
+      } else if (r.value) {
         let events;
         try {
           events = decodeEvents(r.value);

@@ -12,10 +12,17 @@ export interface PublishSource {
   payload: Buffer;
   retain: boolean;
   /** Encodings made so far, by QoS. */
-  encoded?: Array<{ bytes: Buffer; idOffset: number } | undefined>;
+  encoded?: Array<PublishTemplate | undefined>;
 }
 
-function template(d: PublishSource, qos: QoS): { bytes: Buffer; idOffset: number } {
+export interface PublishTemplate {
+  bytes: Buffer;
+  /** The first byte without DUP. */
+  first: number;
+  idOffset: number;
+}
+
+function template(d: PublishSource, qos: QoS): PublishTemplate {
   const cache = (d.encoded ??= []);
   let t = cache[qos];
   if (!t) {
@@ -42,19 +49,25 @@ function template(d: PublishSource, qos: QoS): { bytes: Buffer; idOffset: number
       pos += 2;
     }
     d.payload.copy(bytes, pos);
-    t = { bytes, idOffset };
+    t = { bytes, first: bytes[0], idOffset };
     cache[qos] = t;
   }
   return t;
 }
 
-/** The bytes of PUBLISH `d` at `qos` under `packetId`, with DUP as given [MQTT-3.3.1-1]. */
+/**
+ * The bytes of PUBLISH `d` at `qos` under `packetId`, with DUP as given [MQTT-3.3.1-1].
+ * At QoS 1/2 the first subscriber gets the template itself (most messages have
+ * one): later ones copy it and write their own first byte and packet id, so
+ * nobody depends on what the first one's bytes say.
+ */
 export function encodePublish(d: PublishSource, qos: QoS, packetId: number, dup: boolean): Buffer {
+  const fresh = d.encoded?.[qos] === undefined;
   const t = template(d, qos);
   if (qos === 0) return t.bytes;
-  const out = Buffer.allocUnsafe(t.bytes.length);
-  t.bytes.copy(out);
-  if (dup) out[0] |= 0x08;
+  const out = fresh ? t.bytes : Buffer.allocUnsafe(t.bytes.length);
+  if (!fresh) t.bytes.copy(out);
+  out[0] = dup ? t.first | 0x08 : t.first;
   out.writeUInt16BE(packetId, t.idOffset);
   return out;
 }

@@ -5,6 +5,7 @@
  * step with it by the events the channel appends. No I/O.
  */
 import { MessageRef, MessageSource, Positions, QoS } from '../events/types';
+import type { PublishSource } from '../protocol/PublishEncoder';
 
 /** A message on its way to this session, at the QoS it will be delivered with. */
 export interface Delivery {
@@ -14,7 +15,7 @@ export interface Delivery {
   retain: boolean;
   ref: MessageRef;
   /** Shared PUBLISH encodings (see protocol/PublishEncoder): one Delivery may go to many sessions. */
-  encoded?: Array<{ bytes: Buffer; idOffset: number } | undefined>;
+  encoded?: PublishSource['encoded'];
 }
 
 export interface InflightEntry {

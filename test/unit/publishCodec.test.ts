@@ -42,6 +42,17 @@ test('a second subscriber at QoS 1 gets its own packet id; the shared template i
   expect(encodePublish(d, 0, 0, false)).toBe(encodePublish(d, 0, 0, false));
 });
 
+test('the first QoS 1 subscriber owns the template bytes; later ones never inherit its DUP flag or packet id', () => {
+  const d = { topic: 't', payload: Buffer.from('p'), retain: true };
+  const first = encodePublish(d, 1, 3, true); // a redelivery happens to encode it first
+  const second = encodePublish(d, 1, 4, false);
+  const third = encodePublish(d, 1, 5, false);
+  expect([first[0], second[0], third[0]]).toEqual([0x3b, 0x33, 0x33]);
+  expect([first, second, third].map((b) => b.readUInt16BE(b.length - 3))).toEqual([3, 4, 5]);
+  expect(second).not.toBe(first);
+  expect(mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.from('p'), qos: 1, dup: false, retain: true, messageId: 4 }).equals(second)).toBe(true);
+});
+
 test.each([
   ['[MQTT-3.3.1-4] both QoS bits', Buffer.from([0x36, 0x05, 0x00, 0x01, 0x61, 0x00, 0x01])],
   ['[MQTT-3.3.1-2] DUP on QoS 0', Buffer.from([0x38, 0x03, 0x00, 0x01, 0x61])],

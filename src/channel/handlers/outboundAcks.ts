@@ -16,7 +16,7 @@ function complete(ch: Channel, packetId: number, qos: 1 | 2, kind: AckKind): Eff
   const entry = session.inflight.get(packetId);
   if (!entry || entry.qos !== qos) return [];
   session.inflight.delete(packetId);
-  return [ackEvent(ch, packetId, kind), ...ch.pump()];
+  return ch.pump([ackEvent(ch, packetId, kind)]);
 }
 
 /** PUBACK completes an outbound QoS 1 delivery. */
