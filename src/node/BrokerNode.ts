@@ -83,6 +83,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private readonly ctx: ChannelContext;
   private connectionCounter = 0;
   private readonly epoch = Date.now().toString(36);
+  /** Stamps every event this node writes, so events of one client never go back in time (TurnClock). */
+  private readonly clock = new TurnClock();
   private stopping = false;
   private started = false;
   private lastSnapshot = Date.now();
@@ -113,7 +115,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
         return node.nodeId;
       },
       settings: options.config.mqtt,
-      now: new TurnClock().now,
+      now: this.clock.now,
       position: () => [...node.position],
       newClientId: () => `auto-${randomUUID()}`,
       aclDenyAction: options.config.acl.denyAction,
@@ -288,7 +290,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
    * (kill -9). Their wills follow once the disconnect is folded (onSessionDisconnected).
    */
   private async closeFailedSessions(own: boolean): Promise<void> {
-    const events = this.membership.failedNodeDisconnects(this.sessions.state, Date.now(), own);
+    const events = this.membership.failedNodeDisconnects(this.sessions.state, this.clock.now(), own);
     if (events.length === 0) return;
     try {
       await this.eventLog.append(recordsFor(events, this.streams));
@@ -330,7 +332,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       publisherId: event.clientId,
       origin: MessageOrigin.Will,
       nodeId: this.nodeId,
-      timestamp: Date.now(),
+      timestamp: this.clock.now(),
     });
     this.eventLog.append(recordsFor([published], this.streams)).catch((err: Error) => this.log.error({ err, clientId: event.clientId }, 'could not publish the will of a failed connection'));
   }
@@ -473,7 +475,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
           source: decision.source,
           reason: decision.reason ?? '',
           nodeId: this.nodeId,
-          timestamp: Date.now(),
+          timestamp: this.clock.now(),
         };
         this.eventLog.submit(recordsFor([event], this.streams), (err) => {
           if (err) this.log.warn({ err: err.message }, 'could not record an access decision');
