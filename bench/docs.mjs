@@ -24,7 +24,8 @@ time to connect and subscribe all clients); *repeats*: each repeat's figure; *vs
 broker's row in the same run (for latency p50 and p99 separately); *lost / dup / reord*: summed over the
 repeats, counted by the subscribers from the sequence numbers in every payload; *loadgen CPU*: the load
 generator's own CPU time over the measuring window (100% = one core, so well below 100% means it was not
-the bottleneck); *broker CPU*: the same for the broker's processes (Kafka's JVM included on the Kafka rows);
+the bottleneck; at 90% or more it is marked *(bound)*: that row's figure is a lower bound for the broker, and
+an mqlog verdict that compares with it says so); *broker CPU*: the same for the broker's processes (Kafka's JVM included on the Kafka rows);
 *other CPU*: everything else on the machine in that window (from \`/proc/stat\`): well above a few percent
 means something else was running and the cell is suspect.
 ${problems.length ? `\n## Problems in this run\n\n${problems.map((p) => `- ${p}`).join('\n')}\n` : ''}
