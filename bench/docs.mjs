@@ -16,6 +16,7 @@ same run, so compare them as ratios. Noise between runs on this kind of machine 
 and 2–4× on p99.
 
 mqlog targets: **${counts.PASS} PASS, ${counts.MISS} MISS**${counts['n/a'] ? `, ${counts['n/a']} n/a` : ''}.
+Where the time and memory go, and why a missed target is missed, with profiles: docs/performance.md.
 
 ${table}
 

@@ -5,7 +5,8 @@
 // self time and the broker's own modules by inclusive time. The profile itself
 // is kept (path printed) for Chrome DevTools or speedscope.
 //
-//   node bench/profile.mjs [--qos 0|1] [--shape fan-in|fan-out] [--seconds S]
+//   node bench/profile.mjs [--qos 0|1] [--shape fan-in|fan-out|latency] [--seconds S]
+// (latency: the latency scenario's QoS 1 flow at 2,000 msg/s)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,7 +39,10 @@ for (let i = 0; i < 100; i++) {
   if (up) break;
   await new Promise((r) => setTimeout(r, 100));
 }
-const spec = { workload: 'throughput', runId: 'profile', pubPort: port, subPort: port, shape, qos, publishers: shape === 'fan-in' ? 10 : 1, subscribers: shape === 'fan-in' ? 1 : 100, cap: 500, warmupMs: 2000, measureMs: seconds * 1000 };
+const spec =
+  shape === 'latency'
+    ? { workload: 'latency', runId: 'profile', pubPort: port, subPort: port, rate: 2000, warmupMs: 2000, measureMs: seconds * 1000 }
+    : { workload: 'throughput', runId: 'profile', pubPort: port, subPort: port, shape, qos, publishers: shape === 'fan-in' ? 10 : 1, subscribers: shape === 'fan-in' ? 1 : 100, cap: 500, warmupMs: 2000, measureMs: seconds * 1000 };
 const [lcmd, largs] = pinned(1, process.execPath, [join(root, 'bench', 'loadgen.mjs'), JSON.stringify(spec)]);
 const gen = spawnSync(lcmd, largs, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 const result = gen.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.type === 'result');
@@ -70,7 +74,7 @@ for (const [id, t] of self) {
   }
 }
 const pct = (t) => `${((100 * t) / total).toFixed(1)}%`.padStart(6);
-console.log(`\n${shape} QoS ${qos}: ${result ? Math.round(result.rate).toLocaleString('en') : '?'} msg/s delivered; lost ${result?.lost} dup ${result?.duplicates}; profile ${join(dir, file)}\n`);
+console.log(`\n${shape} QoS ${shape === 'latency' ? 1 : qos}: ${result ? Math.round(result.rate).toLocaleString('en') : '?'} msg/s delivered${result?.p50 !== undefined ? `, p50 ${result.p50.toFixed(3)} ms, p99 ${result.p99.toFixed(3)} ms` : ''}; lost ${result?.lost} dup ${result?.duplicates}; profile ${join(dir, file)}\n`);
 console.log('self time, top 25:');
 for (const [name, t] of [...selfByFn].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${pct(t)}  ${name}`);
 console.log('\nmqlog modules, inclusive time:');

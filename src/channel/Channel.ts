@@ -296,8 +296,9 @@ export class Channel {
       ];
       // A QoS 2 message is only sent once its delivery is durable, so a restart resends it with the
       // same packet id and DUP set instead of as a new message the client would deliver twice.
+      // QoS 1 goes out first: its bytes are written in this tick before the node encodes the record.
       if (qos === 2) effects.push({ type: 'append', events, then: [send] });
-      else effects.push({ type: 'append', events }, send);
+      else effects.push(send, { type: 'append', events });
     }
     if (session.wantsCatchUp()) {
       session.reading = true;

@@ -87,12 +87,12 @@ describe('Channel', () => {
   test('the in-flight window holds QoS 1 deliveries until PUBACK; QoS 2 is sent only once recorded', () => {
     const ch = connected();
     const d = (offset: number, qos: 0 | 1 | 2) => ({ topic: 't', payload: Buffer.from(String(offset)), qos, retain: false, ref: { source: MessageSource.Messages, partition: 0, offset } });
-    expect(types(ch.deliver(d(1, 1)))).toEqual(['append', 'send:publish']);
+    expect(types(ch.deliver(d(1, 1)))).toEqual(['send:publish', 'append']); // QoS 1: recorded alongside, bytes first
     expect(types(ch.deliver(d(2, 2)))).toEqual(['append']); // the PUBLISH waits in `then`
     expect(types(ch.deliver(d(3, 1)))).toEqual([]); // window of 2 is full
     expect(types(ch.deliver(d(4, 0)))).toEqual([]); // FIFO: QoS 0 waits behind it
     const afterAck = ch.handle({ cmd: 'puback', messageId: 1 });
-    expect(types(afterAck)).toEqual(['append', 'append', 'send:publish', 'send:publish']);
+    expect(types(afterAck)).toEqual(['append', 'send:publish', 'append', 'send:publish']);
   });
 
   test('[MQTT-3.1.2-24] keepalive expiry publishes the will and records the disconnect', () => {
