@@ -6,7 +6,8 @@
  * lengths, well-formed UTF-8 [MQTT-1.5.3-1] and the CONNECT field layout.
  */
 import { isUtf8 } from 'buffer';
-import mqttPacket, { IPublishPacket, Packet } from 'mqtt-packet';
+import mqttPacket, { IConnectPacket, IPublishPacket, ISubscribePacket, ISubscription, Packet } from 'mqtt-packet';
+import { QoS } from '../events/types';
 import { ConnackCode, ProtocolViolation } from './ProtocolViolation';
 
 /** Largest remaining length the 4-byte encoding allows [MQTT-2.2.3]. */
@@ -170,6 +171,18 @@ export class PacketDecoder<C = unknown> {
     if (!FROM_CLIENT.has(type)) {
       throw new ProtocolViolation(`packet type ${type} may not be sent by a client [MQTT-2.2.1]`);
     }
+    if (type === CONNECT) {
+      const connect = decodeConnect(frame, headerLength);
+      if (connect !== null) {
+        this.protocolLevel = connect.protocolVersion!;
+        this.onPacket.call(this.context as C, connect, frame.length);
+        return;
+      }
+      // MQTT 5: mqtt-packet reads its properties.
+    } else if (type === SUBSCRIBE && this.protocolLevel < 5) {
+      this.onPacket.call(this.context as C, decodeSubscribe(frame, headerLength), frame.length);
+      return;
+    }
     const { packet, error } = parseFrame(frame, this.protocolLevel);
     if (error) {
       const message = error.message;
@@ -268,6 +281,121 @@ function decodeAck(frame: Buffer, headerLength: number, type: number): Packet {
   const remaining = frame.length - headerLength;
   if (remaining !== 2) throw new ProtocolViolation(`${cmd.toUpperCase()} with remaining length ${remaining}, expected 2`);
   return { cmd, messageId: frame.readUInt16BE(headerLength) } as Packet;
+}
+
+/** Read position of the direct CONNECT and SUBSCRIBE decoders (module-level: no closure or object per packet). */
+let at = 0;
+
+/** A length-prefixed field of `what` [MQTT-1.5.3] starting at `at`; returns its length and leaves `at` on its bytes. */
+function fieldLength(frame: Buffer, packet: string, what: string): number {
+  if (at + 2 > frame.length) throw new ProtocolViolation(`${packet} too short for ${what}`);
+  const len = frame.readUInt16BE(at);
+  at += 2;
+  if (at + len > frame.length) throw new ProtocolViolation(`${packet} too short for ${what}`);
+  return len;
+}
+
+/** A UTF-8 string field: well-formed UTF-8 [MQTT-1.5.3-1] (U+0000 is checked where it matters, by the channel). */
+function utf8Field(frame: Buffer, packet: string, what: string): string {
+  const len = fieldLength(frame, packet, what);
+  const text = frame.toString('utf8', at, at + len);
+  if (text.includes('\uFFFD') && !isUtf8(frame.subarray(at, at + len))) throw new ProtocolViolation(`${what} is not valid UTF-8 [MQTT-1.5.3-1]`);
+  at += len;
+  return text;
+}
+
+/** A binary field, copied: the frame is a view of a socket chunk that must not stay pinned. */
+function bytesField(frame: Buffer, packet: string, what: string): Buffer {
+  const len = fieldLength(frame, packet, what);
+  const bytes = Buffer.from(frame.subarray(at, at + len));
+  at += len;
+  return bytes;
+}
+
+const CONNECT_FLAG_RESERVED = 0x01;
+const CONNECT_FLAG_CLEAN = 0x02;
+const CONNECT_FLAG_WILL = 0x04;
+const CONNECT_FLAG_WILL_RETAIN = 0x20;
+const CONNECT_FLAG_PASSWORD = 0x40;
+const CONNECT_FLAG_USERNAME = 0x80;
+
+/**
+ * CONNECT of MQTT 3.1 and 3.1.1 (section 3.1), decoded directly rather than by
+ * mqtt-packet: every connection starts with one, and mqtt-packet's general parser
+ * (BufferList copies per field) was a large share of the garbage of a burst of
+ * handshakes, the garbage that an idle connection's memory is measured with. The
+ * same checks as before: protocol name, level (CONNACK 0x01 for an unsupported
+ * one), reserved flag [MQTT-3.1.2-3], will flags without a will [MQTT-3.1.2-11,
+ * MQTT-3.1.2-13, MQTT-3.1.2-15], password without user name [MQTT-3.1.2-22],
+ * UTF-8 strings, and fields that fill the packet exactly. Returns null for
+ * protocol level 5, which mqtt-packet decodes.
+ */
+function decodeConnect(frame: Buffer, headerLength: number): IConnectPacket | null {
+  if ((frame[0] & 0x0f) !== 0) throw new ProtocolViolation('malformed packet: CONNECT with reserved flags set [MQTT-2.2.2-2]');
+  at = headerLength;
+  const protocolId = utf8Field(frame, 'CONNECT', 'protocol name');
+  if (protocolId !== 'MQTT' && protocolId !== 'MQIsdp') throw new ProtocolViolation('malformed packet: Invalid protocolId');
+  if (at + 4 > frame.length) throw new ProtocolViolation('CONNECT too short for its flags and keepalive');
+  let level = frame[at];
+  const bridgeMode = level >= 128;
+  if (bridgeMode) level -= 128;
+  if (level === 5) return null;
+  // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01, then close.
+  if (level !== 3 && level !== 4) throw new ProtocolViolation(`unsupported protocol level ${frame[at]}`, ConnackCode.UnacceptableProtocolVersion);
+  const flags = frame[at + 1];
+  const keepalive = frame.readUInt16BE(at + 2);
+  at += 4;
+  if (flags & CONNECT_FLAG_RESERVED) throw new ProtocolViolation('malformed packet: Connect flag bit 0 must be 0, but got 1 [MQTT-3.1.2-3]');
+  const hasWill = (flags & CONNECT_FLAG_WILL) !== 0;
+  const willQos = (flags >> 3) & 3;
+  const willRetain = (flags & CONNECT_FLAG_WILL_RETAIN) !== 0;
+  if (!hasWill && willRetain) throw new ProtocolViolation('malformed packet: Will Retain Flag must be set to zero when Will Flag is set to 0 [MQTT-3.1.2-15]');
+  if (!hasWill && willQos !== 0) throw new ProtocolViolation('malformed packet: Will QoS must be set to zero when Will Flag is set to 0 [MQTT-3.1.2-13]');
+  if ((flags & CONNECT_FLAG_PASSWORD) !== 0 && (flags & CONNECT_FLAG_USERNAME) === 0) {
+    throw new ProtocolViolation('password flag set without user name flag [MQTT-3.1.2-22]');
+  }
+  const packet: IConnectPacket = {
+    cmd: 'connect',
+    protocolId: protocolId as IConnectPacket['protocolId'],
+    protocolVersion: level as IConnectPacket['protocolVersion'],
+    clean: (flags & CONNECT_FLAG_CLEAN) !== 0,
+    keepalive,
+    clientId: utf8Field(frame, 'CONNECT', 'client id'),
+  };
+  if (bridgeMode) (packet as { bridgeMode?: boolean }).bridgeMode = true;
+  if (hasWill) {
+    const topic = utf8Field(frame, 'CONNECT', 'will topic');
+    const payload = bytesField(frame, 'CONNECT', 'will message');
+    packet.will = { topic, payload, qos: willQos as QoS, retain: willRetain };
+  }
+  if (flags & CONNECT_FLAG_USERNAME) packet.username = utf8Field(frame, 'CONNECT', 'user name');
+  if (flags & CONNECT_FLAG_PASSWORD) packet.password = bytesField(frame, 'CONNECT', 'password');
+  if (at !== frame.length) throw new ProtocolViolation(`CONNECT has ${frame.length - at} unexpected trailing byte(s)`);
+  return packet;
+}
+
+/**
+ * SUBSCRIBE of MQTT 3.1/3.1.1 (section 3.8), decoded directly like CONNECT:
+ * flags 0010 [MQTT-3.8.1-1], a packet identifier, then at least one filter
+ * [MQTT-3.8.3-3], each UTF-8 [MQTT-1.5.3-1] with a requested-QoS byte whose
+ * reserved bits are 0 and whose QoS is at most 2 [MQTT-3-8.3-4].
+ */
+function decodeSubscribe(frame: Buffer, headerLength: number): ISubscribePacket {
+  if ((frame[0] & 0x0f) !== 2) throw new ProtocolViolation('malformed packet: Invalid header flag bits, must be 0x2 for subscribe packet [MQTT-3.8.1-1]');
+  if (frame.length - headerLength < 2) throw new ProtocolViolation('malformed packet: SUBSCRIBE too short for its packet identifier');
+  const messageId = frame.readUInt16BE(headerLength);
+  at = headerLength + 2;
+  const subscriptions: ISubscription[] = [];
+  while (at < frame.length) {
+    const topic = utf8Field(frame, 'SUBSCRIBE', 'topic filter');
+    if (at >= frame.length) throw new ProtocolViolation('malformed packet: Malformed Subscribe Payload');
+    const options = frame[at++];
+    if (options & 0xfc) throw new ProtocolViolation('malformed packet: Invalid subscribe topic flag bits, bits 7-2 must be 0 [MQTT-3-8.3-4]');
+    if (options > 2) throw new ProtocolViolation('malformed packet: Invalid subscribe QoS, must be <= 2 [MQTT-3-8.3-4]');
+    subscriptions.push({ topic, qos: options as QoS });
+  }
+  if (subscriptions.length === 0) throw new ProtocolViolation('SUBSCRIBE without topic filters [MQTT-3.8.3-3]');
+  return { cmd: 'subscribe', messageId, subscriptions };
 }
 
 /** Checks the raw bytes of each filter of a SUBSCRIBE (`trailer` 1: a QoS byte follows) or UNSUBSCRIBE (0). */
