@@ -4,7 +4,7 @@ import { mosquittoConfig } from './brokers/mosquitto.mjs';
 import { RATE } from './scenarios/latency.mjs';
 import { AHEAD_CAP } from './scenarios/throughput.mjs';
 
-export function renderDoc({ table, rows, problems, counts, machine, opts, commandLine, startedAt, finishedAt, queueLimit, loadAtStart }) {
+export function renderDoc({ table, rows, problems, counts, machine, opts, commandLine, startedAt, finishedAt, queueLimit, loadAtStart, workDirDevice = 'unknown' }) {
   const restart = rows.find((r) => r.scenario.id === 'restart' && r.detail);
   const minutes = ((finishedAt - startedAt) / 60000).toFixed(1);
   const mosquittoConf = mosquittoConfig({ port: 'PORT', queueLimit }).trim();
@@ -68,6 +68,10 @@ The machine should be otherwise idle (no test run, nothing else on either core).
   mqlog: \`node bin/mqlog.js start --config <file>\`, TCP on a free loopback port, WebSocket off, a fresh data
   dir, default durability (\`log.file.fsync: os\`: acknowledged once written to the OS), \`mqtt.maxQueuedMessages\`
   ${queueLimit.toLocaleString('en-US')} (default 10,000), other settings default (\`mqtt.maxInflight\` 32).
+  mqlog (file log, fsync per batch): the same with \`log.file.fsync: batch\`: a batch's acknowledgements (PUBACK,
+  SUBACK, CONNACK) leave only after fdatasync of its segment writes, so an acknowledged message survives a machine
+  crash, not only a crash of the broker (docs/architecture.md, "Durability"). Its data dir is on the same disk as
+  the run's work dir (\`${workDirDevice}\`).
   mqlog on Kafka: the same plus \`log.backend: kafka\`, \`replicationFactor: 1\`, \`minInsyncReplicas: 1\`, a fresh
   \`log.streamPrefix\` per start; with 2 nodes, publishers connect to node 1 and subscribers to node 2.
   Aedes: \`bench/aedes-server.mjs\`, defaults (in-memory persistence) on a plain \`net\` server.

@@ -158,7 +158,7 @@ export function buildRows(scenarios, targets, cellsOf) {
         ...r,
         vsAedes: mq ? ratio(r, ref.aedes) : '—',
         vsMosquitto: mq ? ratio(r, ref.mosquitto) : '—',
-        vsEmbedded: r.target.usesKafka ? ratio(r, ref.mqlog) : '—',
+        vsEmbedded: r.target.id !== 'mqlog' && mq ? ratio(r, ref.mqlog) : '—',
         targetText: r.target.id === 'mqlog' ? TARGETS[scenario.id]?.text ?? '' : isMqlog(r.target.id) && r.lost !== null ? 'zero loss/dup' : '',
         verdict: verdict(r, ref),
       });

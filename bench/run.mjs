@@ -18,7 +18,7 @@ import { snapshotMqlog } from './brokers/mqlog.mjs';
 import { renderDoc } from './docs.mjs';
 import { parseArgs, USAGE } from './lib/args.mjs';
 import { runCell } from './lib/cell.mjs';
-import { loadAverage, machineInfo, waitUntilIdle } from './lib/machine.mjs';
+import { filesystemOf, loadAverage, machineInfo, waitUntilIdle } from './lib/machine.mjs';
 import { stopEverything } from './lib/procs.mjs';
 import { buildRows, problemLines, renderTable, verdictCounts } from './report.mjs';
 import { SCENARIOS } from './scenarios/index.mjs';
@@ -61,6 +61,7 @@ async function main() {
   execFileSync('taskset', ['-p', '-c', String(LOADGEN_CPU), String(process.pid)], { stdio: 'ignore' });
 
   const workDir = mkdtempSync(join(os.tmpdir(), 'mqlog-bench-'));
+  const workDirDevice = filesystemOf(workDir);
   // What is measured: the build and the checkout as they are now, whatever changes during the run.
   const machine = machineInfo({ mosquitto: mosquittoVersion(), aedes: aedesVersion(), kafka: KAFKA_VERSION });
   const env = { workDir, mqlogBin: snapshotMqlog(workDir), cpu: BROKER_CPU, queueLimit: QUEUE_LIMIT, runId: Math.random().toString(36).slice(2, 8), kafka: null };
@@ -142,7 +143,7 @@ async function main() {
   if (problems.length) process.stdout.write(`\nProblems:\n${problems.map((p) => `- ${p}`).join('\n')}\n`);
 
   if (opts.docs) {
-    const doc = renderDoc({ table, rows, problems, counts, machine, opts, commandLine, startedAt, finishedAt: new Date(), queueLimit: QUEUE_LIMIT, loadAtStart });
+    const doc = renderDoc({ table, rows, problems, counts, machine, opts, commandLine, startedAt, finishedAt: new Date(), queueLimit: QUEUE_LIMIT, loadAtStart, workDirDevice });
     writeFileSync(join(root, 'docs', 'benchmarks.md'), doc);
     say('wrote docs/benchmarks.md');
   } else {

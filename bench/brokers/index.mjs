@@ -12,6 +12,8 @@ export const TARGETS = [
   { id: 'mqlog', label: 'mqlog (file log)', start: (env) => startMqlog({ ...env, kind: 'mqlog' }) },
   { id: 'aedes', label: 'Aedes', start: (env) => startAedes(env) },
   { id: 'mosquitto', label: 'Mosquitto', start: (env) => startMosquitto(env) },
+  // The durability setting that survives a machine crash: each batch fdatasync'ed before its acknowledgements.
+  { id: 'mqlog-fsync', label: 'mqlog (file log, fsync per batch)', start: (env) => startMqlog({ ...env, kind: 'mqlog-fsync', fsync: 'batch' }) },
   { id: 'mqlog-kafka-1', label: 'mqlog on Kafka, 1 node', usesKafka: true, start: (env) => startMqlog({ ...env, kind: 'mqlog-kafka-1', kafka: kafkaOf(env) }) },
   {
     id: 'mqlog-kafka-2',

@@ -23,7 +23,7 @@ export function snapshotMqlog(workDir) {
   return join(dir, 'bin', 'mqlog.js');
 }
 
-function nodeConfig({ nodeId, port, dataDir, queueLimit, kafka }) {
+function nodeConfig({ nodeId, port, dataDir, queueLimit, kafka, fsync }) {
   const config = {
     nodeId,
     dataDir,
@@ -32,6 +32,7 @@ function nodeConfig({ nodeId, port, dataDir, queueLimit, kafka }) {
     mqtt: { maxQueuedMessages: queueLimit },
     logging: { level: 'warn' },
   };
+  if (fsync) config.log = { file: { fsync } };
   if (kafka) {
     config.log = {
       backend: 'kafka',
@@ -43,11 +44,11 @@ function nodeConfig({ nodeId, port, dataDir, queueLimit, kafka }) {
 }
 
 /** Starts one mqlog node (`mqlogBin`: see snapshotMqlog); `dataDir` may hold an existing log (the restart scenario). */
-export async function startMqlogNode({ workDir, mqlogBin, cpu, nodeId, dataDir, queueLimit, kafka }) {
+export async function startMqlogNode({ workDir, mqlogBin, cpu, nodeId, dataDir, queueLimit, kafka, fsync }) {
   const port = await freePort();
   mkdirSync(dataDir, { recursive: true });
   const configFile = join(workDir, `${nodeId}-${port}.json`);
-  writeFileSync(configFile, `${JSON.stringify(nodeConfig({ nodeId, port, dataDir, queueLimit, kafka }), null, 2)}\n`);
+  writeFileSync(configFile, `${JSON.stringify(nodeConfig({ nodeId, port, dataDir, queueLimit, kafka, fsync }), null, 2)}\n`);
   const proc = await startBrokerProcess({ name: `${nodeId}-${port}`, cpu, cmd: process.execPath, args: [mqlogBin, 'start', '--config', configFile], workDir, port, readyTimeoutMs: 120000 });
   return { proc, port, configFile, stop: () => proc.stop() };
 }
@@ -84,15 +85,16 @@ export function loggedWarnings(logFiles) {
 
 /**
  * Starts mqlog with `nodes` nodes, each with a fresh data dir; on Kafka when
- * `kafka` ({bootstrap, streamPrefix}) is given.
+ * `kafka` ({bootstrap, streamPrefix}) is given; with `fsync` as `log.file.fsync`
+ * (default: the broker's default, `os`).
  */
-export async function startMqlog({ workDir, mqlogBin, cpu, queueLimit, kafka, nodes = 1, kind }) {
+export async function startMqlog({ workDir, mqlogBin, cpu, queueLimit, kafka, fsync, nodes = 1, kind }) {
   const started = [];
   try {
     for (let i = 1; i <= nodes; i++) {
       const nodeId = `${kind}-n${i}`;
       const dataDir = join(workDir, `${nodeId}-data-${Date.now()}`);
-      started.push(await startMqlogNode({ workDir, mqlogBin, cpu, nodeId, dataDir, queueLimit, kafka }));
+      started.push(await startMqlogNode({ workDir, mqlogBin, cpu, nodeId, dataDir, queueLimit, kafka, fsync }));
     }
   } catch (err) {
     await Promise.all(started.map((n) => n.stop()));

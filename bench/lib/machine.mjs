@@ -33,6 +33,12 @@ export function machineInfo({ mosquitto, aedes, kafka }) {
   };
 }
 
+/** Filesystem type and device a directory is on (`df --output=fstype,source`): fsync costs depend on it. */
+export function filesystemOf(dir) {
+  const out = sh('df', ['--output=fstype,source', dir]).split('\n')[1];
+  return out ? out.trim().split(/\s+/).join(' on ') : 'unknown';
+}
+
 /** The 1-minute load average: a benchmark wants it near 0 before it starts. */
 export function loadAverage() {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);

@@ -7,7 +7,7 @@ export const latency = {
   id: 'latency',
   title: `QoS 1 latency at ${RATE.toLocaleString('en-US')} msg/s, 1 → 1`,
   unit: 'ms',
-  targets: ['mqlog', 'aedes', 'mosquitto', 'mqlog-kafka-1', 'mqlog-kafka-2'],
+  targets: ['mqlog', 'aedes', 'mosquitto', 'mqlog-fsync', 'mqlog-kafka-1', 'mqlog-kafka-2'],
   timeoutMs: (opts) => opts.warmupMs + opts.latencyMs + 90000,
   async run(ctx) {
     const broker = await ctx.startBroker();

@@ -2,8 +2,8 @@
 // rate of deliveries over a fixed window after a warm-up.
 import { integrityOf, measure } from './common.mjs';
 
-const ALL = ['mqlog', 'aedes', 'mosquitto', 'mqlog-kafka-1', 'mqlog-kafka-2'];
-const EMBEDDED = ['mqlog', 'aedes', 'mosquitto'];
+const ALL = ['mqlog', 'aedes', 'mosquitto', 'mqlog-fsync', 'mqlog-kafka-1', 'mqlog-kafka-2'];
+const EMBEDDED = ['mqlog', 'aedes', 'mosquitto', 'mqlog-fsync'];
 /** How far (messages) a publisher may run ahead of its subscribers' average; see load/throughput.mjs. */
 export const AHEAD_CAP = 500;
 
