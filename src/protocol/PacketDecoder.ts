@@ -1,9 +1,10 @@
 /**
  * Bytes in, packets out. Framing (fixed header and remaining length) happens
  * here so an oversized packet is refused from its header, before its body is
- * buffered; each complete frame is then parsed by mqtt-packet and checked for
- * what mqtt-packet does not check: packet types a client may not send, exact
- * lengths, well-formed UTF-8 [MQTT-1.5.3-1] and the CONNECT field layout.
+ * buffered. PUBLISH, the acknowledgements, and CONNECT and SUBSCRIBE of MQTT
+ * 3.1/3.1.1 are decoded here directly (each says why); every other frame is
+ * parsed by mqtt-packet and checked for what mqtt-packet does not check: packet
+ * types a client may not send, exact lengths, well-formed UTF-8 [MQTT-1.5.3-1].
  */
 import { isUtf8 } from 'buffer';
 import mqttPacket, { IConnectPacket, IPublishPacket, ISubscribePacket, ISubscription, Packet } from 'mqtt-packet';
@@ -196,9 +197,8 @@ export class PacketDecoder<C = unknown> {
     if (!packet) throw new ProtocolViolation('malformed packet: incomplete');
     const remaining = frame.length - headerLength;
     switch (packet.cmd) {
-      case 'connect':
-        this.protocolLevel = packet.protocolVersion ?? 4;
-        if (this.protocolLevel !== 5) checkConnectLayout(frame, headerLength);
+      case 'connect': // MQTT 5 only: 3.1 and 3.1.1 were decoded by decodeConnect
+        this.protocolLevel = packet.protocolVersion ?? 5;
         break;
       case 'subscribe':
         if (packet.subscriptions.length === 0) throw new ProtocolViolation('SUBSCRIBE without topic filters [MQTT-3.8.3-3]');
@@ -406,36 +406,4 @@ function checkFilterList(frame: Buffer, headerLength: number, trailer: number): 
     if (!isUtf8(frame.subarray(pos + 2, pos + 2 + len))) throw new ProtocolViolation('topic filter is not valid UTF-8 [MQTT-1.5.3-1]');
     pos += 2 + len + trailer;
   }
-}
-
-/**
- * Walks the CONNECT variable header and payload as laid out by its flags:
- * every string must be valid UTF-8 and the fields must fill the packet exactly.
- */
-function checkConnectLayout(frame: Buffer, headerLength: number): void {
-  let pos = headerLength;
-  const end = frame.length;
-  const field = (what: string, utf8: boolean): void => {
-    if (pos + 2 > end) throw new ProtocolViolation(`CONNECT too short for ${what}`);
-    const len = frame.readUInt16BE(pos);
-    pos += 2;
-    if (pos + len > end) throw new ProtocolViolation(`CONNECT too short for ${what}`);
-    if (utf8 && !isUtf8(frame.subarray(pos, pos + len))) throw new ProtocolViolation(`${what} is not valid UTF-8 [MQTT-1.5.3-1]`);
-    pos += len;
-  };
-  field('protocol name', true);
-  pos += 1; // level
-  const flags = frame[pos];
-  pos += 3; // flags, keepalive
-  if ((flags & 0x40) !== 0 && (flags & 0x80) === 0) {
-    throw new ProtocolViolation('password flag set without user name flag [MQTT-3.1.2-22]');
-  }
-  field('client id', true);
-  if (flags & 0x04) {
-    field('will topic', true);
-    field('will message', false);
-  }
-  if (flags & 0x80) field('user name', true);
-  if (flags & 0x40) field('password', false);
-  if (pos !== end) throw new ProtocolViolation(`CONNECT has ${end - pos} unexpected trailing byte(s)`);
 }
