@@ -39,7 +39,7 @@ export function accessControlFromConfig(config: BrokerConfig, log: Logger): Acce
   const rules = new StaticAclSource(config.acl.rules, config.acl.file || null);
   reloaders.push(() => rules.reload());
   const sources = [rules, ...config.acl.connectors.map((c) => createAclSource(c, log.child({ connector: c.type })))];
-  const engine = new AclEngine(sources, { defaultAllow: config.acl.default === 'allow', sysReadableByAll: config.acl.sysReadableByAll });
+  const engine = new AclEngine(sources, { defaultAllow: config.acl.default === 'allow', sysReadableByAll: config.acl.sysReadableByAll, cacheMaxEntries: config.acl.cacheMaxEntries });
 
   const limiter = a.rateLimit.maxFailuresPerIp > 0 || a.rateLimit.maxFailuresPerClientId > 0 ? new LoginRateLimiter(a.rateLimit) : null;
   return new AccessControl(new AuthChain(chain, { default: defaultResult, onError: a.onConnectorError, timeoutMs: a.timeoutMs }, log), engine, limiter, log, reloaders, superusers);

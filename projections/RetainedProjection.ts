@@ -1,11 +1,13 @@
 /**
  * Retained messages, folded from the compacted retained stream (key: topic;
  * value: the encoded `message.published`, or a tombstone that clears it
- * [MQTT-3.3.1-10, MQTT-3.3.1-11]).
+ * [MQTT-3.3.1-10, MQTT-3.3.1-11]). The state also counts the store's bytes and
+ * indexes its topics by level, for the retained-store limits and for matching a
+ * new subscription's filter without visiting every stored topic.
  */
 import { decodeEvent } from '../src/events/codec';
 import { MessagePublished } from '../src/events/types';
-import { topicMatches, isWildcardFilter } from '../src/protocol/topics';
+import { TopicNameIndex } from '../src/router/TopicNameIndex';
 
 export interface RetainedEntry {
   message: MessagePublished;
@@ -14,8 +16,6 @@ export interface RetainedEntry {
   offset: number;
 }
 
-export type RetainedState = Map<string, RetainedEntry>;
-
 export interface RetainedRecord {
   key: Buffer | null;
   value: Buffer | null;
@@ -23,8 +23,48 @@ export interface RetainedRecord {
   offset: number;
 }
 
+/** What a retained message counts against `mqtt.maxRetainedBytes`: its topic and payload. */
+export function retainedBytes(message: Pick<MessagePublished, 'topic' | 'payload'>): number {
+  return message.topic.length + message.payload.length;
+}
+
+export class RetainedState {
+  readonly topics = new Map<string, RetainedEntry>();
+  readonly index = new TopicNameIndex();
+  /** Sum of `retainedBytes` over the stored messages. */
+  bytes = 0;
+
+  get size(): number {
+    return this.topics.size;
+  }
+
+  get(topic: string): RetainedEntry | undefined {
+    return this.topics.get(topic);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.topics.keys();
+  }
+
+  set(topic: string, entry: RetainedEntry): void {
+    const old = this.topics.get(topic);
+    if (old) this.bytes -= retainedBytes(old.message);
+    else this.index.add(topic);
+    this.topics.set(topic, entry);
+    this.bytes += retainedBytes(entry.message);
+  }
+
+  delete(topic: string): void {
+    const old = this.topics.get(topic);
+    if (!old) return;
+    this.bytes -= retainedBytes(old.message);
+    this.topics.delete(topic);
+    this.index.delete(topic);
+  }
+}
+
 export function emptyRetained(): RetainedState {
-  return new Map();
+  return new RetainedState();
 }
 
 export function foldRetained(state: RetainedState, record: RetainedRecord): RetainedState {
@@ -42,14 +82,23 @@ export function foldRetained(state: RetainedState, record: RetainedRecord): Reta
   return state;
 }
 
-/** Retained messages whose topic matches `filter` [MQTT-3.3.1-6], in topic order for a stable result. */
-export function retainedMatching(state: RetainedState, filter: string): RetainedEntry[] {
-  if (!isWildcardFilter(filter)) {
-    const hit = state.get(filter);
-    return hit ? [hit] : [];
+export interface RetainedMatch {
+  entries: RetainedEntry[];
+  /** More matched than `limit`, or the walk ran out of its budget. */
+  truncated: boolean;
+}
+
+/**
+ * Retained messages whose topic matches `filter` [MQTT-3.3.1-6], in topic order for
+ * a stable result: at most `limit`, after visiting at most `budget` index nodes.
+ */
+export function retainedMatching(state: RetainedState, filter: string, limit = Infinity, budget = Infinity): RetainedMatch {
+  const { topics, truncated } = state.index.match(filter, limit, budget);
+  topics.sort();
+  const entries: RetainedEntry[] = [];
+  for (const t of topics) {
+    const e = state.topics.get(t);
+    if (e) entries.push(e);
   }
-  const out: RetainedEntry[] = [];
-  for (const [topic, entry] of state) if (topicMatches(filter, topic)) out.push(entry);
-  out.sort((a, b) => (a.message.topic < b.message.topic ? -1 : a.message.topic > b.message.topic ? 1 : 0));
-  return out;
+  return { entries, truncated };
 }

@@ -19,6 +19,7 @@ import {
   WillMessage,
 } from '../src/events/types';
 import { maxPositions } from './positions';
+import { connectRefused } from './sessionOwnership';
 
 export interface StoredSubscription {
   qos: QoS;
@@ -101,6 +102,7 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
   switch (event.type) {
     case 'client.connected': {
       const prev = state.get(event.clientId);
+      if (prev !== undefined && connectRefused(prev.username, event)) return state;
       // Only a persistent session survives into a persistent connection [MQTT-3.1.2-4, MQTT-3.1.2-6].
       const resume = prev !== undefined && !prev.cleanSession && !event.cleanSession;
       const record: SessionRecord = {
@@ -183,6 +185,12 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       } else if (event.kind === 'pubrec') {
         ownInbound(rec).add(event.packetId);
       }
+      return state;
+    }
+    case 'session.expired': {
+      const rec = state.get(event.clientId);
+      // A reconnect since the expiry was decided makes a newer connection: it wins.
+      if (rec && !rec.connected && rec.connectionId === event.connectionId) state.delete(event.clientId);
       return state;
     }
     case 'access.decided':

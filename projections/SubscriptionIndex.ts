@@ -10,10 +10,13 @@
  */
 import { QoS, SessionEvent, SUBACK_FAILURE } from '../src/events/types';
 import { TopicTrie } from '../src/router/TopicTrie';
+import { connectRefused } from './sessionOwnership';
 
 interface ClientEntry {
   connectionId: string;
   cleanSession: boolean;
+  /** The user name the session belongs to (projections/sessionOwnership.ts). */
+  owner: string | null;
   /** None, one (as a plain string: most clients have one, and a Set costs a hash table), or a Set of several. */
   filters: string | Set<string> | null;
 }
@@ -53,15 +56,21 @@ export function foldSubscriptions(state: SubscriptionIndexState, event: SessionE
   switch (event.type) {
     case 'client.connected': {
       const prev = state.clients.get(event.clientId);
+      if (prev !== undefined && connectRefused(prev.owner, event)) return state;
       const resume = prev !== undefined && !prev.cleanSession && !event.cleanSession;
       if (!resume) dropClient(state, event.clientId);
       const filters = resume ? prev.filters : null;
-      state.clients.set(event.clientId, { connectionId: event.connectionId, cleanSession: event.cleanSession, filters });
+      state.clients.set(event.clientId, { connectionId: event.connectionId, cleanSession: event.cleanSession, owner: event.username, filters });
       return state;
     }
     case 'client.disconnected': {
       const entry = state.clients.get(event.clientId);
       if (entry && entry.connectionId === event.connectionId && entry.cleanSession) dropClient(state, event.clientId);
+      return state;
+    }
+    case 'session.expired': {
+      const entry = state.clients.get(event.clientId);
+      if (entry && entry.connectionId === event.connectionId) dropClient(state, event.clientId);
       return state;
     }
     case 'client.subscribed': {
@@ -101,10 +110,10 @@ export function subscribersOf(state: SubscriptionIndexState, topic: string): Map
 /** Seeds the index with sessions restored from a snapshot (the index itself is never snapshotted). */
 export function indexSession(
   state: SubscriptionIndexState,
-  session: { clientId: string; connectionId: string; cleanSession: boolean; subscriptions: ReadonlyMap<string, { qos: QoS }> },
+  session: { clientId: string; connectionId: string; cleanSession: boolean; username: string | null; subscriptions: ReadonlyMap<string, { qos: QoS }> },
 ): void {
   dropClient(state, session.clientId);
-  const entry: ClientEntry = { connectionId: session.connectionId, cleanSession: session.cleanSession, filters: null };
+  const entry: ClientEntry = { connectionId: session.connectionId, cleanSession: session.cleanSession, owner: session.username, filters: null };
   for (const [filter, sub] of session.subscriptions) {
     state.trie.add(filter, session.clientId, sub.qos);
     addFilter(entry, filter);

@@ -100,6 +100,12 @@ export interface AuthConfig {
   rateLimit: { maxFailuresPerIp: number; maxFailuresPerClientId: number; windowMs: number; lockoutMs: number };
   /** Authentication back ends in order: { "type": "ldap" | "mysql" | "postgres" | "redis" | "http", ... }. */
   connectors: ConnectorConfig[];
+  /**
+   * What the audit trail keeps of refused logins: client ids and user names cut to
+   * `maxFieldLength` characters, and at most `refusedLoginsPerIp` records per address
+   * per `windowMs` (the rest are counted, and summed up in one record per window).
+   */
+  audit: { maxFieldLength: number; refusedLoginsPerIp: number; windowMs: number };
 }
 
 export interface AclConfig {
@@ -115,6 +121,8 @@ export interface AclConfig {
   denyAction: 'ignore' | 'disconnect';
   /** Back ends that hold rules, in order (same entries as auth.connectors). */
   connectors: ConnectorConfig[];
+  /** Access decisions cached per connection (publish and read topics each). */
+  cacheMaxEntries: number;
 }
 
 export interface BrokerConfig {
@@ -128,6 +136,15 @@ export interface BrokerConfig {
     wss: WssListenerConfig;
   };
   mqtt: MqttSettings;
+  /** Limits on the node as a whole (per-client ones are in `mqtt`). */
+  limits: {
+    /** Open client connections on this node (every transport); beyond, new sockets are closed at once. */
+    maxConnections: number;
+    /** Open client connections from one IP address. */
+    maxConnectionsPerIp: number;
+    /** A limit that is hit is logged at most once per this interval (ms), with how often it was hit. */
+    logIntervalMs: number;
+  };
   log: LogConfig;
   snapshots: {
     /** Snapshot a session partition after this many folded events... */
@@ -148,9 +165,15 @@ export interface BrokerConfig {
     enabled: boolean;
     host: string;
     port: number;
-    /** HTTP Basic credentials for /api/v1 (the metrics endpoint is open). */
+    /** HTTP Basic credentials for /api/v1 and /metrics. While the password is the default, the API listens on 127.0.0.1 only. */
     username: string;
     password: string;
+    /** `open`: /metrics needs no credentials (for a scraper on a trusted network). */
+    metrics: { open: boolean };
+    /** Replays running at once, and the most log records one replay may scan. */
+    replay: { maxConcurrent: number; maxRecords: number };
+    /** Failed API logins per address within `windowMs` before it is refused (429) for `lockoutMs`. */
+    rateLimit: { maxFailuresPerIp: number; windowMs: number; lockoutMs: number };
   };
   /** Elasticsearch, for the audit archive and history queries; `nodes` empty: none. */
   elasticsearch: ElasticsearchSettings;
@@ -171,6 +194,9 @@ export interface BrokerConfig {
 
 const DAY = 24 * 3600 * 1000;
 
+/** The API password of a fresh install (EMQX's): while it is in use the API listens on 127.0.0.1 only. */
+export const DEFAULT_API_PASSWORD = 'public';
+
 export function defaultConfig(): BrokerConfig {
   return {
     nodeId: '',
@@ -182,8 +208,19 @@ export function defaultConfig(): BrokerConfig {
       wss: { enabled: false, host: '0.0.0.0', port: 8084, path: '/mqtt', keyFile: '', certFile: '', caFile: '', requireClientCert: false },
     },
     mqtt: {
-      // Mosquitto's default: the largest size the protocol can express.
-      maxPacketSize: MAX_REMAINING_LENGTH + 5,
+      // EMQX's default; the protocol allows up to 256 MiB (MAX_REMAINING_LENGTH + 5).
+      maxPacketSize: 1024 * 1024,
+      // Until a client is authenticated it may not make the broker buffer more than this.
+      maxPacketSizeBeforeConnect: 64 * 1024,
+      maxTopicLength: 65_535,
+      maxTopicLevels: 128,
+      maxSubscriptionsPerClient: 10_000,
+      maxFiltersPerSubscribe: 1_000,
+      maxRetainedMessages: 100_000,
+      maxRetainedBytes: 256 * 1024 * 1024,
+      // EMQX's default session_expiry_interval (Mosquitto's persistent_client_expiration has none).
+      sessionExpiryMs: 2 * 3600 * 1000,
+      allowSessionTakeoverByOtherUser: false,
       maxInflight: 32,
       maxQueuedMessages: 10_000,
       allowZeroLengthClientId: true,
@@ -193,6 +230,7 @@ export function defaultConfig(): BrokerConfig {
       maxSocketBufferBytes: 8 * 1024 * 1024,
       retainAvailable: true,
     },
+    limits: { maxConnections: 100_000, maxConnectionsPerIp: 20_000, logIntervalMs: 10_000 },
     log: {
       backend: 'file',
       streamPrefix: 'mqlog.',
@@ -232,9 +270,19 @@ export function defaultConfig(): BrokerConfig {
       certificateAsUsername: false,
       rateLimit: { maxFailuresPerIp: 100, maxFailuresPerClientId: 10, windowMs: 60_000, lockoutMs: 300_000 },
       connectors: [],
+      audit: { maxFieldLength: 256, refusedLoginsPerIp: 20, windowMs: 60_000 },
     },
-    acl: { rules: [], file: '', default: 'allow', sysReadableByAll: false, denyAction: 'ignore', connectors: [] },
-    api: { enabled: true, host: '0.0.0.0', port: 18083, username: 'admin', password: 'public' },
+    acl: { rules: [], file: '', default: 'allow', sysReadableByAll: false, denyAction: 'ignore', connectors: [], cacheMaxEntries: 256 },
+    api: {
+      enabled: true,
+      host: '0.0.0.0',
+      port: 18083,
+      username: 'admin',
+      password: DEFAULT_API_PASSWORD,
+      metrics: { open: false },
+      replay: { maxConcurrent: 2, maxRecords: 10_000_000 },
+      rateLimit: { maxFailuresPerIp: 10, windowMs: 60_000, lockoutMs: 300_000 },
+    },
     elasticsearch: { nodes: [], indexPrefix: 'mqlog', retentionDays: 30, replicas: 1, username: '', password: '', requestTimeoutMs: 30_000 },
     archive: { enabled: false, group: 'mqlog-archiver', batchSize: 1000 },
     history: { source: 'auto' },
@@ -386,6 +434,20 @@ function validate(c: BrokerConfig): void {
     if (l.enabled && (!l.keyFile || !l.certFile)) throw new ConfigError(`listeners.${name} is enabled but keyFile and certFile are not both set`);
   }
   positive(c.mqtt.maxPacketSize, 'mqtt.maxPacketSize');
+  if (c.mqtt.maxPacketSize > MAX_REMAINING_LENGTH + 5) throw new ConfigError(`'mqtt.maxPacketSize' must be at most ${MAX_REMAINING_LENGTH + 5} (the protocol's largest packet)`);
+  positive(c.mqtt.maxPacketSizeBeforeConnect, 'mqtt.maxPacketSizeBeforeConnect');
+  positive(c.mqtt.maxTopicLength, 'mqtt.maxTopicLength');
+  if (c.mqtt.maxTopicLength > 65_535) throw new ConfigError(`'mqtt.maxTopicLength' must be at most 65535 (the protocol's longest string)`);
+  positive(c.mqtt.maxTopicLevels, 'mqtt.maxTopicLevels');
+  positive(c.mqtt.maxSubscriptionsPerClient, 'mqtt.maxSubscriptionsPerClient');
+  positive(c.mqtt.maxFiltersPerSubscribe, 'mqtt.maxFiltersPerSubscribe');
+  positive(c.mqtt.maxRetainedMessages, 'mqtt.maxRetainedMessages');
+  positive(c.mqtt.maxRetainedBytes, 'mqtt.maxRetainedBytes');
+  if (!Number.isInteger(c.mqtt.sessionExpiryMs) || c.mqtt.sessionExpiryMs < 0) throw new ConfigError(`'mqtt.sessionExpiryMs' must be 0 (never) or a positive number of ms`);
+  if (c.mqtt.sessionExpiryMs > 0xfffffffe * 1000) throw new ConfigError(`'mqtt.sessionExpiryMs' is too large (at most ${0xfffffffe * 1000}; 0 is forever)`);
+  positive(c.limits.maxConnections, 'limits.maxConnections');
+  positive(c.limits.maxConnectionsPerIp, 'limits.maxConnectionsPerIp');
+  positive(c.limits.logIntervalMs, 'limits.logIntervalMs');
   positive(c.mqtt.maxInflight, 'mqtt.maxInflight');
   if (c.mqtt.maxInflight > 65535) throw new ConfigError(`'mqtt.maxInflight' must be at most 65535`);
   positive(c.mqtt.maxQueuedMessages, 'mqtt.maxQueuedMessages');
@@ -425,6 +487,15 @@ function validate(c: BrokerConfig): void {
   if (!['auto', 'allow', 'deny'].includes(c.auth.default)) throw new ConfigError(`'auth.default' must be auto, allow or deny`);
   if (!['deny', 'ignore'].includes(c.auth.onConnectorError)) throw new ConfigError(`'auth.onConnectorError' must be deny or ignore`);
   positive(c.auth.timeoutMs, 'auth.timeoutMs');
+  positive(c.auth.audit.maxFieldLength, 'auth.audit.maxFieldLength');
+  positive(c.auth.audit.refusedLoginsPerIp, 'auth.audit.refusedLoginsPerIp');
+  positive(c.auth.audit.windowMs, 'auth.audit.windowMs');
+  positive(c.acl.cacheMaxEntries, 'acl.cacheMaxEntries');
+  positive(c.api.replay.maxConcurrent, 'api.replay.maxConcurrent');
+  positive(c.api.replay.maxRecords, 'api.replay.maxRecords');
+  positive(c.api.rateLimit.maxFailuresPerIp, 'api.rateLimit.maxFailuresPerIp');
+  positive(c.api.rateLimit.windowMs, 'api.rateLimit.windowMs');
+  positive(c.api.rateLimit.lockoutMs, 'api.rateLimit.lockoutMs');
   for (const [name, list] of [['auth.addresses.allow', c.auth.addresses.allow], ['auth.addresses.deny', c.auth.addresses.deny]] as const) {
     for (const a of list) {
       try {

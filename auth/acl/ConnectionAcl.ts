@@ -10,9 +10,10 @@
  * - read: every message delivered is checked against the same rules for its
  *   concrete topic, so a `#` subscription never receives topics the client may
  *   not read.
- * - `$SYS/...` is for superusers unless configured readable by all.
+ * - `$SYS/...` is for superusers unless configured readable by all, and only
+ *   the broker itself publishes there: no client, superusers included.
  */
-import { topicMatches } from '../../src/protocol/topics';
+import { isBrokerOwnedTopic, topicMatches } from '../../src/protocol/topics';
 
 export interface CompiledRule {
   allow: boolean;
@@ -24,9 +25,11 @@ export interface CompiledRule {
 export interface AclSettings {
   defaultAllow: boolean;
   sysReadableByAll: boolean;
+  /** Decisions cached per connection and kind (acl.cacheMaxEntries); the cache starts over when full. */
+  cacheMaxEntries?: number;
 }
 
-const CACHE_LIMIT = 10_000;
+const DEFAULT_CACHE_ENTRIES = 256;
 
 export class ConnectionAcl {
   /** No checks needed: a superuser, or no rules and everything allowed. */
@@ -61,8 +64,13 @@ export class ConnectionAcl {
   }
 
   mayPublish(topic: string): boolean {
+    if (isBrokerOwnedTopic(topic)) return false;
     if (this.unrestricted) return true;
-    return cached((this.publishCache ??= new Map()), topic, () => this.decide('publish', topic));
+    return cached((this.publishCache ??= new Map()), this.cacheLimit, topic, () => this.decide('publish', topic));
+  }
+
+  private get cacheLimit(): number {
+    return this.settings.cacheMaxEntries ?? DEFAULT_CACHE_ENTRIES;
   }
 
   maySubscribe(filter: string): boolean {
@@ -73,16 +81,16 @@ export class ConnectionAcl {
 
   mayRead(topic: string): boolean {
     if (this.unrestricted) return true;
-    return cached((this.readCache ??= new Map()), topic, () => !this.sysRefused(topic) && this.decide('subscribe', topic));
+    return cached((this.readCache ??= new Map()), this.cacheLimit, topic, () => !this.sysRefused(topic) && this.decide('subscribe', topic));
   }
 }
 
 const ALLOW_ALL = new ConnectionAcl([], { defaultAllow: true, sysReadableByAll: true }, false);
 
-function cached(cache: Map<string, boolean>, key: string, compute: () => boolean): boolean {
+function cached(cache: Map<string, boolean>, limit: number, key: string, compute: () => boolean): boolean {
   let v = cache.get(key);
   if (v === undefined) {
-    if (cache.size >= CACHE_LIMIT) cache.clear();
+    if (cache.size >= limit) cache.clear();
     cache.set(key, (v = compute()));
   }
   return v;

@@ -45,6 +45,14 @@ export interface ChannelContext {
   newClientId(): string;
   /** A PUBLISH its rules refuse: dropped and counted ('ignore'), or the connection also ends ('disconnect'). */
   readonly aclDenyAction: 'ignore' | 'disconnect';
+  /** How many subscriptions the session of `clientId` holds (mqtt.maxSubscriptionsPerClient). */
+  subscriptionCount(clientId: string): number;
+  isSubscribed(clientId: string, filter: string): boolean;
+  /**
+   * Whether a retained message of `bytes` (topic and payload) for `topic` fits the
+   * retained store's limits: replacing a topic's message always does.
+   */
+  retainedRoom(topic: string, bytes: number): true | 'mqtt.maxRetainedMessages' | 'mqtt.maxRetainedBytes';
 }
 
 /** How much the connection can still take: deliveries wait in the session queue beyond it. */
@@ -63,6 +71,17 @@ export interface OpenedSession {
   outbound: Array<{ packetId: number; entry: InflightEntry; message: Delivery | null }>;
   inbound: Iterable<number>;
 }
+
+/** Session expiry interval value (MQTT 5) meaning "never". */
+export const NEVER_EXPIRES = 0xffffffff;
+
+/** The expiry (seconds) of a persistent MQTT 3.1.1 session: mqtt.sessionExpiryMs rounded up, or never. */
+export function persistentSessionExpiry(settings: MqttSettings): number {
+  return settings.sessionExpiryMs === 0 ? NEVER_EXPIRES : Math.ceil(settings.sessionExpiryMs / 1000);
+}
+
+/** How a connection refused after authentication is closed (the node logs those where it decided). */
+export const REFUSED_DETAIL = 'connection refused with CONNACK';
 
 /** Packets a client may pipeline behind CONNECT before the CONNACK [MQTT 3.1.4]. */
 const MAX_EARLY_PACKETS = 1000;
@@ -154,7 +173,7 @@ export class Channel {
   authenticated(allowed: boolean, refusalCode: number = ConnackCode.NotAuthorized, grant?: { acl: ConnectionAcl; identity: ClientIdentity }): Effect[] {
     if (this.state !== 'authenticating') return [];
     if (!allowed) {
-      return [{ type: 'send', packet: { cmd: 'connack', returnCode: refusalCode, sessionPresent: false } }, ...this.close(null, `connection refused with CONNACK ${refusalCode}`)];
+      return [{ type: 'send', packet: { cmd: 'connack', returnCode: refusalCode, sessionPresent: false } }, ...this.close(null, `${REFUSED_DETAIL} ${refusalCode}`)];
     }
     if (grant) {
       this.acl = grant.acl;
@@ -163,6 +182,23 @@ export class Channel {
     }
     this.state = 'opening';
     return [{ type: 'open-session' }];
+  }
+
+  /**
+   * Why this connection's will may not be published under `acl`, or null. Checked
+   * when the client is authenticated (a refused will is CONNACK 5, as Mosquitto
+   * does) and again when the will is published (the rules may have been reloaded).
+   */
+  willRefused(acl: ConnectionAcl): string | null {
+    const will = this.will;
+    if (!will || acl.mayPublish(will.topic)) return null;
+    return `will topic ${will.topic.slice(0, 200)} refused by the access rules`;
+  }
+
+  /** The session could not be opened for this client (another user's session won a race): CONNACK `code`, close. */
+  sessionRefused(code: number): Effect[] {
+    if (this.state !== 'opening') return [];
+    return [{ type: 'send', packet: { cmd: 'connack', returnCode: code, sessionPresent: false } }, ...this.close(null, `${REFUSED_DETAIL} ${code}`)];
   }
 
   /** The audit event of a publish or subscription the access rules refused. */
@@ -193,14 +229,15 @@ export class Channel {
       protocolVersion: this.protocolVersion,
       cleanSession: this.cleanSession,
       keepalive: this.keepalive,
-      // MQTT 5 shape: 3.1.1 sessions end with the connection when clean, never otherwise.
-      sessionExpiry: this.cleanSession ? 0 : 0xffffffff,
+      // MQTT 5 shape (seconds): a 3.1.1 session ends with its connection when clean, after mqtt.sessionExpiryMs otherwise.
+      sessionExpiry: this.cleanSession ? 0 : persistentSessionExpiry(this.settings),
       will: this.will,
       username: this.username,
       remoteAddress: this.remoteAddress,
       sessionPresent,
       position: this.ctx.position(),
       timestamp: this.ctx.now(),
+      foreignTakeover: this.settings.allowSessionTakeoverByOtherUser,
     };
   }
 
@@ -215,6 +252,7 @@ export class Channel {
     this.session = session;
     const effects: Effect[] = [
       { type: 'send', packet: { cmd: 'connack', returnCode: ConnackCode.Accepted, sessionPresent: opened.sessionPresent } },
+      { type: 'accepted' },
     ];
     for (const id of opened.inbound) session.inbound.add(id);
     for (const { packetId, entry, message } of opened.outbound) {
@@ -236,7 +274,9 @@ export class Channel {
   deliver(d: Delivery): Effect[] {
     const session = this.session;
     if (this.state !== 'connected' || !session) return [];
-    if (session.enqueue(d, this.ctx.position) === 'lagging') return [];
+    const taken = session.enqueue(d, this.ctx.position);
+    if (taken === 'lagging') return [];
+    if (taken === 'full') return [{ type: 'dropped', count: 1, reason: `queue full (mqtt.maxQueuedMessages ${this.settings.maxQueuedMessages}): retained message not sent` }];
     return this.pump();
   }
 
@@ -354,10 +394,15 @@ export class Channel {
 
   /** Ends a connected session: the will if asked and present [MQTT-3.1.2-8], the disconnect event, close. */
   end(reason: DisconnectReason, detail: string, publishWill: boolean, served?: Positions): Effect[] {
-    const will = publishWill ? this.will : null;
+    let will = publishWill ? this.will : null;
     this.will = null;
     const now = this.ctx.now();
-    const events: Array<MessagePublished | ClientDisconnected> = [];
+    const events: Array<MessagePublished | ClientDisconnected | AccessDecided> = [];
+    if (will && this.willRefused(this.acl) !== null) {
+      // The rules changed since CONNECT (a reload): the will is dropped, and the refusal recorded.
+      events.push(this.deniedEvent('publish', will.topic));
+      will = null;
+    }
     if (will) {
       events.push(
         publishedEvent({

@@ -1,7 +1,25 @@
 /** Protocol settings a channel follows. Defaults and their reasons live in src/config.ts. */
 export interface MqttSettings {
-  /** Largest packet accepted, header included (bytes). */
+  /** Largest packet accepted once the CONNECT was accepted, header included (bytes). */
   maxPacketSize: number;
+  /** Largest packet accepted until then: CONNECT and anything pipelined behind it (bytes). */
+  maxPacketSizeBeforeConnect: number;
+  /** Longest topic name or filter (UTF-8 bytes). */
+  maxTopicLength: number;
+  /** Most levels in a topic name or filter. */
+  maxTopicLevels: number;
+  /** Subscriptions one session may hold; filters beyond are refused (SUBACK 0x80). */
+  maxSubscriptionsPerClient: number;
+  /** Filters one SUBSCRIBE may carry; filters beyond are refused (SUBACK 0x80). */
+  maxFiltersPerSubscribe: number;
+  /** Retained messages the broker stores; a retained PUBLISH for a new topic beyond is delivered but not retained. */
+  maxRetainedMessages: number;
+  /** Bytes (topics and payloads) of retained messages the broker stores; likewise. */
+  maxRetainedBytes: number;
+  /** How long a persistent 3.1.1 session outlives its connection (ms); 0: forever. */
+  sessionExpiryMs: number;
+  /** Whether a client may connect under a session another user name owns (it is refused with CONNACK 5 otherwise). */
+  allowSessionTakeoverByOtherUser: boolean;
   /** Outbound QoS 1/2 messages awaiting acknowledgement per session. */
   maxInflight: number;
   /** Messages queued per session behind the in-flight window (online or offline). */

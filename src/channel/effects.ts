@@ -4,6 +4,7 @@
  */
 import { Packet } from 'mqtt-packet';
 import { BrokerEvent, DisconnectReason, Positions, QoS } from '../events/types';
+import type { LimitName } from './limits';
 
 export interface AuthRequest {
   clientId: string;
@@ -42,6 +43,13 @@ export type Effect =
    * node's position; answer with `Channel.caughtUp` (or `catchUpFailed`).
    */
   | { type: 'catch-up'; from: Positions; limit: number }
+  /**
+   * The CONNECT was accepted (CONNACK 0 is on its way): the connection's
+   * post-handshake packet size applies and it reads what the client pipelined.
+   */
+  | { type: 'accepted' }
+  /** A configured limit refused something; counted in metrics, logged at most once per interval. */
+  | { type: 'limit'; limit: LimitName; detail: string }
   /** Messages this session could not take; counted and logged. */
   | { type: 'dropped'; count: number; reason: string }
   /** Close the network connection. `detail` is logged once. */

@@ -26,10 +26,11 @@ import {
 
 /**
  * Version 2 added the publisher's username and address and the delivery target
- * to `message.published`; every other event is laid out as in version 1, and
- * version 1 records stay readable.
+ * to `message.published`; version 3 added `foreignTakeover` to `client.connected`
+ * and the `session.expired` event. Every other event is laid out as in version 1,
+ * and older records stay readable.
  */
-export const EVENT_FORMAT_VERSION = 2;
+export const EVENT_FORMAT_VERSION = 3;
 const OLDEST_READABLE_VERSION = 1;
 
 function readVersion(r: BinaryReader): number {
@@ -50,6 +51,7 @@ const TAG = {
   'message.acknowledged': 7,
   'node.heartbeat': 8,
   'access.decided': 9,
+  'session.expired': 11,
 } as const satisfies Record<BrokerEvent['type'], number>;
 
 /**
@@ -97,6 +99,10 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .varuintArray(event.position)
         .varuint(event.timestamp);
       writeWill(w, event.will);
+      w.bool(event.foreignTakeover);
+      break;
+    case 'session.expired':
+      w.string(event.clientId).string(event.connectionId).string(event.nodeId).varuint(event.timestamp);
       break;
     case 'client.disconnected':
       w.string(event.clientId)
@@ -260,9 +266,14 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         position: r.varuintArray('position'),
         timestamp: r.varuint('timestamp'),
         will: readWill(r),
+        foreignTakeover: version >= 3 ? r.bool('foreign takeover') : true,
       };
       break;
     }
+    case TAG['session.expired']:
+      if (version < 3) throw new DecodeError(`session.expired in a version ${version} record`);
+      event = { type: 'session.expired', clientId: r.string('client id'), connectionId: r.string('connection id'), nodeId: r.string('node id'), timestamp: r.varuint('timestamp') };
+      break;
     case TAG['client.disconnected']:
       event = {
         type: 'client.disconnected',

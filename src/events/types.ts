@@ -100,6 +100,28 @@ export interface ClientConnected {
   /** The node's delivery position when the connection was accepted. */
   position: Positions;
   timestamp: number;
+  /**
+   * Whether this connect may take over a session whose owner (the user name that
+   * holds it) is another user (`mqtt.allowSessionTakeoverByOtherUser`). When not,
+   * the folds ignore such a connect and the node refuses it with CONNACK 5.
+   * Records written before format version 3 read as true (the rule then).
+   */
+  foreignTakeover: boolean;
+}
+
+/**
+ * A persistent session that stayed disconnected past its expiry is discarded
+ * (`mqtt.sessionExpiryMs` for MQTT 3.1.1 sessions; MQTT 5's session expiry
+ * interval). Written by the coordinator node; a reconnect in between wins, as
+ * the connection id no longer matches.
+ */
+export interface SessionExpired {
+  type: 'session.expired';
+  clientId: string;
+  /** The connection whose end started the expiry clock. */
+  connectionId: string;
+  nodeId: string;
+  timestamp: number;
 }
 
 export interface ClientDisconnected {
@@ -234,7 +256,8 @@ export type BrokerEvent =
   | Unsubscribed
   | MessagePublished
   | MessageDelivered
-  | Acknowledged;
+  | Acknowledged
+  | SessionExpired;
 
 export type BrokerEventType = BrokerEvent['type'];
 

@@ -13,13 +13,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { AccessControl } from '../../auth/AccessControl';
 import { accessControlFromConfig } from '../../auth/fromConfig';
-import { emptyRetained, foldRetained, RetainedRecord, retainedMatching, RetainedState } from '../../projections/RetainedProjection';
+import { emptyRetained, foldRetained, RetainedEntry, RetainedRecord, retainedBytes, retainedMatching, RetainedState } from '../../projections/RetainedProjection';
 import { OutboundEntry } from '../../projections/SessionProjection';
-import { Channel, ChannelContext, OpenedSession } from '../channel/Channel';
+import { connectRefused } from '../../projections/sessionOwnership';
+import { Channel, ChannelContext, NEVER_EXPIRES, OpenedSession, REFUSED_DETAIL } from '../channel/Channel';
 import { Effect } from '../channel/effects';
 import { BrokerConfig } from '../config';
 import { decodeEvent, decodePublishedForDelivery } from '../events/codec';
-import { ClientConnected, ClientDisconnected, DisconnectReason, MessageOrigin, MessagePublished, MessageSource, publishedEvent, QoS, WillMessage } from '../events/types';
+import { AccessDecided, ClientConnected, ClientDisconnected, SessionExpired, DisconnectReason, MessageOrigin, MessagePublished, MessageSource, publishedEvent, QoS, WillMessage } from '../events/types';
 import { EventLog, LogRecord, TailHandle } from '../log/EventLog';
 import { Logger } from '../logger';
 import { ConnackCode } from '../protocol/ProtocolViolation';
@@ -38,6 +39,9 @@ import { SessionFolder } from './SessionFolder';
 import { restoreSnapshots, writeSnapshots } from './Snapshots';
 import { OperatorServices } from './OperatorServices';
 import { Stats } from './Stats';
+import { LimitReporter } from './LimitReporter';
+import { RefusedLoginAudit } from './RefusedLoginAudit';
+import type { LimitName } from '../channel/limits';
 import { StreamLayout, streamLayout, streamSpecs } from './streams';
 
 export interface BrokerNodeOptions {
@@ -58,6 +62,10 @@ export interface ListeningPorts {
 }
 
 const TICK_MS = 1000;
+/** Session expiries appended per cluster tick at most (the rest follow at the next). */
+const EXPIRIES_PER_TICK = 1000;
+/** Retained-index nodes one SUBSCRIBE may visit per message a session queue holds (the walk's budget). */
+const RETAINED_VISITS_PER_QUEUED = 8;
 /** Events one event-loop turn appends before the connections adding more wait for the next turn. */
 const TURN_EVENT_BUDGET = 2000;
 
@@ -76,6 +84,14 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   /** The current connection of each client id on this node. */
   private readonly byClientId = new Map<string, Connection>();
   private readonly connections = new Set<Connection>();
+  /** Open connections per client IP address (limits.maxConnectionsPerIp). */
+  private readonly connectionsPerIp = new Map<string, number>();
+  /** Limits hit: counted for the metrics, logged at most once per interval. */
+  readonly limits: LimitReporter;
+  /** Connections whose session expiry is being appended (not yet folded). */
+  private readonly expiring = new Set<string>();
+  /** Bounds what refused logins cost the audit trail and the log. */
+  readonly audit: RefusedLoginAudit;
   private readonly tails: TailHandle[] = [];
   private servers: Listener[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -108,6 +124,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     this.access = options.access ?? accessControlFromConfig(options.config, this.log.child({ component: 'auth' }));
     this.streams = streamLayout(options.config.log.streamPrefix);
     this.sessions = new SessionFolder(this.streams.sessions, options.config.log.sessionPartitions);
+    this.audit = new RefusedLoginAudit(options.config.auth.audit);
+    this.limits = new LimitReporter(this.log.child({ component: 'limits' }), options.config.limits.logIntervalMs);
     this.membership = new Membership(() => this.nodeId, this.startedAt, options.config.cluster, this.log);
     const node = this;
     this.ctx = {
@@ -119,6 +137,15 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       position: () => [...node.position],
       newClientId: () => `auto-${randomUUID()}`,
       aclDenyAction: options.config.acl.denyAction,
+      subscriptionCount: (clientId) => node.routes.countOf(clientId),
+      isSubscribed: (clientId, filter) => node.routes.has(clientId, filter),
+      retainedRoom: (topic, bytes) => {
+        const mqtt = node.config.mqtt;
+        const old = node.retained.get(topic);
+        if (!old && node.retained.size >= mqtt.maxRetainedMessages) return 'mqtt.maxRetainedMessages';
+        if (node.retained.bytes - (old ? retainedBytes(old.message) : 0) + bytes > mqtt.maxRetainedBytes) return 'mqtt.maxRetainedBytes';
+        return true;
+      },
     };
   }
 
@@ -209,6 +236,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     for (const t of this.tails) t.close();
     this.tails.length = 0;
     await this.access.close();
+    this.limits.close();
     await this.eventLog.close();
     this.log.info({ nodeId: this.nodeId }, 'mqlog node stopped');
   }
@@ -305,9 +333,36 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     const now = Date.now();
     try {
       await this.eventLog.append(recordsFor([this.membership.heartbeat(now)], this.streams));
-      if (this.membership.isCoordinator(now)) await this.closeFailedSessions(false);
+      if (this.membership.isCoordinator(now)) {
+        await this.closeFailedSessions(false);
+        await this.expireSessions(now);
+      }
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'heartbeat or failed-node check failed; will retry');
+    }
+  }
+
+  /**
+   * Persistent sessions disconnected for longer than their expiry are discarded
+   * by a `session.expired` event (the coordinator writes them; every node folds
+   * them). The expiry each session got when it connected is in its connect event.
+   */
+  private async expireSessions(now: number): Promise<void> {
+    const events: SessionExpired[] = [];
+    for (const rec of this.sessions.state.values()) {
+      if (rec.connected || rec.cleanSession || rec.disconnectedAt === null || rec.sessionExpiry === NEVER_EXPIRES) continue;
+      if (rec.disconnectedAt + rec.sessionExpiry * 1000 > now || this.expiring.has(rec.connectionId)) continue;
+      events.push({ type: 'session.expired', clientId: rec.clientId, connectionId: rec.connectionId, nodeId: this.nodeId, timestamp: this.clock.now() });
+      if (events.length >= EXPIRIES_PER_TICK) break;
+    }
+    if (events.length === 0) return;
+    for (const e of events) this.expiring.add(e.connectionId);
+    try {
+      await this.eventLog.append(recordsFor(events, this.streams));
+      this.stats.sessionsExpired += events.length;
+      this.log.info({ sessions: events.length, first: this.audit.field(events[0].clientId) }, 'persistent sessions expired (mqtt.sessionExpiryMs)');
+    } finally {
+      for (const e of events) this.expiring.delete(e.connectionId);
     }
   }
 
@@ -377,16 +432,36 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       transport.destroy();
       return;
     }
+    // Limits are checked before anything is read: a refused socket costs nothing more.
+    const limits = this.config.limits;
+    if (this.connections.size >= limits.maxConnections) {
+      this.limits.hit('limits.maxConnections', `${this.connections.size} connections open`, { remote: transport.remoteAddress });
+      transport.destroy();
+      return;
+    }
+    const fromIp = this.connectionsPerIp.get(transport.ip) ?? 0;
+    if (fromIp >= limits.maxConnectionsPerIp) {
+      this.limits.hit('limits.maxConnectionsPerIp', `${fromIp} connections open from ${transport.ip}`, { remote: transport.remoteAddress });
+      transport.destroy();
+      return;
+    }
+    this.connectionsPerIp.set(transport.ip, fromIp + 1);
     const connectionId = `${this.nodeId}/${this.epoch}/${++this.connectionCounter}`;
     const channel = new Channel(this.ctx, connectionId, transport.remoteAddress);
-    const conn = new Connection(transport, channel, this, this.config.mqtt.maxPacketSize, this.config.mqtt.maxSocketBufferBytes);
+    const mqtt = this.config.mqtt;
+    const conn = new Connection(transport, channel, this, { beforeConnect: Math.min(mqtt.maxPacketSizeBeforeConnect, mqtt.maxPacketSize), afterConnect: mqtt.maxPacketSize }, mqtt.maxSocketBufferBytes);
     this.connections.add(conn);
     if (this.paused) transport.pause();
   }
 
+  limitHit(conn: Connection, limit: LimitName, detail: string): void {
+    this.limits.hit(limit, detail, { clientId: conn.channel.clientId || undefined, remote: conn.transport.remoteAddress });
+  }
+
   private tick(): void {
-    if (this.paused) return;
     const now = Date.now();
+    this.recordSuppressedLogins(now);
+    if (this.paused) return;
     for (const conn of this.connections) conn.run(conn.channel.tick(now));
   }
 
@@ -461,35 +536,101 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     const request = { ...effect.request, ip: t.ip, transport: t.kind, certificate: t.certificate };
     this.access.connect(request).then(
       ({ decision, identity, acl }) => {
-        const allowed = decision.result === 'allow' && acl !== null;
-        // The audit trail records every CONNECT decision: who, from where, by whom, why. Never the password.
-        const event = {
-          type: 'access.decided' as const,
-          clientId: request.clientId,
-          username: identity?.username ?? request.username,
-          ip: request.ip,
-          action: 'connect' as const,
-          topic: null,
-          allowed,
-          code: allowed ? 0 : decision.code ?? ConnackCode.NotAuthorized,
-          source: decision.source,
-          reason: decision.reason ?? '',
-          nodeId: this.nodeId,
-          timestamp: this.clock.now(),
-        };
-        this.eventLog.submit(recordsFor([event], this.streams), (err) => {
-          if (err) this.log.warn({ err: err.message }, 'could not record an access decision');
-        });
-        if (!allowed) {
-          this.log.info({ clientId: request.clientId, username: request.username, ip: request.ip, code: event.code, source: decision.source, reason: decision.reason }, 'connection refused');
+        let allowed = decision.result === 'allow' && acl !== null;
+        let code = allowed ? 0 : decision.code ?? ConnackCode.NotAuthorized;
+        let source = decision.source;
+        let reason = decision.reason ?? '';
+        // A will must be publishable by its client: checked here, as Mosquitto does.
+        const willRefused = allowed ? conn.channel.willRefused(acl!) : null;
+        if (willRefused !== null) {
+          allowed = false;
+          code = ConnackCode.NotAuthorized;
+          source = 'acl';
+          reason = willRefused;
         }
-        conn.run(conn.channel.authenticated(allowed, event.code, allowed ? { acl: acl!, identity: identity! } : undefined));
+        // Identity owns the session: another user's client id is refused (the folds enforce it too).
+        const username = identity?.username ?? request.username;
+        const ownerConflict = allowed ? this.sessionOwnerConflict(request.clientId, username) : null;
+        if (ownerConflict !== null) {
+          allowed = false;
+          code = ConnackCode.NotAuthorized;
+          source = 'session';
+          reason = ownerConflict;
+          this.stats.sessionTakeoversRefused++;
+        }
+        this.recordConnectDecision(conn, request.clientId, identity?.username ?? request.username, allowed, code, source, reason);
+        conn.run(conn.channel.authenticated(allowed, code, allowed ? { acl: acl!, identity: identity! } : undefined));
       },
       (err: Error) => {
-        this.log.error({ err, clientId: request.clientId }, 'authentication failed; refusing the connection');
+        this.log.error({ err, clientId: this.audit.field(request.clientId) }, 'authentication failed; refusing the connection');
         conn.run(conn.channel.authenticated(false, ConnackCode.ServerUnavailable));
       },
     );
+  }
+
+  /**
+   * Why `username` may not connect as `clientId`: its session belongs to another
+   * user name and `mqtt.allowSessionTakeoverByOtherUser` is off. Null otherwise.
+   */
+  private sessionOwnerConflict(clientId: string, username: string | null): string | null {
+    if (this.config.mqtt.allowSessionTakeoverByOtherUser) return null;
+    const owner = this.sessions.state.get(clientId)?.username;
+    if (!connectRefused(owner, { username, foreignTakeover: false })) return null;
+    return `client id ${this.audit.field(clientId)} names a session of another user`;
+  }
+
+  /**
+   * The audit trail records every CONNECT decision: who, from where, by whom, why,
+   * never the password. Refused ones are bounded (RefusedLoginAudit): fields cut
+   * short, and a limited number of records per address and window.
+   */
+  private recordConnectDecision(conn: Connection, clientId: string, username: string | null, allowed: boolean, code: number, source: string, reason: string): void {
+    const ip = conn.transport.ip;
+    if (!allowed && !this.audit.admit(ip, Date.now())) {
+      this.limits.hit('auth.audit.refusedLoginsPerIp', `refused logins from ${ip} past ${this.audit.settings.refusedLoginsPerIp} per window are counted, not recorded`);
+      return;
+    }
+    const event: AccessDecided = {
+      type: 'access.decided',
+      clientId: this.audit.field(clientId),
+      username: this.audit.field(username),
+      ip,
+      action: 'connect',
+      topic: null,
+      allowed,
+      code,
+      source,
+      reason: this.audit.field(reason),
+      nodeId: this.nodeId,
+      timestamp: this.clock.now(),
+    };
+    this.eventLog.submit(recordsFor([event], this.streams), (err) => {
+      if (err) this.log.warn({ err: err.message }, 'could not record an access decision');
+    });
+    if (!allowed) this.log.info({ clientId: event.clientId, username: event.username, ip, code, source, reason: event.reason }, 'connection refused');
+  }
+
+  /** One record per address whose refused logins were counted rather than recorded. */
+  private recordSuppressedLogins(now: number): void {
+    for (const s of this.audit.takeEnded(now)) {
+      const event: AccessDecided = {
+        type: 'access.decided',
+        clientId: '',
+        username: null,
+        ip: s.ip,
+        action: 'connect',
+        topic: null,
+        allowed: false,
+        code: ConnackCode.NotAuthorized,
+        source: 'audit',
+        reason: `${s.count} more refused logins from ${s.ip} within ${s.windowMs} ms not recorded one by one`,
+        nodeId: this.nodeId,
+        timestamp: this.clock.now(),
+      };
+      this.eventLog.submit(recordsFor([event], this.streams), (err) => {
+        if (err) this.log.warn({ err: err.message }, 'could not record an access decision');
+      });
+    }
   }
 
   /** Re-reads users and rules files and compiles every connected client's rules again (SIGHUP). */
@@ -518,7 +659,16 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     const ch = conn.channel;
     const clientId = ch.clientId;
     const existing = this.byClientId.get(clientId);
-    if (existing && existing !== conn) existing.run(existing.channel.takenOver()); // [MQTT-3.1.4-2]
+    if (existing && existing !== conn) {
+      // Another connection of this client id on this node, perhaps not folded yet: its user owns it.
+      if (!this.config.mqtt.allowSessionTakeoverByOtherUser && existing.channel.username !== ch.username) {
+        this.stats.sessionTakeoversRefused++;
+        this.recordConnectDecision(conn, clientId, ch.username, false, ConnackCode.NotAuthorized, 'session', `client id ${this.audit.field(clientId)} names a session of another user`);
+        conn.run(ch.sessionRefused(ConnackCode.NotAuthorized));
+        return;
+      }
+      existing.run(existing.channel.takenOver()); // [MQTT-3.1.4-2]
+    }
     this.byClientId.set(clientId, conn);
     const prior = this.sessions.state.get(clientId);
     // Session present only when a persistent session is resumed [MQTT-3.2.2-1..3].
@@ -527,7 +677,14 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     await this.sessions.folded(position.partition, position.offset);
     const rec = this.sessions.state.get(clientId);
     if (!rec || rec.connectionId !== ch.connectionId) {
-      conn.run(ch.close(null, 'superseded by a newer connection while opening'));
+      if (rec && connectRefused(rec.username, ch.connectedEvent(false))) {
+        // Another user's connect for this client id won the race (on another node): the folds refused ours.
+        this.stats.sessionTakeoversRefused++;
+        this.recordConnectDecision(conn, clientId, ch.username, false, ConnackCode.NotAuthorized, 'session', `client id ${this.audit.field(clientId)} names a session of another user`);
+        conn.run(ch.sessionRefused(ConnackCode.NotAuthorized));
+      } else {
+        conn.run(ch.close(null, 'superseded by a newer connection while opening'));
+      }
       return;
     }
     const outbound: OpenedSession['outbound'] = [];
@@ -594,19 +751,50 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     for (const f of effect.filters) this.routes.remove(conn.channel.clientId, f);
   }
 
+  /**
+   * The retained messages matching a SUBSCRIBE's new subscriptions [MQTT-3.3.1-6]:
+   * each once, at the highest QoS of the filters it matches in this SUBSCRIBE
+   * (overlapping filters are one delivery, as for live messages). What one
+   * SUBSCRIBE may bring is bounded by the session queue (`mqtt.maxQueuedMessages`)
+   * and the walk over the retained store by a visit budget; what does not fit is
+   * counted as a limit hit.
+   */
   sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void {
+    const limit = this.config.mqtt.maxQueuedMessages;
+    let budget = RETAINED_VISITS_PER_QUEUED * limit;
+    const chosen = new Map<string, { entry: RetainedEntry; qos: QoS }>();
+    let truncated = false;
     for (const sub of effect.subscriptions) {
-      for (const entry of retainedMatching(this.retained, sub.filter)) {
-        const m = entry.message;
-        if (!conn.channel.acl.mayRead(m.topic)) continue;
-        conn.deliver({
-          topic: m.topic,
-          payload: m.payload,
-          qos: Math.min(m.qos, sub.qos) as QoS,
-          retain: true, // [MQTT-3.3.1-8]
-          ref: { source: MessageSource.Retained, partition: entry.partition, offset: entry.offset },
-        });
+      const match = retainedMatching(this.retained, sub.filter, limit, budget);
+      budget -= RETAINED_VISITS_PER_QUEUED * match.entries.length + 1;
+      truncated ||= match.truncated;
+      for (const entry of match.entries) {
+        const qos = Math.min(entry.message.qos, sub.qos) as QoS;
+        const prev = chosen.get(entry.message.topic);
+        if (prev === undefined) {
+          if (chosen.size >= limit) {
+            truncated = true;
+            break;
+          }
+          chosen.set(entry.message.topic, { entry, qos });
+        } else if (qos > prev.qos) prev.qos = qos;
       }
+      if (budget <= 0) {
+        truncated = true;
+        break;
+      }
+    }
+    if (truncated) this.limits.hit('mqtt.maxQueuedMessages', `a SUBSCRIBE matched more retained messages than one session queue holds (${limit})`, { clientId: conn.channel.clientId });
+    for (const { entry, qos } of chosen.values()) {
+      const m = entry.message;
+      if (!conn.channel.acl.mayRead(m.topic)) continue;
+      conn.deliver({
+        topic: m.topic,
+        payload: m.payload,
+        qos,
+        retain: true, // [MQTT-3.3.1-8]
+        ref: { source: MessageSource.Retained, partition: entry.partition, offset: entry.offset },
+      });
     }
   }
 
@@ -630,7 +818,12 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   }
 
   closed(conn: Connection, reason: DisconnectReason | null, detail: string): void {
-    this.connections.delete(conn);
+    if (this.connections.delete(conn)) {
+      const ip = conn.transport.ip;
+      const fromIp = (this.connectionsPerIp.get(ip) ?? 1) - 1;
+      if (fromIp > 0) this.connectionsPerIp.set(ip, fromIp);
+      else this.connectionsPerIp.delete(ip);
+    }
     const clientId = conn.channel.clientId;
     const wasCurrent = clientId !== '' && this.byClientId.get(clientId) === conn;
     if (wasCurrent) {
@@ -638,11 +831,14 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       this.routes.removeClient(clientId);
     }
     if (conn.channel.session) this.stats.clientsConnected--;
-    if (reason === DisconnectReason.ProtocolError || (reason === null && conn.channel.session === null && detail !== 'connection closed by client')) {
+    if (reason === null && detail.startsWith(REFUSED_DETAIL)) {
+      // Logged once, bounded per address, where the refusal was decided (recordConnectDecision).
+      this.log.debug({ clientId: this.audit.field(clientId), remote: conn.transport.remoteAddress, detail }, 'connection closed');
+    } else if (reason === DisconnectReason.ProtocolError || (reason === null && conn.channel.session === null && detail !== 'connection closed by client')) {
       this.stats.protocolErrors++;
-      this.log.warn({ clientId: clientId || undefined, remote: conn.transport.remoteAddress, detail }, 'connection closed');
+      this.log.warn({ clientId: clientId ? this.audit.field(clientId) : undefined, remote: conn.transport.remoteAddress, detail }, 'connection closed');
     } else {
-      this.log.info({ clientId, remote: conn.transport.remoteAddress, reason: reason === null ? undefined : DisconnectReason[reason], detail }, 'client disconnected');
+      this.log.info({ clientId: this.audit.field(clientId), remote: conn.transport.remoteAddress, reason: reason === null ? undefined : DisconnectReason[reason], detail }, 'client disconnected');
     }
   }
 

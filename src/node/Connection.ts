@@ -8,10 +8,11 @@ import { Packet } from 'mqtt-packet';
 import { encodePacket } from '../protocol/PacketEncoder';
 import { Channel, ChannelOutput } from '../channel/Channel';
 import { Effect } from '../channel/effects';
+import type { LimitName } from '../channel/limits';
 import { BrokerEvent, DisconnectReason } from '../events/types';
 import { Logger } from '../logger';
 import { PacketDecoder } from '../protocol/PacketDecoder';
-import { ProtocolViolation } from '../protocol/ProtocolViolation';
+import { PacketTooLarge, ProtocolViolation } from '../protocol/ProtocolViolation';
 import { Delivery } from '../session/Session';
 import { Transport, TransportSink } from '../transports/Transport';
 
@@ -28,6 +29,8 @@ export interface ConnectionHost {
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void;
   sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void;
   dropped(conn: Connection, count: number, reason: string): void;
+  /** A configured limit refused something of this connection's. */
+  limitHit(conn: Connection, limit: LimitName, detail: string): void;
   /** Calls `conn.continueReading()` at the start of the next event-loop turn. */
   resumeNextTurn(conn: Connection): void;
   catchUp(conn: Connection, effect: Extract<Effect, { type: 'catch-up' }>): void;
@@ -60,6 +63,11 @@ function packetDecoded(this: Connection, packet: Packet, size: number): void {
   this.packet(packet, size);
 }
 
+/** The decoder's yield test, shared likewise: the turn's budget is spent, or a CONNECT awaits its answer. */
+function decoderShouldYield(this: Connection): boolean {
+  return this.awaitingConnack || this.host.turnBudgetSpent();
+}
+
 /** Writes of a connection with nothing waiting to go out: shared, never written (`send` replaces it first). */
 const NOTHING_OUT: Buffer[] = [];
 
@@ -87,17 +95,32 @@ export class Connection implements TransportSink, ChannelOutput {
   private pendingEvents: BrokerEvent[] | null = null;
   private pendingThen: Effect[] | null = null;
 
+  /** Reading stopped after CONNECT until it is answered (`accepted` resumes it). */
+  private pausedForConnack = false;
+
   constructor(
     readonly transport: Transport,
     readonly channel: Channel,
-    private readonly host: ConnectionHost,
-    maxPacketSize: number,
+    readonly host: ConnectionHost,
+    /** Limits of packet size before and after the CONNECT is accepted. */
+    private readonly packetLimits: { beforeConnect: number; afterConnect: number },
     private readonly maxSocketBufferBytes: number,
   ) {
-    this.decoder = new PacketDecoder<Connection>(maxPacketSize, packetDecoded, this);
-    this.decoder.shouldYield = host.turnBudgetSpent;
+    // Until authenticated, a client may not make the broker buffer a large packet.
+    this.decoder = new PacketDecoder<Connection>(packetLimits.beforeConnect, packetDecoded, this);
+    this.decoder.shouldYield = decoderShouldYield;
     transport.attach(this);
     channel.output = this;
+  }
+
+  /**
+   * A CONNECT is being authenticated or its session opened: nothing more is
+   * decoded meanwhile (what the client pipelined waits in the socket and the
+   * decoder), so a client cannot queue work or memory before it is let in.
+   */
+  get awaitingConnack(): boolean {
+    const state = this.channel.state;
+    return state === 'authenticating' || state === 'opening';
   }
 
   /** A packet from the client, decoded. */
@@ -115,11 +138,26 @@ export class Connection implements TransportSink, ChannelOutput {
     try {
       // Past the turn's budget the decoder stops; the rest is decoded next turn and
       // the client is not read from meanwhile (TCP flow control does the waiting).
-      if (!this.decoder.push(chunk)) this.yieldReading();
+      if (!this.decoder.push(chunk)) {
+        if (this.awaitingConnack) this.pauseForConnack();
+        else this.yieldReading();
+      } else if (this.awaitingConnack) {
+        // The CONNECT ended the chunk: read nothing more until it is answered.
+        this.pauseForConnack();
+      }
     } catch (err) {
+      if (err instanceof PacketTooLarge) {
+        const limit = err.max === this.packetLimits.afterConnect ? 'mqtt.maxPacketSize' : 'mqtt.maxPacketSizeBeforeConnect';
+        this.host.limitHit(this, limit, err.message);
+      }
       if (err instanceof ProtocolViolation) this.run(this.channel.violation(err));
       else this.run(this.channel.violation(new ProtocolViolation(`cannot decode packet: ${(err as Error).message}`)));
     }
+  }
+
+  private pauseForConnack(): void {
+    this.pausedForConnack = true;
+    this.transport.pause();
   }
 
   private yieldReading(): void {
@@ -129,7 +167,7 @@ export class Connection implements TransportSink, ChannelOutput {
 
   /** Continues decoding what a yield left over; reads from the client again once all is decoded. */
   continueReading(): void {
-    if (this.ended) return;
+    if (this.ended || this.pausedForConnack) return;
     if (this.decoder.hasPending) {
       this.data(EMPTY);
       if (this.decoder.hasPending) return; // yielded again: resumeNextTurn was asked again
@@ -250,6 +288,17 @@ export class Connection implements TransportSink, ChannelOutput {
         return;
       case 'dropped':
         this.host.dropped(this, effect.count, effect.reason);
+        return;
+      case 'accepted':
+        this.decoder.maxPacketSize = this.packetLimits.afterConnect;
+        if (this.pausedForConnack) {
+          this.pausedForConnack = false;
+          // After the CONNACK that is being sent: what the client pipelined is handled in order behind it.
+          queueMicrotask(() => this.continueReading());
+        }
+        return;
+      case 'limit':
+        this.host.limitHit(this, effect.limit, effect.detail);
         return;
       case 'close':
         this.finish(effect.reason, effect.detail);

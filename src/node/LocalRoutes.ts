@@ -56,6 +56,17 @@ export class LocalRoutes {
     this.byClient.delete(clientId);
   }
 
+  /** How many subscriptions `clientId` holds on this node. */
+  countOf(clientId: string): number {
+    const filters = this.byClient.get(clientId);
+    return filters === undefined ? 0 : typeof filters === 'string' ? 1 : filters.size;
+  }
+
+  has(clientId: string, filter: string): boolean {
+    const filters = this.byClient.get(clientId);
+    return filters === filter || (filters !== undefined && typeof filters !== 'string' && filters.has(filter));
+  }
+
   private filtersOf(clientId: string): Iterable<string> {
     const filters = this.byClient.get(clientId);
     return filters === undefined ? [] : typeof filters === 'string' ? [filters] : filters;

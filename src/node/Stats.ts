@@ -12,6 +12,10 @@ export class Stats {
   bytesReceived = 0;
   bytesSent = 0;
   protocolErrors = 0;
+  /** CONNECTs refused because their client id names a session of another user. */
+  sessionTakeoversRefused = 0;
+  /** Persistent sessions discarded after mqtt.sessionExpiryMs offline. */
+  sessionsExpired = 0;
   /** Message-stream records this node read from its tail (all of them: every node reads every partition). */
   messagesScanned = 0;
   /** Of those, records some local subscription matched by key, so they were decoded and delivered. */

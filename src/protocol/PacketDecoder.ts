@@ -9,7 +9,7 @@
 import { isUtf8 } from 'buffer';
 import mqttPacket, { IConnectPacket, IPublishPacket, ISubscribePacket, ISubscription, Packet } from 'mqtt-packet';
 import { QoS } from '../events/types';
-import { ConnackCode, ProtocolViolation } from './ProtocolViolation';
+import { ConnackCode, PacketTooLarge, ProtocolViolation } from './ProtocolViolation';
 
 /** Largest remaining length the 4-byte encoding allows [MQTT-2.2.3]. */
 export const MAX_REMAINING_LENGTH = 268_435_455;
@@ -79,16 +79,22 @@ export class PacketDecoder<C = unknown> {
   private protocolLevel = 4;
 
   constructor(
-    private readonly maxPacketSize: number,
+    /**
+     * Largest frame accepted, header included; refused from its fixed header. The
+     * connection raises it once the client is authenticated (a small limit before).
+     */
+    public maxPacketSize: number,
     private readonly onPacket: PacketHandler<C>,
     private readonly context?: C,
   ) {}
 
   /**
-   * Asked after each packet: true stops decoding until the next `push` (the
-   * undecoded bytes stay buffered). The node uses it to bound one event-loop turn.
+   * Asked after each packet (with the decoder's context as `this`): true stops
+   * decoding until the next `push` (the undecoded bytes stay buffered). The
+   * connection uses it to bound one event-loop turn and to read nothing more
+   * while a CONNECT is being authenticated.
    */
-  shouldYield: () => boolean = neverYield;
+  shouldYield: (this: C) => boolean = neverYield;
 
   /** Decoding yielded with bytes left that were not looked at yet. */
   private yielded = false;
@@ -135,7 +141,7 @@ export class PacketDecoder<C = unknown> {
       const headerLength = i - pos;
       const total = headerLength + length;
       if (total > this.maxPacketSize) {
-        throw new ProtocolViolation(`packet of ${total} bytes exceeds the maximum packet size of ${this.maxPacketSize} bytes`);
+        throw new PacketTooLarge(total, this.maxPacketSize);
       }
       if (end - pos < total) {
         this.needed = total;
@@ -144,7 +150,7 @@ export class PacketDecoder<C = unknown> {
       this.needed = 0;
       this.decodeFrame(chunk.subarray(pos, pos + total), headerLength);
       pos += total;
-      if (pos < end && this.shouldYield()) {
+      if (pos < end && this.shouldYield.call(this.context as C)) {
         this.yielded = true;
         break;
       }
@@ -349,6 +355,8 @@ function decodeConnect(frame: Buffer, headerLength: number): IConnectPacket | nu
   const hasWill = (flags & CONNECT_FLAG_WILL) !== 0;
   const willQos = (flags >> 3) & 3;
   const willRetain = (flags & CONNECT_FLAG_WILL_RETAIN) !== 0;
+  // A will QoS of 3 is malformed: close, as Mosquitto and EMQX do [MQTT-3.1.2-14].
+  if (hasWill && willQos === 3) throw new ProtocolViolation('malformed packet: Will QoS 3 [MQTT-3.1.2-14]');
   if (!hasWill && willRetain) throw new ProtocolViolation('malformed packet: Will Retain Flag must be set to zero when Will Flag is set to 0 [MQTT-3.1.2-15]');
   if (!hasWill && willQos !== 0) throw new ProtocolViolation('malformed packet: Will QoS must be set to zero when Will Flag is set to 0 [MQTT-3.1.2-13]');
   if ((flags & CONNECT_FLAG_PASSWORD) !== 0 && (flags & CONNECT_FLAG_USERNAME) === 0) {

@@ -13,6 +13,17 @@ export class ProtocolViolation extends Error {
   }
 }
 
+/** A packet whose fixed header announces more than the decoder's current maximum; refused before its body is read. */
+export class PacketTooLarge extends ProtocolViolation {
+  constructor(
+    readonly size: number,
+    readonly max: number,
+  ) {
+    super(`packet of ${size} bytes exceeds the maximum packet size of ${max} bytes`);
+    this.name = 'PacketTooLarge';
+  }
+}
+
 /** CONNACK return codes, MQTT 3.1.1 table 3.1. */
 export const ConnackCode = {
   Accepted: 0,

@@ -29,6 +29,42 @@ export function topicFilterError(filter: string): string | null {
   return null;
 }
 
+/** Limits on topic names and filters beyond the spec's own (EMQX's max_topic_levels, max_topic_length). */
+export interface TopicLimits {
+  /** Longest topic name or filter, in UTF-8 bytes (the wire allows 65,535). */
+  maxTopicLength: number;
+  /** Most levels ("/"-separated parts) in a topic name or filter. */
+  maxTopicLevels: number;
+}
+
+/** A topic past the configured limits: which limit, and how. */
+export interface TopicLimitExceeded {
+  limit: 'mqtt.maxTopicLength' | 'mqtt.maxTopicLevels';
+  detail: string;
+}
+
+/**
+ * How a topic name or filter exceeds the configured limits, or null. Checked at
+ * the edge (PUBLISH, will, SUBSCRIBE, UNSUBSCRIBE) so no deeper code (the topic
+ * trie, the log, history) ever holds a topic of unbounded depth.
+ */
+export function topicLimitError(topic: string, limits: TopicLimits): TopicLimitExceeded | null {
+  const units = topic.length;
+  // UTF-8 takes at least one byte per UTF-16 unit and at most three.
+  if (units > limits.maxTopicLength || (units * 3 > limits.maxTopicLength && Buffer.byteLength(topic, 'utf8') > limits.maxTopicLength)) {
+    return { limit: 'mqtt.maxTopicLength', detail: `topic of ${Buffer.byteLength(topic, 'utf8')} bytes exceeds mqtt.maxTopicLength (${limits.maxTopicLength})` };
+  }
+  let levels = 1;
+  for (let i = 0; i < units; i++) if (topic.charCodeAt(i) === 0x2f /* / */ && ++levels > limits.maxTopicLevels) break;
+  if (levels > limits.maxTopicLevels) return { limit: 'mqtt.maxTopicLevels', detail: `topic has more than mqtt.maxTopicLevels (${limits.maxTopicLevels}) levels` };
+  return null;
+}
+
+/** Topics only the broker publishes to: `$SYS` and everything under it. */
+export function isBrokerOwnedTopic(topic: string): boolean {
+  return topic.charCodeAt(0) === 0x24 /* $ */ && (topic === '$SYS' || topic.startsWith('$SYS/'));
+}
+
 export function isWildcardFilter(filter: string): boolean {
   return filter.includes('+') || filter.includes('#');
 }

@@ -68,6 +68,13 @@ class TrieNode<V> {
   }
 }
 
+/** One step of the iterative match: a trie node reached at a topic depth, with the filter spelled so far. */
+interface Frame<V> {
+  node: TrieNode<V>;
+  depth: number;
+  prefix: string;
+}
+
 export type MatchVisitor<V> = (subscriber: string, value: V, filter: string) => void;
 
 export class TopicTrie<V> {
@@ -123,36 +130,42 @@ export class TopicTrie<V> {
     return node.getEntry(subscriber);
   }
 
-  /** Calls `visit` once per (matching filter, subscriber) [MQTT-4.7.1, MQTT-4.7.2-1]. */
+  /**
+   * Calls `visit` once per (matching filter, subscriber) [MQTT-4.7.1, MQTT-4.7.2-1].
+   * Iterative, with an explicit stack: a topic's depth is the client's to choose,
+   * and a recursion as deep as the topic once overflowed the call stack on the
+   * message tail (one topic of 6,000 levels stopped all delivery).
+   */
   match(topic: string, visit: MatchVisitor<V>): void {
     const levels = topic.split('/');
-    const dollar = topic.charCodeAt(0) === 0x24;
-    this.walk(this.root, levels, 0, dollar, '', visit);
-  }
-
-  private walk(node: TrieNode<V>, levels: string[], depth: number, dollar: boolean, prefix: string, visit: MatchVisitor<V>): void {
-    const children = node.children;
-    if (depth === levels.length) {
-      this.emit(node, prefix, visit);
-      // "a/#" also matches "a" [MQTT-4.7.1-2]
-      const hash = children?.get('#');
-      if (hash) this.emit(hash, prefix === '' ? '#' : `${prefix}/#`, visit);
-      return;
-    }
-    if (!children) return;
-    const sep = depth === 0 ? '' : '/';
     // Filters starting with a wildcard must not match "$" topics [MQTT-4.7.2-1].
-    const wildcardsAllowed = !(dollar && depth === 0);
-    if (wildcardsAllowed) {
-      const hash = children.get('#');
-      if (hash) this.emit(hash, `${prefix}${sep}#`, visit);
-      const plus = children.get('+');
-      if (plus) this.walk(plus, levels, depth + 1, dollar, `${prefix}${sep}+`, visit);
+    const dollar = topic.charCodeAt(0) === 0x24;
+    const stack: Array<Frame<V>> = [{ node: this.root, depth: 0, prefix: '' }];
+    let frame: Frame<V> | undefined;
+    while ((frame = stack.pop()) !== undefined) {
+      const { node, depth, prefix } = frame;
+      const children = node.children;
+      if (depth === levels.length) {
+        this.emit(node, prefix, visit);
+        // "a/#" also matches "a" [MQTT-4.7.1-2]
+        const hash = children?.get('#');
+        if (hash) this.emit(hash, prefix === '' ? '#' : `${prefix}/#`, visit);
+        continue;
+      }
+      if (!children) continue;
+      const sep = depth === 0 ? '' : '/';
+      const level = levels[depth];
+      // Topic names never contain wildcards (validated on PUBLISH), so "+"/"#" children are only reached below.
+      const exact = children.get(level);
+      // Pushed before "+", so "+" branches are visited first (the order a depth-first walk gives).
+      if (exact && level !== '+' && level !== '#') stack.push({ node: exact, depth: depth + 1, prefix: `${prefix}${sep}${level}` });
+      if (!(dollar && depth === 0)) {
+        const plus = children.get('+');
+        if (plus) stack.push({ node: plus, depth: depth + 1, prefix: `${prefix}${sep}+` });
+        const hash = children.get('#');
+        if (hash) this.emit(hash, `${prefix}${sep}#`, visit);
+      }
     }
-    const level = levels[depth];
-    const exact = children.get(level);
-    // Topic names never contain wildcards (validated on PUBLISH), so "+"/"#" children are only reached above.
-    if (exact && level !== '+' && level !== '#') this.walk(exact, levels, depth + 1, dollar, `${prefix}${sep}${level}`, visit);
   }
 
   private emit(node: TrieNode<V>, filter: string, visit: MatchVisitor<V>): void {

@@ -82,10 +82,12 @@ export class Session {
   /**
    * Takes a live delivery, unless the session is lagging (the message is in the
    * log and will be read back) or the queue is full (then it starts lagging).
-   * Retained messages are not in the message stream, so they are always queued.
+   * Retained messages are not in the message stream: they are queued up to the bound, then dropped.
    */
-  enqueue(d: Delivery, nodePosition: () => Positions): 'queued' | 'lagging' {
+  enqueue(d: Delivery, nodePosition: () => Positions): 'queued' | 'lagging' | 'full' {
     if (d.ref.source === MessageSource.Retained) {
+      // Not in the message stream, so it cannot be read back later: past the bound it is dropped.
+      if (this.queued >= this.maxQueued) return 'full';
       this.push(d);
       return 'queued';
     }

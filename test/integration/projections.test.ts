@@ -57,7 +57,7 @@ function canonicalIndex(state: SubscriptionIndexState): unknown {
 }
 
 function canonicalRetained(state: RetainedState): unknown {
-  return [...state]
+  return [...state.topics]
     .map(([topic, e]) => [topic, e.partition, e.offset, e.message.payload.toString('base64'), e.message.qos])
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 }

@@ -14,6 +14,9 @@ const ctx: ChannelContext = {
   position: () => [10],
   newClientId: () => 'auto-1',
   aclDenyAction: 'ignore',
+  subscriptionCount: () => 0,
+  isSubscribed: () => false,
+  retainedRoom: () => true,
 };
 
 const forbidSubscribing = (filter: string) => new ConnectionAcl([{ allow: false, publish: false, subscribe: true, filter }], { defaultAllow: true, sysReadableByAll: true }, false);

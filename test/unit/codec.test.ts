@@ -18,9 +18,11 @@ const events: BrokerEvent[] = [
     sessionPresent: true,
     position: [3, 0, 12345678901],
     timestamp: 1_790_000_000_000,
+    foreignTakeover: false,
   },
-  { type: 'client.connected', clientId: '', connectionId: 'c', nodeId: 'n', protocolVersion: 3, cleanSession: true, keepalive: 0, sessionExpiry: 0, will: null, username: null, remoteAddress: '', sessionPresent: false, position: [], timestamp: 0 },
+  { type: 'client.connected', clientId: '', connectionId: 'c', nodeId: 'n', protocolVersion: 3, cleanSession: true, keepalive: 0, sessionExpiry: 0, will: null, username: null, remoteAddress: '', sessionPresent: false, position: [], timestamp: 0, foreignTakeover: true },
   { type: 'client.disconnected', clientId: 'c', connectionId: 'n1/x/1', nodeId: 'n1', reason: DisconnectReason.KeepaliveTimeout, willPublished: true, servedUpTo: [7], timestamp: 5 },
+  { type: 'session.expired', clientId: 'c', connectionId: 'n1/x/1', nodeId: 'n2', timestamp: 6 },
   {
     type: 'client.subscribed',
     clientId: 'c',

@@ -3,7 +3,7 @@ import { emptySubscriptionIndex, foldSubscriptions, subscribersOf } from '../../
 
 const connected = (clientId: string, cleanSession: boolean, connectionId = `${clientId}-1`): SessionEvent => ({
   type: 'client.connected', clientId, connectionId, nodeId: 'n', protocolVersion: 4, cleanSession, keepalive: 0,
-  sessionExpiry: 0, will: null, username: null, remoteAddress: '', sessionPresent: false, position: [0], timestamp: 1,
+  sessionExpiry: 0, will: null, username: null, remoteAddress: '', sessionPresent: false, position: [0], timestamp: 1, foreignTakeover: false,
 });
 const disconnected = (clientId: string, connectionId = `${clientId}-1`): SessionEvent => ({
   type: 'client.disconnected', clientId, connectionId, nodeId: 'n', reason: DisconnectReason.Normal, willPublished: false, servedUpTo: [0], timestamp: 2,

@@ -1,7 +1,7 @@
 import { IConnectPacket } from 'mqtt-packet';
 import { ProtocolLevel, QoS } from '../../events/types';
 import { ConnackCode, ProtocolViolation } from '../../protocol/ProtocolViolation';
-import { topicNameError } from '../../protocol/topics';
+import { topicLimitError, topicNameError } from '../../protocol/topics';
 import type { Channel } from '../Channel';
 import { Effect } from '../effects';
 
@@ -39,13 +39,18 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
   } else if (level === 3 && clientId.length > MQTT31_MAX_CLIENT_ID) {
     return refuse(ch, ConnackCode.IdentifierRejected, `client id longer than ${MQTT31_MAX_CLIENT_ID} characters with MQTT 3.1`);
   } else if (clientId.length > ch.settings.maxClientIdLength) {
-    return refuse(ch, ConnackCode.IdentifierRejected, `client id longer than ${ch.settings.maxClientIdLength} characters`);
+    const why = `client id longer than ${ch.settings.maxClientIdLength} characters`;
+    return [{ type: 'limit', limit: 'mqtt.maxClientIdLength', detail: why }, ...refuse(ch, ConnackCode.IdentifierRejected, why)];
   }
   ch.clientId = clientId;
 
   if (packet.will) {
     const topicError = topicNameError(packet.will.topic);
     if (topicError) return ch.violation(new ProtocolViolation(`invalid will topic: ${topicError}`));
+    const tooLong = topicLimitError(packet.will.topic, ch.settings);
+    if (tooLong) return [{ type: 'limit', ...tooLong }, ...ch.violation(new ProtocolViolation(`will topic: ${tooLong.detail}`))];
+    // [MQTT-3.1.2-14] is enforced by the decoder (a will QoS of 3 is malformed); this is the last line.
+    if (packet.will.qos !== 0 && packet.will.qos !== 1 && packet.will.qos !== 2) return ch.violation(new ProtocolViolation('Will QoS 3 [MQTT-3.1.2-14]'));
     const payload = typeof packet.will.payload === 'string' ? Buffer.from(packet.will.payload) : packet.will.payload;
     ch.will = {
       topic: packet.will.topic,

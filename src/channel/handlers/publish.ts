@@ -1,7 +1,7 @@
 import { IPublishPacket } from 'mqtt-packet';
 import { DisconnectReason, MessageOrigin, MessagePublished } from '../../events/types';
 import { ProtocolViolation } from '../../protocol/ProtocolViolation';
-import { topicNameError } from '../../protocol/topics';
+import { topicLimitError, topicNameError } from '../../protocol/topics';
 import type { Channel } from '../Channel';
 import { Effect } from '../effects';
 
@@ -13,6 +13,9 @@ import { Effect } from '../effects';
 export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   const topicError = topicNameError(packet.topic);
   if (topicError) return ch.violation(new ProtocolViolation(topicError));
+  // 3.1.1 has no negative PUBACK: a topic past the limits closes the connection, as EMQX does.
+  const tooLong = topicLimitError(packet.topic, ch.settings);
+  if (tooLong) return [{ type: 'limit', ...tooLong }, ...ch.violation(new ProtocolViolation(tooLong.detail))];
   const qos = packet.qos;
   const packetId = packet.messageId ?? 0;
   if (qos > 0 && packetId === 0) return ch.violation(new ProtocolViolation('QoS > 0 PUBLISH without a packet identifier [MQTT-2.3.1-1]'));
@@ -26,12 +29,22 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
 
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
   const now = ch.ctx.now();
+  let retain = packet.retain && ch.settings.retainAvailable;
+  let full: Effect | null = null;
+  if (retain && payload.length > 0) {
+    // A full retained store takes no new topics: the message is delivered, not retained (as EMQX).
+    const room = ch.ctx.retainedRoom(packet.topic, payload.length + packet.topic.length);
+    if (room !== true) {
+      retain = false;
+      full = { type: 'limit', limit: room, detail: `retained message for ${packet.topic.slice(0, 200)} not stored: the retained store is full` };
+    }
+  }
   const event: MessagePublished = {
     type: 'message.published',
     topic: packet.topic,
     payload,
     qos,
-    retain: packet.retain && ch.settings.retainAvailable,
+    retain,
     publisherId: ch.clientId,
     packetId,
     origin: MessageOrigin.Client,
@@ -41,19 +54,21 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
     remoteAddress: ch.remoteAddress,
     target: null,
   };
-  if (qos === 0) return [{ type: 'append', events: [event] }];
-  if (qos === 1) return [{ type: 'append', events: [event], then: [{ type: 'send', packet: { cmd: 'puback', messageId: packetId } }] }];
-  session.inbound.add(packetId);
-  return [
-    {
-      type: 'append',
-      events: [
-        event,
-        { type: 'message.acknowledged', clientId: ch.clientId, packetId, kind: 'pubrec', direction: 'out', timestamp: now },
-      ],
-      then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }],
-    },
-  ];
+  const effects: Effect[] = full ? [full] : [];
+  if (qos === 0) effects.push({ type: 'append', events: [event] });
+  else if (qos === 1) effects.push({ type: 'append', events: [event], then: [{ type: 'send', packet: { cmd: 'puback', messageId: packetId } }] });
+  else effects.push(qos2Append(ch, event, packetId, now));
+  return effects;
+}
+
+/** A QoS 2 PUBLISH: the message and the open inbound exchange, then PUBREC [MQTT-4.3.3-2]. */
+function qos2Append(ch: Channel, event: MessagePublished, packetId: number, now: number): Effect {
+  ch.session!.inbound.add(packetId);
+  return {
+    type: 'append',
+    events: [event, { type: 'message.acknowledged', clientId: ch.clientId, packetId, kind: 'pubrec', direction: 'out', timestamp: now }],
+    then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }],
+  };
 }
 
 /**

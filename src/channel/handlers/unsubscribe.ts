@@ -8,6 +8,11 @@ import { Effect } from '../effects';
 export function handleUnsubscribe(ch: Channel, packet: IUnsubscribePacket): Effect[] {
   const packetId = packet.messageId ?? 0;
   if (packetId === 0) return ch.violation(new ProtocolViolation('UNSUBSCRIBE without a packet identifier [MQTT-2.3.1-1]'));
+  // MQTT 3.1.1's UNSUBACK has no per-filter codes: an UNSUBSCRIBE past the filter limit is refused as a whole.
+  if (packet.unsubscriptions.length > ch.settings.maxFiltersPerSubscribe) {
+    const detail = `UNSUBSCRIBE with ${packet.unsubscriptions.length} filters (mqtt.maxFiltersPerSubscribe ${ch.settings.maxFiltersPerSubscribe})`;
+    return [{ type: 'limit', limit: 'mqtt.maxFiltersPerSubscribe', detail }, ...ch.violation(new ProtocolViolation(detail))];
+  }
   for (const f of packet.unsubscriptions) {
     const err = topicFilterError(f);
     if (err) return ch.violation(new ProtocolViolation(`invalid topic filter: ${err}`));
