@@ -5,6 +5,8 @@
  * truncated record can never decode into something plausible.
  */
 
+import { isUtf8 } from 'buffer';
+
 export class DecodeError extends Error {
   constructor(message: string) {
     super(message);
@@ -30,6 +32,8 @@ export class BinaryWriter {
   }
 
   u8(value: number): this {
+    // A Buffer would silently keep only the low byte: 256 would read back as 0.
+    if ((value & 0xff) !== value) throw new RangeError(`u8 out of range: ${value}`);
     this.ensure(1);
     this.buf[this.pos++] = value;
     return this;
@@ -149,7 +153,11 @@ export class BinaryReader {
       this.need(1, what);
       const byte = this.buf[this.pos++];
       result += (byte & 0x7f) * scale;
-      if ((byte & 0x80) === 0) return result;
+      if ((byte & 0x80) === 0) {
+        // The writer takes safe integers only; more is corruption, not a number to round.
+        if (result > Number.MAX_SAFE_INTEGER) throw new DecodeError(`varint beyond 2^53 for ${what}`);
+        return result;
+      }
       scale *= 0x80;
     }
     throw new DecodeError(`varint too long for ${what}`);
@@ -159,6 +167,8 @@ export class BinaryReader {
     const len = this.varuint(what);
     this.need(len, what);
     const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    // The writer only writes UTF-8; invalid bytes would read back as U+FFFD, a different string.
+    if (s.includes('\uFFFD') && !isUtf8(this.buf.subarray(this.pos, this.pos + len))) throw new DecodeError(`${what} is not valid UTF-8`);
     this.pos += len;
     return s;
   }

@@ -82,6 +82,35 @@ export function encodeEvents(events: readonly BrokerEvent[]): Buffer {
   return w.finish();
 }
 
+/**
+ * The encoder refuses what the decoder would refuse, so a record that reads back
+ * wrong can never be written: a bad value fails the append that carries it, at
+ * the edge, instead of every reader of the log later.
+ */
+function encodable(ok: boolean, what: string, value: unknown): void {
+  if (!ok) throw new RangeError(`cannot encode ${what} ${String(value)}`);
+}
+
+function qosByte(qos: number, retain: boolean, what: string): number {
+  encodable(qos === 0 || qos === 1 || qos === 2, what, qos);
+  return qos | (retain ? 4 : 0);
+}
+
+function enumByte(value: number, max: number, what: string): number {
+  encodable(Number.isInteger(value) && value >= 0 && value <= max, what, value);
+  return value;
+}
+
+function protocolLevelByte(level: number): number {
+  encodable(level === 3 || level === 4 || level === 5, 'protocol version', level);
+  return level;
+}
+
+function ackByte(kind: AckKind, direction: AckDirection): number {
+  encodable(direction === 'in' || direction === 'out', 'ack direction', direction);
+  return enumByte(ACK_KINDS.indexOf(kind), 3, 'ack kind') | (direction === 'out' ? 4 : 0);
+}
+
 function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
   w.u8(TAG[event.type]);
   switch (event.type) {
@@ -89,7 +118,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
       w.string(event.clientId)
         .string(event.connectionId)
         .string(event.nodeId)
-        .u8(event.protocolVersion)
+        .u8(protocolLevelByte(event.protocolVersion))
         .bool(event.cleanSession)
         .varuint(event.keepalive)
         .varuint(event.sessionExpiry)
@@ -108,14 +137,17 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
       w.string(event.clientId)
         .string(event.connectionId)
         .string(event.nodeId)
-        .u8(event.reason)
+        .u8(enumByte(event.reason, DisconnectReason.NotAuthorized, 'disconnect reason'))
         .bool(event.willPublished)
         .varuintArray(event.servedUpTo)
         .varuint(event.timestamp);
       break;
     case 'client.subscribed':
       w.string(event.clientId).varuint(event.packetId).varuint(event.subscriptions.length);
-      for (const s of event.subscriptions) w.string(s.filter).u8(s.requestedQos).u8(s.granted);
+      for (const s of event.subscriptions) {
+        encodable(s.granted === SUBACK_FAILURE || s.granted <= 2, 'granted QoS', s.granted);
+        w.string(s.filter).u8(qosByte(s.requestedQos, false, 'requested QoS')).u8(s.granted);
+      }
       w.varuintArray(event.position).varuint(event.timestamp);
       break;
     case 'client.unsubscribed':
@@ -125,10 +157,10 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
       break;
     case 'message.published':
       w.string(event.topic)
-        .u8(event.qos | (event.retain ? 4 : 0))
+        .u8(qosByte(event.qos, event.retain, 'QoS'))
         .string(event.publisherId)
         .varuint(event.packetId)
-        .u8(event.origin)
+        .u8(enumByte(event.origin, MessageOrigin.Replay, 'message origin'))
         .string(event.nodeId)
         .varuint(event.timestamp)
         .optionalString(event.username)
@@ -137,10 +169,11 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .bytes(event.payload);
       break;
     case 'message.delivered':
+      encodable(event.qos === 1 || event.qos === 2, 'delivered QoS', event.qos);
       w.string(event.clientId)
         .varuint(event.packetId)
         .u8(event.qos)
-        .u8(event.ref.source)
+        .u8(enumByte(event.ref.source, MessageSource.Retained, 'message source'))
         .varuint(event.ref.partition)
         .varuint(event.ref.offset)
         .varuint(event.timestamp);
@@ -148,7 +181,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
     case 'message.acknowledged':
       w.string(event.clientId)
         .varuint(event.packetId)
-        .u8(ACK_KINDS.indexOf(event.kind) | (event.direction === 'out' ? 4 : 0))
+        .u8(ackByte(event.kind, event.direction))
         .varuint(event.timestamp);
       break;
     case 'node.heartbeat':
@@ -158,7 +191,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
       w.string(event.clientId)
         .optionalString(event.username)
         .string(event.ip)
-        .u8(ACCESS_ACTIONS.indexOf(event.action))
+        .u8(enumByte(ACCESS_ACTIONS.indexOf(event.action), ACCESS_ACTIONS.length - 1, 'access action'))
         .optionalString(event.topic)
         .bool(event.allowed)
         .u8(event.code)
@@ -179,7 +212,7 @@ function writeWill(w: BinaryWriter, will: WillMessage | null): void {
     w.u8(0);
     return;
   }
-  w.u8(1).string(will.topic).u8(will.qos | (will.retain ? 4 : 0)).bytes(will.payload);
+  w.u8(1).string(will.topic).u8(qosByte(will.qos, will.retain, 'will QoS')).bytes(will.payload);
 }
 
 function readQos(r: BinaryReader, what: string): QoS {

@@ -6,6 +6,8 @@
 /** Why a topic name may not be published to, or null if it may [MQTT-4.7.3-1, MQTT-3.3.2-2, MQTT-4.7.3-2]. */
 export function topicNameError(topic: string): string | null {
   if (topic.length === 0) return 'empty topic name [MQTT-4.7.3-1]';
+  // From the wire a topic is well-formed UTF-8 (the decoder checks); from the API a JSON string may hold a lone surrogate.
+  if (!topic.isWellFormed()) return 'topic name is not well-formed Unicode (a lone surrogate) [MQTT-1.5.3-1]';
   for (let i = 0; i < topic.length; i++) {
     const c = topic.charCodeAt(i);
     if (c === 0x2b /* + */ || c === 0x23 /* # */) return `wildcard in topic name "${topic}" [MQTT-3.3.2-2]`;
@@ -17,6 +19,7 @@ export function topicNameError(topic: string): string | null {
 /** Why a topic filter is invalid, or null [MQTT-4.7.1-1..3, MQTT-4.7.3-1..2]. */
 export function topicFilterError(filter: string): string | null {
   if (filter.length === 0) return 'empty topic filter [MQTT-4.7.3-1]';
+  if (!filter.isWellFormed()) return 'topic filter is not well-formed Unicode (a lone surrogate) [MQTT-1.5.3-1]';
   const levels = filter.split('/');
   for (let i = 0; i < levels.length; i++) {
     const level = levels[i];
