@@ -72,7 +72,7 @@ Options for replay:
   --from/--to TIME   time range, or --partition P --from-offset A --to-offset B (log positions)
   --target T         subscribers (default: publish again on the original topics),
                      client (only --client-id ID gets them), or prefix (publish under
-                     --prefix P, default $replay/<replay id>/ + original topic)
+                     --prefix P, default replay/<replay id>/ + original topic; never a $ topic)
   --detach           print the replay id and return instead of following its progress (Ctrl-C cancels)
 
 Options for audit and replay:

@@ -25,6 +25,17 @@ export class Unavailable extends Error {
   }
 }
 
+/** Too many requests of a kind (replays at once, failed logins from one address): 429 with its message. */
+export class TooManyRequests extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'TooManyRequests';
+  }
+}
+
 export interface ApiRequest {
   method: string;
   /** Path segments after the route's prefix match, e.g. the replay id. */
@@ -36,6 +47,8 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   status: number;
+  /** Seconds, for a 429. */
+  retryAfter?: number;
   /** JSON-encoded unless `text` is set. */
   json?: unknown;
   text?: string;
@@ -46,7 +59,7 @@ export interface Route {
   method: 'GET' | 'POST' | 'DELETE';
   /** Path with `:param` segments, e.g. /api/v1/replay/:id */
   path: string;
-  /** Open routes skip authentication (metrics). */
+  /** Open routes skip authentication (/metrics with api.metrics.open). */
   open?: boolean;
   handle(req: ApiRequest): Promise<ApiResponse> | ApiResponse;
 }
@@ -56,17 +69,28 @@ export interface ApiSettings {
   port: number;
   username: string;
   password: string;
+  /** Failed logins per address within `windowMs` before it is refused (429) for `lockoutMs`. */
+  rateLimit: { maxFailuresPerIp: number; windowMs: number; lockoutMs: number };
 }
+
+/** Addresses whose failed logins are tracked at once; beyond, the oldest are forgotten. */
+const MAX_TRACKED_ADDRESSES = 10_000;
 
 const MAX_BODY = 1024 * 1024;
 
 export class ApiServer {
   private server: Server | null = null;
+  /** Failed logins per client address: times within the window, and a lockout end. */
+  private readonly failures = new Map<string, { times: number[]; lockedUntil: number }>();
+  /** Logins refused by the rate limit since start. */
+  rateLimited = 0;
 
   constructor(
     private readonly settings: ApiSettings,
     private readonly routes: Route[],
     private readonly log: Logger,
+    /** Told when the failed-login limit locks an address out (metrics). */
+    private readonly onLockout: (detail: string) => void = () => undefined,
   ) {}
 
   async listen(): Promise<number> {
@@ -99,6 +123,7 @@ export class ApiServer {
       if (out.status >= 500) this.log.error({ err, method: req.method, url: req.url }, 'API request failed');
     }
     if (out.status === 401) res.setHeader('www-authenticate', 'Basic realm="mqlog"');
+    if (out.retryAfter !== undefined) res.setHeader('retry-after', String(out.retryAfter));
     const body = out.text ?? JSON.stringify(out.json ?? null);
     res.writeHead(out.status, { 'content-type': out.contentType ?? 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -113,12 +138,51 @@ export class ApiServer {
       if (!params) continue;
       pathMatched = true;
       if (route.method !== req.method) continue;
-      if (!route.open && !this.authorized(req)) return { status: 401, json: { error: 'authentication required (HTTP Basic, api.username / api.password)' } };
+      if (!route.open) {
+        const refusal = this.checkCredentials(req);
+        if (refusal) return refusal;
+      }
       const body = await readJson(req);
       return route.handle({ method: req.method, params, query: url.searchParams, body });
     }
     if (pathMatched) return { status: 405, json: { error: `method ${req.method} not allowed on ${url.pathname}` } };
     return { status: 404, json: { error: `no such endpoint: ${url.pathname}` } };
+  }
+
+  /**
+   * Null when the request carries the API credentials; otherwise 401, or 429 once
+   * its address failed `rateLimit.maxFailuresPerIp` times within the window (it is
+   * then refused without a check until the lockout ends, right credentials or not).
+   */
+  private checkCredentials(req: IncomingMessage): ApiResponse | null {
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const now = Date.now();
+    const entry = this.failures.get(ip);
+    if (entry && entry.lockedUntil > now) {
+      this.rateLimited++;
+      const retryAfter = Math.ceil((entry.lockedUntil - now) / 1000);
+      return { status: 429, json: { error: `too many failed logins from ${ip}: try again in ${retryAfter} s` }, retryAfter };
+    }
+    if (this.authorized(req)) return null;
+    if (req.headers.authorization) this.loginFailed(ip, now);
+    return { status: 401, json: { error: 'authentication required (HTTP Basic, api.username / api.password)' } };
+  }
+
+  private loginFailed(ip: string, now: number): void {
+    const limit = this.settings.rateLimit;
+    let entry = this.failures.get(ip);
+    if (!entry) {
+      if (this.failures.size >= MAX_TRACKED_ADDRESSES) this.failures.delete(this.failures.keys().next().value!);
+      this.failures.set(ip, (entry = { times: [], lockedUntil: 0 }));
+    }
+    entry.times = entry.times.filter((t) => now - t < limit.windowMs);
+    entry.times.push(now);
+    if (entry.times.length >= limit.maxFailuresPerIp) {
+      entry.lockedUntil = now + limit.lockoutMs;
+      entry.times = [];
+      this.log.warn({ ip, lockoutMs: limit.lockoutMs }, 'API: too many failed logins from one address; refusing it for a while');
+      this.onLockout(`API logins from ${ip} refused for ${limit.lockoutMs} ms after ${limit.maxFailuresPerIp} failures`);
+    }
   }
 
   private authorized(req: IncomingMessage): boolean {
@@ -161,5 +225,6 @@ function errorResponse(err: Error): ApiResponse {
   if (err instanceof BadRequest) return { status: 400, json: { error: err.message } };
   if (err instanceof NotFound) return { status: 404, json: { error: err.message } };
   if (err instanceof Unavailable) return { status: 503, json: { error: err.message } };
+  if (err instanceof TooManyRequests) return { status: 429, json: { error: err.message }, retryAfter: err.retryAfterSeconds };
   return { status: 500, json: { error: err.message } };
 }

@@ -10,7 +10,8 @@ import { ApiServer, NotFound, Route } from '../api/ApiServer';
 import { messagesRoute } from '../api/routes/messages';
 import { MetricSample, metricsRoute } from '../api/routes/metrics';
 import { replayRoutes } from '../api/routes/replay';
-import { BrokerConfig } from '../config';
+import { BrokerConfig, DEFAULT_API_PASSWORD } from '../config';
+import { topicLimitError, topicNameError } from '../protocol/topics';
 import { HistorySource } from '../history/HistorySource';
 import { LogHistory } from '../history/LogHistory';
 import { EventLog } from '../log/EventLog';
@@ -52,8 +53,10 @@ export class OperatorServices {
             append: async (events) => {
               await ctx.log.append(recordsFor(events, ctx.streams));
             },
+            topicRefused: (topic) => topicNameError(topic) ?? topicLimitError(topic, c.mqtt)?.detail ?? null,
           },
           ctx.logger.child({ component: 'replay' }),
+          c.api.replay,
         )
       : null;
     this.archiver =
@@ -74,9 +77,17 @@ export class OperatorServices {
     this.archiver?.start();
     if (!this.ctx.config.api.enabled) return;
     const api = this.ctx.config.api;
-    this.api = new ApiServer(api, this.routes(), this.ctx.logger.child({ component: 'api' }));
+    // With the password every install shares, the API is for this machine only (EMQX asks for a new one at first login).
+    const defaultPassword = api.password === DEFAULT_API_PASSWORD;
+    const host = defaultPassword ? '127.0.0.1' : api.host;
+    this.api = new ApiServer({ ...api, host }, this.routes(), this.ctx.logger.child({ component: 'api' }), (detail) => this.ctx.node?.limits.hit('api.rateLimit', detail));
     this.apiPort = await this.api.listen();
-    if (api.password === 'public') this.ctx.logger.warn({ port: this.apiPort, username: api.username }, "the HTTP API uses the default password 'public': set api.password");
+    if (defaultPassword) {
+      this.ctx.logger.warn(
+        { host, port: this.apiPort, configuredHost: api.host, username: api.username },
+        `the HTTP API uses the default password '${DEFAULT_API_PASSWORD}', so it listens on 127.0.0.1 only: set api.password to listen on api.host`,
+      );
+    }
   }
 
   async close(): Promise<void> {
@@ -88,7 +99,7 @@ export class OperatorServices {
 
   private routes(): Route[] {
     const routes: Route[] = [
-      metricsRoute(() => this.metrics()),
+      metricsRoute(() => this.metrics(), this.ctx.config.api.metrics.open),
       { method: 'GET', path: '/api/v1/status', handle: () => ({ status: 200, json: this.status() }) },
       {
         method: 'GET',
@@ -101,7 +112,7 @@ export class OperatorServices {
       },
     ];
     if (this.ctx.node) routes.push(messagesRoute(this.history));
-    if (this.replays) routes.push(...replayRoutes(this.replays, this.ctx.log.partitionCount(this.ctx.streams.messages)));
+    if (this.replays) routes.push(...replayRoutes(this.replays, this.ctx.log.partitionCount(this.ctx.streams.messages), (limit, detail) => this.ctx.node?.limits.hit(limit, detail)));
     return routes;
   }
 

@@ -22,6 +22,8 @@ export interface ReplayStatus {
   scanned: number;
   /** Messages published again. */
   replayed: number;
+  /** Matching messages left out: with the prefix their topic would exceed mqtt.maxTopicLength or maxTopicLevels. */
+  skipped: number;
   /** Percent of the range scanned. */
   progress: number;
   startedAt: string;
@@ -37,6 +39,8 @@ export interface ReplayContext {
   nodeId: string;
   /** Appends replayed messages (encoded and routed as every published message). */
   append(events: MessagePublished[]): Promise<void>;
+  /** Why a replayed topic (prefix + original) may not be published, or null: the MQTT topic limits. */
+  topicRefused(topic: string): string | null;
 }
 
 const BATCH = 500;
@@ -47,6 +51,8 @@ export class ReplayJob {
   /** Updated by the scan as it reads, so progress moves even through records that do not match. */
   private readonly scan: ScanProgress = { scanned: 0 };
   private replayed = 0;
+  /** Matching messages not replayed: prefix and topic together exceed the topic limits. */
+  private skipped = 0;
   private error: string | null = null;
   private note: string | null = null;
   private readonly startedAt = new Date();
@@ -62,10 +68,17 @@ export class ReplayJob {
     readonly id: string,
     readonly request: ReplayRequest,
     private readonly ctx: ReplayContext,
+    /** The most log records the range may hold (api.replay.maxRecords); a larger range is not run. */
+    private readonly maxRecords = Infinity,
   ) {
     const prepared = this.prepare();
     this.ready = prepared;
     this.done = prepared.then(() => this.run());
+  }
+
+  /** The range held more records than the job may scan: it did not run. */
+  get tooLarge(): boolean {
+    return this.total > this.maxRecords;
   }
 
   cancel(): boolean {
@@ -76,7 +89,7 @@ export class ReplayJob {
 
   get topicPrefix(): string | null {
     const t = this.request.target;
-    return t.type === 'prefix' ? (t.prefix ?? `$replay/${this.id}/`) : null;
+    return t.type === 'prefix' ? (t.prefix ?? `replay/${this.id}/`) : null;
   }
 
   status(): ReplayStatus {
@@ -88,6 +101,7 @@ export class ReplayJob {
       total: this.total,
       scanned: this.scan.scanned,
       replayed: this.replayed,
+      skipped: this.skipped,
       progress: this.total === 0 ? 100 : Math.floor((this.scan.scanned / this.total) * 1000) / 10,
       startedAt: this.startedAt.toISOString(),
       finishedAt: this.finishedAt ? this.finishedAt.toISOString() : null,
@@ -113,6 +127,7 @@ export class ReplayJob {
       }
       this.total = rangeSize(this.range);
       if (this.total === 0) this.finish('completed', null, 'the range holds no messages');
+      else if (this.total > this.maxRecords) this.finish('failed', `the range holds ${this.total} records, more than ${this.maxRecords}`);
     } catch (err) {
       this.finish('failed', (err as Error).message);
     }
@@ -131,9 +146,14 @@ export class ReplayJob {
         this.range,
         { topic: (t) => topicMatches(r.topic, t), from: r.from, to: r.to },
         async ({ event }) => {
+          const topic = prefix === null ? event.topic : prefix + event.topic;
+          if (this.ctx.topicRefused(topic) !== null) {
+            this.skipped++;
+            return !this.cancelRequested;
+          }
           batch.push(
             publishedEvent({
-              topic: prefix === null ? event.topic : prefix + event.topic,
+              topic,
               payload: event.payload,
               qos: event.qos,
               retain: false,

@@ -5,13 +5,14 @@
  */
 import { BadRequest, checkFilter, checkRange, parseTime } from '../history/HistoryQuery';
 import { topicNameError } from '../protocol/topics';
+import { jsonPreview } from '../api/jsonPreview';
 
 export type ReplayTarget =
   /** Publish again on the original topics: every current matching subscription gets them. */
   | { type: 'subscribers' }
   /** Only the session of this client id gets them (through its matching subscriptions). */
   | { type: 'client'; clientId: string }
-  /** Publish under `prefix` + original topic; the default prefix is `$replay/<replay id>/`. */
+  /** Publish under `prefix` + original topic; the default prefix is `replay/<replay id>/`. Never a `$` topic. */
   | { type: 'prefix'; prefix: string | null };
 
 export interface ReplayRequest {
@@ -30,12 +31,12 @@ function time(v: unknown, name: string): number | null {
   if (v === undefined || v === null) return null;
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
   if (typeof v === 'string') return parseTime(v, name);
-  throw new BadRequest(`'${name}' must be epoch milliseconds or an ISO 8601 time, got ${JSON.stringify(v)}`);
+  throw new BadRequest(`'${name}' must be epoch milliseconds or an ISO 8601 time, got ${jsonPreview(v)}`);
 }
 
 function str(v: unknown, name: string): string | null {
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'string') throw new BadRequest(`'${name}' must be a string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') throw new BadRequest(`'${name}' must be a string, got ${jsonPreview(v)}`);
   return v;
 }
 
@@ -69,11 +70,15 @@ export function parseReplayRequest(body: unknown, partitions: number): ReplayReq
     if (prefix !== null) {
       const error = prefix === '' ? 'empty prefix' : topicNameError(`${prefix}x`);
       if (error) throw new BadRequest(`'prefix' cannot start a topic name: ${error}`);
+      // `$` topics are the broker's own ($SYS): a replay never publishes there.
+      if (prefix.startsWith('$')) throw new BadRequest(`'prefix' may not start with '$': those topics are the broker's own`);
     }
     target = { type: 'prefix', prefix };
   } else {
     throw new BadRequest(`'target' must be subscribers, client or prefix, got '${kind}'`);
   }
+  // Republished on their own topics, the messages of a `$` filter would be published under `$` again.
+  if (target.type !== 'prefix' && topic.startsWith('$')) throw new BadRequest(`a '$' topic filter can only be replayed under a prefix (target 'prefix'): '$' topics are the broker's own`);
   if (target.type !== 'client' && b.clientId !== undefined) throw new BadRequest(`'clientId' is only for target 'client'`);
   if (target.type !== 'prefix' && b.prefix !== undefined) throw new BadRequest(`'prefix' is only for target 'prefix'`);
   return { topic, from, to, positions, target };
@@ -86,7 +91,7 @@ function parsePositions(v: unknown, partitions: number): Map<number, [number, nu
     const p = Number(k);
     if (!Number.isInteger(p) || p < 0 || p >= partitions) throw new BadRequest(`'positions': partition '${k}' does not exist (the message stream has ${partitions})`);
     if (!Array.isArray(range) || range.length !== 2 || !range.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) || (range[0] as number) > (range[1] as number)) {
-      throw new BadRequest(`'positions' of partition ${k} must be [fromOffset, toOffset] with fromOffset <= toOffset, got ${JSON.stringify(range)}`);
+      throw new BadRequest(`'positions' of partition ${k} must be [fromOffset, toOffset] with fromOffset <= toOffset, got ${jsonPreview(range)}`);
     }
     out.set(p, [range[0] as number, range[1] as number]);
   }

@@ -141,7 +141,7 @@ test('N messages across two nodes are N documents, through an archiver crash and
   const deadline = Date.now() + 180_000;
   let lag = -1;
   for (;;) {
-    const m = await api<string>(metricsUrl, 'GET', '/metrics', undefined, null);
+    const m = await api<string>(metricsUrl, 'GET', '/metrics');
     lag = Number(/^mqlog_archiver_lag_records (\d+)$/m.exec(m.body)?.[1] ?? -1);
     if (lag === 0) break;
     if (Date.now() > deadline) throw new Error(`archiver lag still ${lag}:\n${archiver.output().slice(-3000)}`);
@@ -165,6 +165,6 @@ test('N messages across two nodes are N documents, through an archiver crash and
   const connects = await es.search<{ client_id: string; node: string }>({ index: `${indexPrefix}-events-*`, query: { term: { kind: 'client.connected' } }, size: 100 });
   expect(new Set(connects.hits.hits.map((h) => h._source!.client_id))).toEqual(new Set(['arch-pub-0', 'arch-pub-1']));
   expect(new Set(connects.hits.hits.map((h) => h._source!.node))).toEqual(new Set(['arch-a', 'arch-b']));
-  const metrics = await api<string>(metricsUrl, 'GET', '/metrics', undefined, null);
+  const metrics = await api<string>(metricsUrl, 'GET', '/metrics');
   expect(metrics.body).toMatch(/^mqlog_archiver_elasticsearch_up 1$/m);
 });

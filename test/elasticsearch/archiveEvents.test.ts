@@ -112,7 +112,7 @@ test('retention deletes whole days older than elasticsearch.retentionDays', asyn
 });
 
 test('the archiver reports its lag and counts as Prometheus metrics', async () => {
-  const r = await api<string>(apiBase(broker.ports.api), 'GET', '/metrics', undefined, null);
+  const r = await api<string>(apiBase(broker.ports.api), 'GET', '/metrics');
   expect(r.status).toBe(200);
   expect(r.body).toMatch(/^# TYPE mqlog_archiver_lag_records gauge$/m);
   expect(r.body).toMatch(/^mqlog_archiver_lag_records \d+$/m);

@@ -132,15 +132,15 @@ export function describeReplay(name: string, setup: () => Promise<ReplayFixture>
       expect(got.map((g) => g.payload)).toEqual([...Array(N).keys()].filter((i) => i % 3 === 0).map((i) => `m${i}`));
     });
 
-    test('to a prefix: $replay/<id>/<topic> by default, or a prefix of choice', async () => {
+    test('to a prefix: replay/<id>/<topic> by default (never a $ topic), or a prefix of choice', async () => {
       const sub = await client('rp-prefix', f.deliveryUrl);
       const got = collect(sub);
-      await sub.subscribeAsync('$replay/#', { qos: 1 });
+      await sub.subscribeAsync('replay/#', { qos: 1 });
       await sub.subscribeAsync('recovered/#', { qos: 1 });
       const s = await replay({ topic: 'rp/b', from: t0, to: t1, target: 'prefix' });
-      expect(s.target).toEqual({ type: 'prefix', prefix: `$replay/${s.id}/` });
-      await waitFor(() => got.length === N / 3, 'the replay under $replay/', 30_000);
-      expect(got.map((g) => `${g.topic} ${g.payload}`)).toEqual([...Array(N).keys()].filter((i) => i % 3 === 0).map((i) => `$replay/${s.id}/rp/b m${i}`));
+      expect(s.target).toEqual({ type: 'prefix', prefix: `replay/${s.id}/` });
+      await waitFor(() => got.length === N / 3, 'the replay under replay/', 30_000);
+      expect(got.map((g) => `${g.topic} ${g.payload}`)).toEqual([...Array(N).keys()].filter((i) => i % 3 === 0).map((i) => `replay/${s.id}/rp/b m${i}`));
       got.length = 0;
       await replay({ topic: 'rp/b', from: t0, to: t1, target: 'prefix', prefix: 'recovered/' });
       await waitFor(() => got.length === N / 3, 'the replay under recovered/', 30_000);
@@ -153,7 +153,7 @@ export function describeReplay(name: string, setup: () => Promise<ReplayFixture>
       const sameP = msgs.filter((m) => m.partition === first.partition && m.offset >= first.offset).slice(0, 4);
       const sub = await client('rp-pos', f.deliveryUrl);
       const got = collect(sub);
-      await sub.subscribeAsync('$replay/#', { qos: 1 });
+      await sub.subscribeAsync('replay/#', { qos: 1 });
       const s = await replay({ topic: 'rp/#', positions: { [first.partition]: [first.offset, sameP[sameP.length - 1].offset + 1] }, target: 'prefix' });
       expect(s.state).toBe('completed');
       await waitFor(() => got.length >= s.replayed && s.replayed > 0, 'the replay by positions', 30_000);

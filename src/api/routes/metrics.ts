@@ -1,4 +1,4 @@
-/** GET /metrics: Prometheus text exposition of the node's counters and the archiver's lag. */
+/** GET /metrics: Prometheus text exposition of the node's counters and the archiver's lag; needs the API credentials unless api.metrics.open. */
 import { Route } from '../ApiServer';
 
 export interface MetricSample {
@@ -8,11 +8,11 @@ export interface MetricSample {
   value: number;
 }
 
-export function metricsRoute(samples: () => Promise<MetricSample[]> | MetricSample[]): Route {
+export function metricsRoute(samples: () => Promise<MetricSample[]> | MetricSample[], open: boolean): Route {
   return {
     method: 'GET',
     path: '/metrics',
-    open: true,
+    open,
     async handle() {
       const lines: string[] = [];
       for (const s of await samples()) lines.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${s.type}`, `${s.name} ${s.value}`);

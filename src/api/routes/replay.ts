@@ -2,12 +2,17 @@
  * Replays: POST /api/v1/replay starts one (202 with its status; 200 when the
  * range is empty and it is already complete), GET /api/v1/replay lists them,
  * GET /api/v1/replay/:id reports progress, DELETE /api/v1/replay/:id cancels.
+ * Replays are for the API's (admin) credentials only; at most
+ * api.replay.maxConcurrent run at once (429 beyond) and one may scan at most
+ * api.replay.maxRecords log records (400 beyond).
  */
-import { Replays } from '../../replay/Replays';
+import type { LimitName } from '../../channel/limits';
+import { BadRequest } from '../../history/HistoryQuery';
+import { ReplayRefused, Replays } from '../../replay/Replays';
 import { parseReplayRequest } from '../../replay/ReplayRequest';
-import { NotFound, Route } from '../ApiServer';
+import { NotFound, Route, TooManyRequests } from '../ApiServer';
 
-export function replayRoutes(replays: Replays, messagePartitions: number): Route[] {
+export function replayRoutes(replays: Replays, messagePartitions: number, onLimit?: (limit: LimitName, detail: string) => void): Route[] {
   const job = (id: string) => {
     const j = replays.get(id);
     if (!j) throw new NotFound(`no replay '${id}' on this node`);
@@ -18,7 +23,15 @@ export function replayRoutes(replays: Replays, messagePartitions: number): Route
       method: 'POST',
       path: '/api/v1/replay',
       async handle(req) {
-        const j = await replays.start(parseReplayRequest(req.body, messagePartitions));
+        let j;
+        try {
+          j = await replays.start(parseReplayRequest(req.body, messagePartitions));
+        } catch (err) {
+          if (!(err instanceof ReplayRefused)) throw err;
+          onLimit?.(err.limit, err.message);
+          if (err.limit === 'api.replay.maxConcurrent') throw new TooManyRequests(err.message, 5);
+          throw new BadRequest(err.message);
+        }
         const status = j.status();
         return { status: status.state === 'running' ? 202 : 200, json: status };
       },
