@@ -247,19 +247,27 @@ export function encodeSessionsSnapshot(snapshot: SessionsSnapshot): Buffer {
   return w.finish();
 }
 
+/** A byte of a snapshot that must be one of `allowed` (a snapshot is read back from disk: untrusted). */
+function oneOf<T extends number>(r: BinaryReader, allowed: readonly T[], what: string): T {
+  const v = r.u8(what);
+  if (!allowed.includes(v as T)) throw new DecodeError(`invalid ${what} ${v} in a session snapshot`);
+  return v as T;
+}
+
 export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
   const r = new BinaryReader(buf);
   const version = r.u8('snapshot version');
   if (version !== SNAPSHOT_VERSION) throw new DecodeError(`unsupported session snapshot version ${version}`);
   const nextOffset = r.varuint('offset');
   const count = r.varuint('session count');
+  if (count > r.remaining) throw new DecodeError(`session count ${count} exceeds the snapshot`);
   const sessions: SessionRecord[] = [];
   for (let i = 0; i < count; i++) {
     const clientId = r.string('client id');
     const connected = r.bool();
     const connectionId = r.string();
     const nodeId = r.string();
-    const protocolVersion = r.u8() as ProtocolLevel;
+    const protocolVersion = oneOf<ProtocolLevel>(r, [3, 4, 5], 'protocol version');
     const cleanSession = r.bool();
     const sessionExpiry = r.varuint();
     const username = r.optionalString();
@@ -268,17 +276,19 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
     const connectedAt = r.varuint();
     const disc = r.varuint();
     const will: WillMessage | null =
-      r.u8('will flag') === 1 ? { topic: r.string(), qos: r.u8() as QoS, retain: r.bool(), payload: Buffer.from(r.bytes()) } : null;
+      oneOf(r, [0, 1], 'will flag') === 1 ? { topic: r.string(), qos: oneOf<QoS>(r, [0, 1, 2], 'will QoS'), retain: r.bool(), payload: Buffer.from(r.bytes()) } : null;
     const subscriptions = new Map<string, StoredSubscription>();
     const nSubs = r.varuint();
-    for (let j = 0; j < nSubs; j++) subscriptions.set(r.string(), { qos: r.u8() as QoS, since: r.varuintArray() });
+    if (nSubs > r.remaining) throw new DecodeError(`subscription count ${nSubs} exceeds the snapshot`);
+    for (let j = 0; j < nSubs; j++) subscriptions.set(r.string(), { qos: oneOf<QoS>(r, [0, 1, 2], 'subscription QoS'), since: r.varuintArray() });
     const nOut = r.varuint();
+    if (nOut > r.remaining) throw new DecodeError(`exchange count ${nOut} exceeds the snapshot`);
     const outbound = nOut === 0 ? NO_OUTBOUND : new Map<number, OutboundEntry>();
     for (let j = 0; j < nOut; j++) {
       const packetId = r.varuint();
-      const qos = r.u8() as 1 | 2;
+      const qos = oneOf<1 | 2>(r, [1, 2], 'exchange QoS');
       const released = r.bool();
-      const ref: MessageRef = { source: r.u8() as MessageSource, partition: r.varuint(), offset: r.varuint() };
+      const ref: MessageRef = { source: oneOf<MessageSource>(r, [MessageSource.Messages, MessageSource.Retained], 'message source'), partition: r.varuint(), offset: r.varuint() };
       outbound.set(packetId, { packetId, qos, released, ref });
     }
     const inboundIds = r.varuintArray();

@@ -86,6 +86,9 @@ Environment: MQLOG_PORT, MQLOG_DATA_DIR, MQLOG_NODE_ID, MQLOG_LOG_LEVEL, and any
 setting as MQLOG__<path with __ between parts>, e.g. MQLOG__mqtt__maxInflight=64.
 `;
 
+/** Exit status of a node that failed (NodeHealth): its supervisor should restart it. */
+export const EXIT_NODE_FAILED = 70;
+
 interface Parsed {
   command: string[];
   flags: Map<string, string[]>;
@@ -178,13 +181,18 @@ async function start(flags: Map<string, string[]>): Promise<number> {
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  node.on('error', (err: Error) => logger.error({ err }, 'node error'));
-  // One client's bad luck must not take every other client down: log and keep serving.
-  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-  process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'));
+  // A failed node acknowledges nothing more; the process exits so that its supervisor restarts it.
+  node.on('failed', () => {
+    process.stderr.write(`mqlog: node failed: ${node.healthReport().reasons.join('; ')}\n`);
+    setTimeout(() => process.exit(EXIT_NODE_FAILED), 50);
+  });
+  // An exception nobody caught means the node's state may be wrong: stop serving rather than serve wrongly.
+  process.on('unhandledRejection', (err) => node.fail('unhandled rejection', err));
+  process.on('uncaughtException', (err) => node.fail('uncaught exception', err));
   try {
     await node.start();
   } catch (err) {
+    if (node.failed) return -1; // the 'failed' handler exits
     logger.fatal({ err }, 'mqlog could not start');
     await node.stop().catch(() => undefined);
     process.stderr.write(`mqlog: ${(err as Error).message}\n`);

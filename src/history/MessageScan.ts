@@ -5,6 +5,7 @@
  * decoded. Both history queries on the log and replays read through this.
  */
 import { decodeEvent } from '../events/codec';
+import { UndecodableRecord } from '../log/UndecodableRecord';
 import { MessageOrigin, MessagePublished } from '../events/types';
 import { EventLog, LogRecord } from '../log/EventLog';
 
@@ -132,7 +133,12 @@ export async function scanMessages(
     if (filter.to !== null && r.timestamp >= filter.to) continue;
     if (after && (r.timestamp < after.timestamp || (r.timestamp === after.timestamp && (best.partition < after.partition || (best.partition === after.partition && r.offset <= after.offset))))) continue;
     if (!filter.topic(r.key.toString('utf8'))) continue;
-    const event = decode(r.value);
+    let event;
+    try {
+      event = decode(r.value);
+    } catch (err) {
+      throw UndecodableRecord.at(stream, best.partition, r.offset, err);
+    }
     if (!event) continue;
     if (!(await visit({ event, partition: best.partition, offset: r.offset }))) break;
   }

@@ -83,6 +83,14 @@ export interface EventLog {
    * or away). The node then stops reading from clients and sheds QoS 0.
    */
   readonly congested?: boolean;
+  /** Why the log is congested, for the node's health (e.g. "disk full: ..."), while it is. */
+  readonly congestion?: string | null;
+  /**
+   * Called once when the log can no longer promise what it acknowledged (a failed
+   * fsync, a write error other than a full disk): it refuses appends from then on,
+   * and the node must stop (NodeHealth).
+   */
+  onFailure?: ((err: Error) => void) | null;
   /** Opens the log, creating the streams that are missing and verifying those that exist. */
   open(streams: readonly StreamSpec[]): Promise<void>;
   /** Flushes what is buffered, stops tails and releases files and connections. */

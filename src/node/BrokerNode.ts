@@ -39,6 +39,10 @@ import { SessionFolder } from './SessionFolder';
 import { restoreSnapshots, writeSnapshots } from './Snapshots';
 import { OperatorServices } from './OperatorServices';
 import { Stats } from './Stats';
+import { HealthReport, NodeHealth } from './NodeHealth';
+import { checkFailedRecord, writeFailedRecord } from './FailedRecordMarker';
+import { UndecodableRecord } from '../log/UndecodableRecord';
+import { DecodeError } from '../events/binary';
 import { LimitReporter } from './LimitReporter';
 import { RefusedLoginAudit } from './RefusedLoginAudit';
 import type { LimitName } from '../channel/limits';
@@ -88,6 +92,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private readonly connectionsPerIp = new Map<string, number>();
   /** Limits hit: counted for the metrics, logged at most once per interval. */
   readonly limits: LimitReporter;
+  /** healthy / degraded / failed (NodeHealth). */
+  readonly health = new NodeHealth();
   /** Connections whose session expiry is being appended (not yet folded). */
   private readonly expiring = new Set<string>();
   /** Bounds what refused logins cost the audit trail and the log. */
@@ -167,6 +173,9 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
         sessionRetentionMs: c.sessionRetentionMs,
       }),
     );
+    // A failure on a record is remembered: refuse to start while that record is still bad.
+    await checkFailedRecord(this.config.dataDir, this.eventLog);
+    this.eventLog.onFailure = (err) => this.fail('the log cannot make appends durable', err);
     const restored = await restoreSnapshots(this.eventLog, this.streams, this.sessions);
     await this.catchUpSessions();
     const replayed = this.sessions.folds;
@@ -294,7 +303,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
             try {
               fold(r);
             } catch (err) {
-              throw new Error(`cannot decode ${stream}/0 offset ${r.offset}: ${(err as Error).message}`);
+              throw UndecodableRecord.at(stream, 0, r.offset, err);
             }
             next = r.offset + 1;
           }
@@ -419,16 +428,54 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   }
 
   private fatal(what: string, err: Error): void {
-    this.log.error({ err }, `${what} stopped`);
-    // An embedding application may listen; without a listener an 'error' event would throw.
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.fail(`${what} stopped`, err);
+  }
+
+  /** True once the node failed: it acknowledges nothing more (ConnectionHost). */
+  get failed(): boolean {
+    return this.health.failed;
+  }
+
+  /**
+   * The node met something it cannot serve correctly past. It stops taking
+   * anything in (no new connections, no reading from clients, no
+   * acknowledgement of what is still in flight), logs exactly why (the record,
+   * when a record was the cause, is also kept in <dataDir>/failed-record.json so
+   * the next start refuses until it is repaired) and emits 'failed': the CLI
+   * exits non-zero for its supervisor. Only the first cause counts.
+   */
+  fail(what: string, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (!this.health.fail(`${what}: ${error.message}`)) return;
+    const bad = error instanceof UndecodableRecord ? error : null;
+    const record = bad ? { stream: bad.stream, partition: bad.partition, offset: bad.offset } : undefined;
+    this.log.fatal({ err: error, record }, `node failed (${what}): acknowledging nothing more; exiting for the supervisor`);
+    for (const conn of this.connections) conn.transport.pause();
+    if (record) {
+      try {
+        writeFailedRecord(this.config.dataDir, { ...record, detail: bad!.detail, at: new Date().toISOString() });
+      } catch (markErr) {
+        this.log.error({ err: markErr }, 'could not write the failed-record marker');
+      }
+    }
+    // An embedding application may listen; without a listener nothing else is to be done here.
+    if (this.listenerCount('failed') > 0) this.emit('failed', error);
+  }
+
+  /** healthy, degraded (with why) or failed (with the cause): GET /api/v1/status and the metrics. */
+  healthReport(): HealthReport {
+    const degraded: string[] = [];
+    if (this.eventLog.congested) degraded.push(this.eventLog.congestion ?? 'the log is congested: acknowledgements wait until it drains');
+    const archiver = this.operator?.archiver?.status();
+    if (archiver?.elasticsearchDown) degraded.push('Elasticsearch is unreachable: archiving waits');
+    return this.health.report(degraded);
   }
 
   // ---------------------------------------------------------------------------
   // Connections
 
   private accept(transport: Transport): void {
-    if (this.stopping) {
+    if (this.stopping || this.health.failed) {
       transport.destroy();
       return;
     }
@@ -649,7 +696,9 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   }
 
   openSession(conn: Connection): void {
+    if (this.health.failed) return;
     this.open(conn).catch((err: Error) => {
+      if (err instanceof UndecodableRecord) this.fail('reading an offline queue', err);
       this.log.error({ err, clientId: conn.channel.clientId }, 'could not open the session');
       conn.run(conn.channel.close(null, `session could not be opened: ${err.message}`));
     });
@@ -727,6 +776,10 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
         if (!conn.isClosed) conn.runSafely(ch.caughtUp(scan.deliveries, scan.next, scan.complete));
       },
       (err: Error) => {
+        if (err instanceof UndecodableRecord) {
+          this.fail('reading a session from the log', err);
+          return;
+        }
         this.log.error({ err, clientId: ch.clientId }, 'reading a session from the log failed; will retry');
         ch.catchUpFailed();
         setTimeout(() => conn.runSafely(ch.pump()), 1000).unref();
@@ -855,32 +908,41 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
 
   private onMessages(partition: number, records: LogRecord[]): void {
     for (const r of records) {
-      this.position[partition] = r.offset + 1;
-      if (!r.key || !r.value) continue;
-      const local = r.local as MessagePublished | undefined;
-      const topic = local !== undefined ? local.topic : r.key.toString('utf8');
-      this.stats.messagesScanned++;
-      const matches = this.routes.match(topic, partition, r.offset, this.matchScratch);
-      if (matches.size === 0) continue; // skipped by key, never decoded
-      this.stats.messagesRouted++;
-      // Appended by this process: the event itself; otherwise decode what delivery needs.
-      const event = local ?? decodePublishedForDelivery(r.value);
-      const ref = { source: MessageSource.Messages, partition, offset: r.offset };
-      // One Delivery per QoS, shared by the subscribers that get it, so its PUBLISH is encoded once.
-      const byQos: Array<Delivery | undefined> = [];
-      for (const clientId of matches.keys()) {
-        if (event.target !== null && event.target !== clientId) continue; // aimed at one client (a replay)
-        const conn = this.byClientId.get(clientId);
-        if (!conn) continue;
-        // A wildcard subscription must not carry topics the client may not read.
-        const acl = conn.channel.acl;
-        if (!acl.unrestricted && !acl.mayRead(topic)) continue;
-        this.stats.messagesSent++;
-        // Delivered at the lower of the two QoS, retain flag cleared [MQTT-3.3.1-9, MQTT-3.8.4-6].
-        const qos = Math.min(event.qos, matches.get(clientId)!) as QoS;
-        const d = (byQos[qos] ??= { topic, payload: event.payload, qos, retain: false, ref });
-        conn.deliver(d);
+      try {
+        this.deliverRecord(partition, r);
+      } catch (err) {
+        throw err instanceof DecodeError ? UndecodableRecord.at(this.streams.messages, partition, r.offset, err) : err;
       }
+    }
+  }
+
+  /** One message-stream record: to every local session whose subscriptions match. */
+  private deliverRecord(partition: number, r: LogRecord): void {
+    this.position[partition] = r.offset + 1;
+    if (!r.key || !r.value) return;
+    const local = r.local as MessagePublished | undefined;
+    const topic = local !== undefined ? local.topic : r.key.toString('utf8');
+    this.stats.messagesScanned++;
+    const matches = this.routes.match(topic, partition, r.offset, this.matchScratch);
+    if (matches.size === 0) return; // skipped by key, never decoded
+    this.stats.messagesRouted++;
+    // Appended by this process: the event itself; otherwise decode what delivery needs.
+    const event = local ?? decodePublishedForDelivery(r.value);
+    const ref = { source: MessageSource.Messages, partition, offset: r.offset };
+    // One Delivery per QoS, shared by the subscribers that get it, so its PUBLISH is encoded once.
+    const byQos: Array<Delivery | undefined> = [];
+    for (const clientId of matches.keys()) {
+      if (event.target !== null && event.target !== clientId) continue; // aimed at one client (a replay)
+      const conn = this.byClientId.get(clientId);
+      if (!conn) continue;
+      // A wildcard subscription must not carry topics the client may not read.
+      const acl = conn.channel.acl;
+      if (!acl.unrestricted && !acl.mayRead(topic)) continue;
+      this.stats.messagesSent++;
+      // Delivered at the lower of the two QoS, retain flag cleared [MQTT-3.3.1-9, MQTT-3.8.4-6].
+      const qos = Math.min(event.qos, matches.get(clientId)!) as QoS;
+      const d = (byQos[qos] ??= { topic, payload: event.payload, qos, retain: false, ref });
+      conn.deliver(d);
     }
   }
 

@@ -19,6 +19,8 @@ import { Transport, TransportSink } from '../transports/Transport';
 /** What a connection needs from its node. */
 export interface ConnectionHost {
   readonly log: Logger;
+  /** True once the node failed (NodeHealth): nothing more is acknowledged. */
+  readonly failed: boolean;
   /** True once this event-loop turn has taken its share of appends. */
   readonly turnBudgetSpent: () => boolean;
   /** Appends the events; calls `conn.appended(err, then)` once they are durable (or failed), in submission order. */
@@ -342,7 +344,8 @@ export class Connection implements TransportSink, ChannelOutput {
   }
 
   private runThen(then: Effect[]): void {
-    if (!this.ended) this.runSafely(then);
+    // A failed node acknowledges nothing more: what it could not make durable or deliver gets no PUBACK.
+    if (!this.ended && !this.host.failed) this.runSafely(then);
   }
 
   private finish(reason: DisconnectReason | null, detail: string): void {

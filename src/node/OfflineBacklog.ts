@@ -11,6 +11,7 @@
  *   every message, QoS 0 included, so a slow subscriber loses nothing.
  */
 import { decodePublishedForDelivery } from '../events/codec';
+import { UndecodableRecord } from '../log/UndecodableRecord';
 import { MessageSource, Positions, QoS } from '../events/types';
 import { EventLog } from '../log/EventLog';
 import { TopicTrie } from '../router/TopicTrie';
@@ -90,7 +91,12 @@ export async function scanBacklog(
         let best = -1;
         for (const sub of matches) if (sub.qos > best && r.offset >= (sub.since[p] ?? 0)) best = sub.qos;
         if (best < 0 || (best === 0 && !options.includeQos0)) continue;
-        const event = decodePublishedForDelivery(r.value);
+        let event;
+        try {
+          event = decodePublishedForDelivery(r.value);
+        } catch (err) {
+          throw UndecodableRecord.at(messagesStream, p, r.offset, err);
+        }
         if (event.target !== null && event.target !== options.clientId) continue;
         const qos = Math.min(event.qos, best) as QoS;
         if (qos === 0 && !options.includeQos0) continue;

@@ -6,6 +6,7 @@
 import { decodeEvents } from '../events/codec';
 import { BrokerEvent, ClientConnected, ClientDisconnected, isSessionEvent, SessionEvent, WillMessage } from '../events/types';
 import { LogRecord } from '../log/EventLog';
+import { UndecodableRecord } from '../log/UndecodableRecord';
 import { emptySessions, foldSession, SessionRecord, SessionsState } from '../../projections/SessionProjection';
 import { emptySubscriptionIndex, foldSubscriptions, indexSession, SubscriptionIndexState } from '../../projections/SubscriptionIndex';
 
@@ -75,7 +76,7 @@ export class SessionFolder {
         try {
           events = decodeEvents(r.value);
         } catch (err) {
-          throw new Error(`cannot decode ${this.stream}/${partition} offset ${r.offset}: ${(err as Error).message}`);
+          throw UndecodableRecord.at(this.stream, partition, r.offset, err);
         }
         for (const event of events) if (isSessionEvent(event)) this.fold(event);
         count = events.length;

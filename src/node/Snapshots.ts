@@ -3,6 +3,7 @@
  * session partition, so a restart folds only the events after the snapshot.
  */
 import { EventLog, LogError } from '../log/EventLog';
+import { UndecodableRecord } from '../log/UndecodableRecord';
 import { decodeSessionsSnapshot, encodeSessionsSnapshot, SessionRecord } from '../../projections/SessionProjection';
 import { SessionFolder } from './SessionFolder';
 import { StreamLayout } from './streams';
@@ -11,21 +12,22 @@ const keyFor = (partition: number) => `sessions/${partition}`;
 
 /** Loads the newest snapshot of each session partition into the folder. Returns the partitions restored. */
 export async function restoreSnapshots(log: EventLog, streams: StreamLayout, folder: SessionFolder): Promise<number[]> {
-  const latest = new Map<string, Buffer | null>();
+  const latest = new Map<string, { value: Buffer | null; offset: number }>();
   let next = await log.startOffset(streams.snapshots, 0);
   const end = await log.endOffset(streams.snapshots, 0);
   while (next < end) {
     const records = await log.read(streams.snapshots, 0, next, { endOffset: end, maxRecords: 100 });
     if (records.length === 0) break;
     for (const r of records) {
-      if (r.key) latest.set(r.key.toString(), r.value);
+      if (r.key) latest.set(r.key.toString(), { value: r.value, offset: r.offset });
       next = r.offset + 1;
     }
   }
   const restored: number[] = [];
   const partitions = log.partitionCount(streams.sessions);
   for (let p = 0; p < partitions; p++) {
-    const value = latest.get(keyFor(p));
+    const found = latest.get(keyFor(p));
+    const value = found?.value;
     const start = await log.startOffset(streams.sessions, p);
     if (!value) {
       if (start > 0) {
@@ -36,7 +38,12 @@ export async function restoreSnapshots(log: EventLog, streams: StreamLayout, fol
       }
       continue;
     }
-    const snapshot = decodeSessionsSnapshot(value);
+    let snapshot;
+    try {
+      snapshot = decodeSessionsSnapshot(value);
+    } catch (err) {
+      throw UndecodableRecord.at(streams.snapshots, 0, found!.offset, err);
+    }
     if (snapshot.nextOffset < start) {
       throw new LogError(`${streams.sessions}/${p}: snapshot ends at offset ${snapshot.nextOffset} but the log starts at ${start}; events in between were deleted`);
     }

@@ -21,7 +21,7 @@
  * keys and values (DEFAULT_READ_MAX_BYTES); page on by offset for more.
  * Returned records own their key and value buffers.
  */
-import { mkdirSync } from 'fs';
+import { mkdirSync, statfsSync } from 'fs';
 import { join } from 'path';
 import {
   AppendRecord,
@@ -44,6 +44,9 @@ import { Lockfile } from './Lockfile';
 import { PositionStore } from './PositionStore';
 import { encodedSize, encodeRecord, MAX_RECORD_BYTES, MAX_TIMESTAMP } from './RecordFormat';
 import { ensureStreamMeta, validateStreamSpec } from './StreamMeta';
+import { BatchJournal, JournalCommit, PartitionEnd, readJournal } from './BatchJournal';
+import { truncatePartitionFrom } from './LogMaintenance';
+import { crashPoint } from './testFaults';
 
 /**
  * When an append resolves:
@@ -116,8 +119,6 @@ interface PartitionBatch {
   at: number;
   nextOffset: number;
   write: PartitionWrite | null;
-  /** Records from this offset on were not written (a write failed). */
-  failedFrom: number;
 }
 
 type State = 'new' | 'opening' | 'open' | 'closing' | 'closed';
@@ -134,8 +135,20 @@ export class FileEventLog implements EventLog {
   private flushScheduled = false;
   /** The flush waiting for its fdatasync ('batch'); the next one starts after it. */
   private flushing: Promise<void> | null = null;
-  /** Set when durability can no longer be promised (a failed fsync): appends are refused. */
+  /** Set when durability can no longer be promised (a failed fsync or write): appends are refused. */
   private failure: Error | null = null;
+  /** Told once about `failure` (the node stops: NodeHealth). */
+  onFailure: ((err: Error) => void) | null = null;
+  /** The commit of every flush (BatchJournal): a flush survives a crash whole or not at all. */
+  private journal: BatchJournal | null = null;
+  /** Every partition's end, in journal order, updated in place before each commit. */
+  private ends: Array<PartitionEnd & { of: FilePartition }> = [];
+  /** Set while the disk has no room for the next flush: it waits (appends are not acknowledged) and is retried. */
+  private diskFull: string | null = null;
+  /** Free bytes on the log's filesystem when last asked, less what was written since (a cheap estimate). */
+  private freeEstimate = -1;
+  private freeCheckedAt = 0;
+  private diskFullRetry: NodeJS.Timeout | null = null;
 
   /** Retention and compaction run one task at a time, in this chain. */
   private maintenance: Promise<void> = Promise.resolve();
@@ -176,6 +189,7 @@ export class FileEventLog implements EventLog {
         seen.add(spec.name);
         await this.openStream(spec);
       }
+      await this.recoverBatch();
     } catch (err) {
       await this.shutdown();
       throw err;
@@ -192,6 +206,15 @@ export class FileEventLog implements EventLog {
     this.timers.length = 0;
     await this.drainAppends();
     await this.shutdown();
+  }
+
+  /** True while appends wait: the disk is full (they are retried), see `congestion`. */
+  get congested(): boolean {
+    return this.diskFull !== null;
+  }
+
+  get congestion(): string | null {
+    return this.diskFull;
   }
 
   partitionCount(stream: string): number {
@@ -314,17 +337,26 @@ export class FileEventLog implements EventLog {
     });
   }
 
-  /** Writes everything queued as one batch; under 'batch' completion waits for the fdatasync. */
+  /**
+   * Writes everything queued as one batch, then commits it (BatchJournal); under
+   * 'batch' completion waits for the fdatasync of data and commit. A disk without
+   * room for the batch holds it (nothing is written or acknowledged) and retries.
+   */
   private flush(): void {
-    if (this.flushing || this.queue.length === 0) return;
+    if (this.flushing || this.queue.length === 0 || this.failure) return;
     const calls = this.queue;
+    if (!this.roomFor(calls)) return; // held: retried by the disk-full timer
     this.queue = [];
-    const batches = this.writeBatches(calls);
+    const batches = this.encodeBatches(calls);
+    if (!this.writeBatches(batches)) {
+      this.failDurability(calls, batches.values().next().value?.write?.error ?? new Error('write failed'));
+      return;
+    }
     if (this.options.fsync !== 'batch') {
       this.complete(calls, batches);
       return;
     }
-    const syncs: Promise<void>[] = [];
+    const syncs: Promise<void>[] = [this.journal!.sync()];
     for (const [partition, batch] of batches) if (batch.write) syncs.push(partition.syncWrite(batch.write));
     this.flushing = Promise.all(syncs).then(
       () => this.complete(calls, batches),
@@ -336,15 +368,15 @@ export class FileEventLog implements EventLog {
     });
   }
 
-  /** Encodes each partition's records into one buffer (offsets assigned in call order) and writes it. */
-  private writeBatches(calls: PendingAppend[]): Map<FilePartition, PartitionBatch> {
+  /** Encodes each partition's records into one buffer, offsets assigned in call order. */
+  private encodeBatches(calls: PendingAppend[]): Map<FilePartition, PartitionBatch> {
     const batches = new Map<FilePartition, PartitionBatch>();
     for (const call of calls) {
       for (let i = 0; i < call.records.length; i++) {
         const target = call.targets[i];
         let batch = batches.get(target);
         if (!batch) {
-          batch = { appended: [], ends: [], bytes: 0, buffer: EMPTY, at: 0, nextOffset: target.nextOffset, write: null, failedFrom: Infinity };
+          batch = { appended: [], ends: [], bytes: 0, buffer: EMPTY, at: 0, nextOffset: target.nextOffset, write: null };
           batches.set(target, batch);
         }
         batch.bytes += encodedSize(call.records[i].key, call.records[i].value);
@@ -363,46 +395,159 @@ export class FileEventLog implements EventLog {
         call.offsets[i] = offset;
       }
     }
+    return batches;
+  }
+
+  /**
+   * Whether the filesystem has room for these appends (and a margin for indexes
+   * and new segments). The OS is asked once a second, or at every flush while
+   * the estimate is low; a full disk holds the appends (nothing is written or
+   * acknowledged, the node reads no more from clients) and they are retried.
+   */
+  private roomFor(calls: PendingAppend[]): boolean {
+    let need = SPACE_MARGIN;
+    for (const call of calls) for (const r of call.records) need += encodedSize(r.key, r.value);
     const now = Date.now();
+    if (now - this.freeCheckedAt >= 1000 || this.freeEstimate < need + LOW_SPACE) {
+      try {
+        const fs = statfsSync(this.options.dir);
+        this.freeEstimate = fs.bavail * fs.bsize;
+      } catch {
+        this.freeEstimate = Number.MAX_SAFE_INTEGER; // no statfs here: write errors will tell
+      }
+      this.freeCheckedAt = now;
+    }
+    if (this.freeEstimate >= need) {
+      this.freeEstimate -= need - SPACE_MARGIN;
+      if (this.diskFull !== null) {
+        this.logger.warn({ dir: this.options.dir, freeBytes: this.freeEstimate }, 'the disk has room again: held appends are written');
+        this.diskFull = null;
+      }
+      return true;
+    }
+    if (this.diskFull === null) {
+      this.diskFull = `disk full: the log at ${this.options.dir} needs ${need} bytes for the next batch and ${this.freeEstimate} are free; appends wait and nothing is acknowledged until there is room`;
+      this.logger.error({ dir: this.options.dir, neededBytes: need, freeBytes: this.freeEstimate }, this.diskFull);
+    }
+    if (this.diskFullRetry === null) {
+      this.diskFullRetry = setTimeout(() => {
+        this.diskFullRetry = null;
+        this.flush();
+      }, DISK_FULL_RETRY_MS);
+      this.diskFullRetry.unref();
+    }
+    return false;
+  }
+
+  /**
+   * Writes every partition's buffer, then the commit. All or nothing: a write
+   * that fails leaves the flush uncommitted (recovery cuts it back on the next
+   * open) and the log refuses appends from then on. Returns false on failure.
+   */
+  private writeBatches(batches: Map<FilePartition, PartitionBatch>): boolean {
+    const now = Date.now();
+    let written = 0;
+    crashPoint('file-log.before-write');
     for (const [partition, batch] of batches) {
+      if (written++ > 0) crashPoint('file-log.between-partition-writes');
       batch.write = partition.write(batch.buffer, now);
       if (batch.write.error) {
-        batch.failedFrom = partition.nextOffset;
         this.logger.error({ stream: partition.stream, partition: partition.partition, err: batch.write.error }, 'append failed');
+        for (const b of batches.values()) if (b !== batch) b.write = b.write ? { ...b.write, error: batch.write.error } : null;
+        return false;
       }
     }
-    return batches;
+    crashPoint('file-log.before-commit');
+    try {
+      this.commitEnds();
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.logger.error({ err: error }, 'batch commit failed');
+      for (const b of batches.values()) if (b.write) b.write = { ...b.write, error };
+      return false;
+    }
+    crashPoint('file-log.after-commit');
+    return true;
+  }
+
+  /** Writes the commit of every partition's current end. */
+  private commitEnds(): void {
+    for (const e of this.ends) e.end = e.of.nextOffset;
+    this.journal!.commit(this.ends);
   }
 
   /** Publishes the written records to readers and tails, then settles the calls. */
   private complete(calls: PendingAppend[], batches: Map<FilePartition, PartitionBatch>): void {
     for (const [partition, batch] of batches) if (batch.write) partition.publish(batch.write, batch.appended, batch.ends);
-    for (const call of calls) {
-      let error: Error | null = null;
-      for (let i = 0; i < call.offsets.length && !error; i++) {
-        const batch = batches.get(call.targets[i])!;
-        if (call.offsets[i] >= batch.failedFrom) error = batch.write!.error;
-      }
-      call.done(error ? new LogError(`append failed: ${error.message}`) : null, call);
-    }
+    for (const call of calls) call.done(null, call);
   }
 
   /**
-   * A failed fdatasync means the kernel may have dropped the data; retrying
-   * cannot tell, so the log stops taking appends (restart recovers from disk).
+   * A failed write or fdatasync means durability can no longer be promised
+   * (the kernel may have dropped the data; retrying cannot tell). The log
+   * refuses appends, fails what waits, and tells its owner: the node stops,
+   * and the next open cuts back whatever the failed flush left uncommitted.
    */
   private failDurability(calls: PendingAppend[], err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    this.failure = error;
-    this.logger.error({ err: error }, 'fdatasync failed; the log refuses further appends until restarted');
+    const first = this.failure === null;
+    this.failure ??= error;
+    this.logger.error({ err: error }, 'a write or fdatasync failed; the log refuses further appends until restarted');
     for (const call of calls) call.done(new LogError(`append not durable: ${error.message}`), call);
     for (const call of this.queue.splice(0)) call.done(new LogError(`append not durable: ${error.message}`), call);
+    if (first) this.onFailure?.(error);
+  }
+
+  /**
+   * Cuts every partition back to the newest commit its data fully holds: what a
+   * flush cut short by a crash wrote was never acknowledged (BatchJournal).
+   * Then starts the journal afresh from what the partitions now hold.
+   */
+  private async recoverBatch(): Promise<void> {
+    const file = join(this.options.dir, JOURNAL_FILE);
+    const partitions = new Map<string, FilePartition>();
+    for (const [name, stream] of this.streams) for (const p of stream.partitions) partitions.set(`${name}/${p.partition}`, p);
+    const commits = readJournal(file);
+    const holds = (c: JournalCommit) => c.ends.every((e) => (partitions.get(`${e.stream}/${e.partition}`)?.nextOffset ?? Infinity) >= e.end);
+    // Under 'batch' a flush's commit may be durable while its data is not (a machine crash during
+    // its fdatasync): then the older commit, whose data was synced before that flush began, holds.
+    let chosen = commits.find((c, i) => holds(c) && (i === 0 || this.options.fsync === 'batch'));
+    if (!chosen && commits.length > 0) {
+      // Data lost after it was committed (a machine crash without fsync 'batch', or a file cut short):
+      // nothing to undo there; records past the newest commit elsewhere are still uncommitted.
+      chosen = commits[0];
+      for (const e of chosen.ends) {
+        const p = partitions.get(`${e.stream}/${e.partition}`);
+        if (p && p.nextOffset < e.end) this.logger.warn({ stream: e.stream, partition: e.partition, committedEnd: e.end, end: p.nextOffset }, 'partition holds fewer records than were committed (lost in a machine crash?)');
+      }
+    }
+    for (const e of chosen?.ends ?? []) {
+      const p = partitions.get(`${e.stream}/${e.partition}`);
+      if (!p || p.nextOffset <= e.end) continue;
+      const uncommitted = p.nextOffset - e.end;
+      const stream = this.streams.get(e.stream)!;
+      await p.close();
+      await truncatePartitionFrom(p.dir, e.stream, e.partition, e.end);
+      stream.partitions[e.partition] = await this.openPartition(stream, e.stream, e.partition);
+      this.logger.warn({ stream: e.stream, partition: e.partition, records: uncommitted, from: e.end }, 'rolled back the uncommitted records of a flush a crash cut short');
+    }
+    this.ends = [];
+    for (const [name, stream] of this.streams) for (const p of stream.partitions) this.ends.push({ stream: name, partition: p.partition, end: p.nextOffset, of: p });
+    this.journal = new BatchJournal(file, (chosen?.seq ?? commits[0]?.seq ?? 0) + 1, this.ends);
   }
 
   private async drainAppends(): Promise<void> {
     while (this.flushing || this.queue.length) {
-      if (this.flushing) await this.flushing.catch(() => undefined);
-      else this.flush();
+      if (this.flushing) {
+        await this.flushing.catch(() => undefined);
+        continue;
+      }
+      this.flush();
+      if (!this.flushing && this.queue.length) {
+        // Held by a full disk (or the log failed): closing cannot wait for room.
+        const why = this.failure?.message ?? this.diskFull ?? 'the log is closing';
+        for (const call of this.queue.splice(0)) call.done(new LogError(`append not written: ${why}`), call);
+      }
     }
   }
 
@@ -413,25 +558,26 @@ export class FileEventLog implements EventLog {
     await ensureStreamMeta(streamDir, spec);
     const opened: OpenStream = { spec: { ...spec }, partitions: [] };
     this.streams.set(spec.name, opened);
-    for (let i = 0; i < spec.partitions; i++) {
-      const dir = join(streamDir, String(i));
-      mkdirSync(dir, { recursive: true });
-      opened.partitions.push(
-        await FilePartition.open(spec.name, i, dir, {
-          segmentBytes: this.options.segmentBytes,
-          segmentMs: this.options.segmentMs,
-          indexIntervalBytes: this.options.indexIntervalBytes,
-          syncDirectoryOnRoll: this.options.fsync === 'batch',
-          logger: this.logger,
-          onRoll: (partition) => this.onRoll(opened, partition),
-        }),
-      );
-    }
+    for (let i = 0; i < spec.partitions; i++) opened.partitions.push(await this.openPartition(opened, spec.name, i));
+  }
+
+  private async openPartition(stream: OpenStream, name: string, partition: number): Promise<FilePartition> {
+    const dir = join(this.options.dir, name, String(partition));
+    mkdirSync(dir, { recursive: true });
+    return FilePartition.open(name, partition, dir, {
+      segmentBytes: this.options.segmentBytes,
+      segmentMs: this.options.segmentMs,
+      indexIntervalBytes: this.options.indexIntervalBytes,
+      syncDirectoryOnRoll: this.options.fsync === 'batch',
+      logger: this.logger,
+      onRoll: (p) => this.onRoll(stream, p),
+    });
   }
 
   /** Closes whatever is open (also after a failed open) and releases the lock. */
   private async shutdown(): Promise<void> {
     this.state = 'closing';
+    if (this.diskFullRetry) clearTimeout(this.diskFullRetry);
     await this.maintenance;
     let first: unknown = null;
     try {
@@ -449,6 +595,12 @@ export class FileEventLog implements EventLog {
       }
     }
     this.streams.clear();
+    try {
+      this.journal?.close();
+    } catch (err) {
+      first ??= err;
+    }
+    this.journal = null;
     this.lock?.release();
     this.lock = null;
     this.state = 'closed';
@@ -518,13 +670,20 @@ export class FileEventLog implements EventLog {
     }
   }
 
+  /**
+   * The 'interval' policy's background fdatasync. A failure is not logged and
+   * forgotten: what was acknowledged since the last sync may be lost, so the
+   * log refuses appends and its owner (the node) stops.
+   */
   private async syncDirtyPartitions(): Promise<void> {
-    if (this.intervalSyncRunning || this.state !== 'open') return;
+    if (this.intervalSyncRunning || this.state !== 'open' || this.failure) return;
     this.intervalSyncRunning = true;
     try {
       for (const stream of this.streams.values()) for (const partition of stream.partitions) await partition.syncIfDirty();
+      await this.journal?.sync();
     } catch (err) {
       this.logger.error({ err }, 'background fdatasync failed');
+      this.failDurability([], err);
     } finally {
       this.intervalSyncRunning = false;
     }
@@ -555,3 +714,11 @@ export class FileEventLog implements EventLog {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The batch journal's file in the log directory. */
+const JOURNAL_FILE = 'batches.journal';
+/** Room kept beyond a batch's own bytes: index entries, a new segment's files. */
+const SPACE_MARGIN = 64 * 1024;
+/** Below this much free space (beyond the batch) the OS is asked at every flush. */
+const LOW_SPACE = 64 * 1024 * 1024;
+/** How often appends held by a full disk are retried. */
+const DISK_FULL_RETRY_MS = 500;

@@ -20,6 +20,7 @@ import { SegmentIndexer } from './SegmentIndexer';
 import { RecordVisitor, scanRecords, ScanStop } from './SegmentScanner';
 import { TimeIndex } from './TimeIndex';
 import { closeAsync, fdatasyncAsync, fsyncAsync } from './fileIo';
+import { fsyncFault } from './testFaults';
 
 const BASE_OFFSET_DIGITS = 20;
 
@@ -208,6 +209,7 @@ export class FileSegment {
     this.acquire();
     try {
       this.unsynced = false; // cleared first: a write during the sync sets it again
+      fsyncFault();
       await fdatasyncAsync(this.fd);
     } catch (err) {
       this.unsynced = true;

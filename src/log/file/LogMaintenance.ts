@@ -148,6 +148,14 @@ async function verifyPartition(dir: string, stream: string, partition: number): 
 
 // ---- repair ----
 
+/**
+ * Drops the records of a partition from `offset` on, for a caller that already
+ * holds the log's lock (the file log rolling back a flush a crash cut short).
+ */
+export async function truncatePartitionFrom(partitionDir: string, stream: string, partition: number, offset: number): Promise<RepairResult> {
+  return truncatePartition(partitionDir, stream, partition, listSegmentBases(partitionDir), offset);
+}
+
 async function truncatePartition(dir: string, stream: string, partition: number, bases: number[], offset: number): Promise<RepairResult> {
   const i = segmentIndexFor(bases, offset);
   const files = segmentFiles(dir, bases[i]);
