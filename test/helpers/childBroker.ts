@@ -32,9 +32,9 @@ export function writeConfig(dir: string, config: Record<string, unknown>): strin
   return file;
 }
 
-export async function spawnBroker(args: string[], timeoutMs = 20_000): Promise<ChildBroker> {
+export async function spawnBroker(args: string[], timeoutMs = 20_000, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ChildBroker> {
   ensureBuilt();
-  const proc = spawn(process.execPath, [join(root, 'bin', 'mqlog.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...nodeArgs, join(root, 'bin', 'mqlog.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d.toString()));
   proc.stderr!.on('data', (d) => (out += d.toString()));

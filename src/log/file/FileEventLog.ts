@@ -345,9 +345,10 @@ export class FileEventLog implements EventLog {
   private flush(): void {
     if (this.flushing || this.queue.length === 0 || this.failure) return;
     const calls = this.queue;
-    if (!this.roomFor(calls)) return; // held: retried by the disk-full timer
+    const { batches, bytes } = this.groupBatches(calls);
+    if (!this.roomFor(bytes)) return; // held: retried by the disk-full timer
     this.queue = [];
-    const batches = this.encodeBatches(calls);
+    this.encodeBatches(calls, batches);
     if (!this.writeBatches(batches)) {
       this.failDurability(calls, batches.values().next().value?.write?.error ?? new Error('write failed'));
       return;
@@ -368,9 +369,10 @@ export class FileEventLog implements EventLog {
     });
   }
 
-  /** Encodes each partition's records into one buffer, offsets assigned in call order. */
-  private encodeBatches(calls: PendingAppend[]): Map<FilePartition, PartitionBatch> {
+  /** Each touched partition's share of the calls, with its size in bytes. */
+  private groupBatches(calls: PendingAppend[]): { batches: Map<FilePartition, PartitionBatch>; bytes: number } {
     const batches = new Map<FilePartition, PartitionBatch>();
+    let bytes = 0;
     for (const call of calls) {
       for (let i = 0; i < call.records.length; i++) {
         const target = call.targets[i];
@@ -379,9 +381,16 @@ export class FileEventLog implements EventLog {
           batch = { appended: [], ends: [], bytes: 0, buffer: EMPTY, at: 0, nextOffset: target.nextOffset, write: null };
           batches.set(target, batch);
         }
-        batch.bytes += encodedSize(call.records[i].key, call.records[i].value);
+        const size = encodedSize(call.records[i].key, call.records[i].value);
+        batch.bytes += size;
+        bytes += size;
       }
     }
+    return { batches, bytes };
+  }
+
+  /** Encodes each partition's records into one buffer, offsets assigned in call order. */
+  private encodeBatches(calls: PendingAppend[], batches: Map<FilePartition, PartitionBatch>): void {
     for (const batch of batches.values()) batch.buffer = Buffer.allocUnsafe(batch.bytes);
     for (const call of calls) {
       for (let i = 0; i < call.records.length; i++) {
@@ -395,18 +404,16 @@ export class FileEventLog implements EventLog {
         call.offsets[i] = offset;
       }
     }
-    return batches;
   }
 
   /**
-   * Whether the filesystem has room for these appends (and a margin for indexes
+   * Whether the filesystem has room for a flush of `bytes` (and a margin for indexes
    * and new segments). The OS is asked once a second, or at every flush while
    * the estimate is low; a full disk holds the appends (nothing is written or
    * acknowledged, the node reads no more from clients) and they are retried.
    */
-  private roomFor(calls: PendingAppend[]): boolean {
-    let need = SPACE_MARGIN;
-    for (const call of calls) for (const r of call.records) need += encodedSize(r.key, r.value);
+  private roomFor(bytes: number): boolean {
+    const need = bytes + SPACE_MARGIN;
     const now = Date.now();
     if (now - this.freeCheckedAt >= 1000 || this.freeEstimate < need + LOW_SPACE) {
       try {
