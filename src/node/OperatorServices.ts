@@ -19,6 +19,7 @@ import { Logger } from '../logger';
 import { Replays } from '../replay/Replays';
 import { recordsFor } from './EventRouting';
 import type { BrokerNode } from './BrokerNode';
+import { healthGauge } from './NodeHealth';
 import { StreamLayout } from './streams';
 
 export interface OperatorContext {
@@ -120,6 +121,7 @@ export class OperatorServices {
     const node = this.ctx.node;
     return {
       nodeId: this.ctx.nodeId,
+      health: node?.healthReport() ?? null,
       backend: this.ctx.config.log.backend,
       history: this.history.name,
       connections: node?.connectionCount ?? null,
@@ -134,6 +136,7 @@ export class OperatorServices {
     if (node) {
       const s = node.stats;
       out.push(
+        { name: 'mqlog_node_health', help: 'Node health: 0 healthy, 1 degraded, 2 failed', type: 'gauge', value: healthGauge(node.healthReport().state) },
         { name: 'mqlog_connections', help: 'Open client connections on this node', type: 'gauge', value: node.connectionCount },
         { name: 'mqlog_messages_received_total', help: 'PUBLISH packets received from clients', type: 'counter', value: s.messagesReceived },
         { name: 'mqlog_messages_sent_total', help: 'PUBLISH packets sent to clients', type: 'counter', value: s.messagesSent },
