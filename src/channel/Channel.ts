@@ -189,8 +189,7 @@ export class Channel {
    * when the client is authenticated (a refused will is CONNACK 5, as Mosquitto
    * does) and again when the will is published (the rules may have been reloaded).
    */
-  willRefused(acl: ConnectionAcl): string | null {
-    const will = this.will;
+  willRefused(acl: ConnectionAcl, will: WillMessage | null = this.will): string | null {
     if (!will || acl.mayPublish(will.topic)) return null;
     return `will topic ${will.topic.slice(0, 200)} refused by the access rules`;
   }
@@ -398,7 +397,7 @@ export class Channel {
     this.will = null;
     const now = this.ctx.now();
     const events: Array<MessagePublished | ClientDisconnected | AccessDecided> = [];
-    if (will && this.willRefused(this.acl) !== null) {
+    if (will && this.willRefused(this.acl, will) !== null) {
       // The rules changed since CONNECT (a reload): the will is dropped, and the refusal recorded.
       events.push(this.deniedEvent('publish', will.topic));
       will = null;
