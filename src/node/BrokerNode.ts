@@ -236,6 +236,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     await listenersClosed;
     await this.operator?.close();
     if (this.started) {
+      this.recordSuppressedLogins(Date.now(), true);
       try {
         await writeSnapshots(this.eventLog, this.streams, this.sessions, true, this.config.snapshots.everyEvents);
       } catch (err) {
@@ -658,8 +659,8 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   }
 
   /** One record per address whose refused logins were counted rather than recorded. */
-  private recordSuppressedLogins(now: number): void {
-    for (const s of this.audit.takeEnded(now)) {
+  private recordSuppressedLogins(now: number, all = false): void {
+    for (const s of this.audit.takeEnded(now, all)) {
       const event: AccessDecided = {
         type: 'access.decided',
         clientId: '',

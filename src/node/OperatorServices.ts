@@ -20,6 +20,7 @@ import { Replays } from '../replay/Replays';
 import { recordsFor } from './EventRouting';
 import type { BrokerNode } from './BrokerNode';
 import { healthGauge } from './NodeHealth';
+import { LIMIT_NAMES } from '../channel/limits';
 import { StreamLayout } from './streams';
 
 export interface OperatorContext {
@@ -144,7 +145,12 @@ export class OperatorServices {
         { name: 'mqlog_publish_denied_total', help: 'PUBLISH packets refused by the access rules', type: 'counter', value: s.publishDenied },
         { name: 'mqlog_bytes_received_total', help: 'Bytes received from clients', type: 'counter', value: s.bytesReceived },
         { name: 'mqlog_bytes_sent_total', help: 'Bytes sent to clients', type: 'counter', value: s.bytesSent },
+        { name: 'mqlog_session_takeovers_refused_total', help: "CONNECTs refused because their client id names another user's session", type: 'counter', value: s.sessionTakeoversRefused },
+        { name: 'mqlog_sessions_expired_total', help: 'Persistent sessions discarded after mqtt.sessionExpiryMs offline (by this node, the coordinator)', type: 'counter', value: s.sessionsExpired },
       );
+      for (const limit of LIMIT_NAMES) {
+        out.push({ name: 'mqlog_limit_hits_total', help: 'Times a configured limit refused something, by limit', type: 'counter', value: node.limits.count(limit), labels: { limit } });
+      }
     }
     if (this.archiver) {
       const a = this.archiver.status();

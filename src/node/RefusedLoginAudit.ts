@@ -67,11 +67,11 @@ export class RefusedLoginAudit {
     return false;
   }
 
-  /** Windows that ended with attempts not recorded: one summary each, then forgotten. */
-  takeEnded(now: number): SuppressedLogins[] {
+  /** Windows that ended (all of them with `all`, at shutdown) with attempts not recorded: one summary each, then forgotten. */
+  takeEnded(now: number, all = false): SuppressedLogins[] {
     const out: SuppressedLogins[] = [];
     for (const [ip, w] of this.windows) {
-      if (now - w.startedAt < this.settings.windowMs) continue;
+      if (!all && now - w.startedAt < this.settings.windowMs) continue;
       if (w.suppressed > 0) out.push({ ip, count: w.suppressed, windowMs: this.settings.windowMs });
       this.windows.delete(ip);
     }

@@ -25,6 +25,11 @@ export class RawClient {
     socket.on('error', () => undefined);
   }
 
+  /** A client on a socket that is already connected (e.g. from a chosen local address). */
+  static wrap(socket: Socket): RawClient {
+    return new RawClient(socket);
+  }
+
   static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const socket = connect({ port, host }, () => resolve(new RawClient(socket)));

@@ -6,6 +6,8 @@ export interface MetricSample {
   help: string;
   type: 'counter' | 'gauge';
   value: number;
+  /** Label values of this sample (bounded sets only: never a client id or topic). */
+  labels?: Record<string, string>;
 }
 
 export function metricsRoute(samples: () => Promise<MetricSample[]> | MetricSample[], open: boolean): Route {
@@ -15,7 +17,15 @@ export function metricsRoute(samples: () => Promise<MetricSample[]> | MetricSamp
     open,
     async handle() {
       const lines: string[] = [];
-      for (const s of await samples()) lines.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${s.type}`, `${s.name} ${s.value}`);
+      const described = new Set<string>();
+      for (const s of await samples()) {
+        if (!described.has(s.name)) {
+          described.add(s.name);
+          lines.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${s.type}`);
+        }
+        const labels = s.labels ? `{${Object.entries(s.labels).map(([k, v]) => `${k}="${v}"`).join(',')}}` : '';
+        lines.push(`${s.name}${labels} ${s.value}`);
+      }
       return { status: 200, text: `${lines.join('\n')}\n`, contentType: 'text/plain; version=0.0.4; charset=utf-8' };
     },
   };
