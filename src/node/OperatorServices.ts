@@ -40,6 +40,8 @@ export class OperatorServices {
   private api: ApiServer | null = null;
   private readonly es: Client | null;
   apiPort: number | null = null;
+  /** The address the API listens on (127.0.0.1 while the password is the default). */
+  apiHost: string | null = null;
 
   constructor(private readonly ctx: OperatorContext) {
     const c = ctx.config;
@@ -84,6 +86,7 @@ export class OperatorServices {
     const host = defaultPassword ? '127.0.0.1' : api.host;
     this.api = new ApiServer({ ...api, host }, this.routes(), this.ctx.logger.child({ component: 'api' }), (detail) => this.ctx.node?.limits.hit('api.rateLimit', detail));
     this.apiPort = await this.api.listen();
+    this.apiHost = host;
     if (defaultPassword) {
       this.ctx.logger.warn(
         { host, port: this.apiPort, configuredHost: api.host, username: api.username },
