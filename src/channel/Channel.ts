@@ -275,7 +275,10 @@ export class Channel {
     if (this.state !== 'connected' || !session) return [];
     const taken = session.enqueue(d, this.ctx.position);
     if (taken === 'lagging') return [];
-    if (taken === 'full') return [{ type: 'dropped', count: 1, reason: `queue full (mqtt.maxQueuedMessages ${this.settings.maxQueuedMessages}): retained message not sent` }];
+    if (taken === 'full') {
+      const reason = `queue full (mqtt.maxQueuedMessages ${this.settings.maxQueuedMessages}): retained message not sent`;
+      return [{ type: 'dropped', count: 1, reason }, { type: 'limit', limit: 'mqtt.maxQueuedMessages', detail: reason }];
+    }
     return this.pump();
   }
 
@@ -289,7 +292,10 @@ export class Channel {
     if (this.state !== 'connected' || !session) return [];
     const dropped = session.endBacklog(backlog);
     const effects = this.pump();
-    if (dropped > 0) effects.push({ type: 'dropped', count: dropped, reason: `offline queue full (${this.settings.maxQueuedMessages} messages)` });
+    if (dropped > 0) {
+      const reason = `offline queue full (${this.settings.maxQueuedMessages} messages)`;
+      effects.push({ type: 'dropped', count: dropped, reason }, { type: 'limit', limit: 'mqtt.maxQueuedMessages', detail: `${dropped} messages: ${reason}` });
+    }
     return effects;
   }
 
@@ -350,7 +356,10 @@ export class Channel {
   tick(now: number): Effect[] {
     if (this.state === 'closed') return [];
     if (this.state !== 'connected') {
-      if (now - this.createdAt > this.settings.connectTimeoutMs) return this.close(null, 'no CONNECT in time');
+      if (now - this.createdAt > this.settings.connectTimeoutMs) {
+        const detail = this.state === 'new' ? 'no CONNECT in time' : 'CONNECT not answered in time';
+        return [{ type: 'limit', limit: 'mqtt.connectTimeoutMs', detail }, ...this.close(null, detail)];
+      }
       return [];
     }
     if (this.keepalive > 0 && now - this.lastActivity > this.keepalive * 1500) {

@@ -585,6 +585,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     this.access.connect(request).then(
       ({ decision, identity, acl }) => {
         let allowed = decision.result === 'allow' && acl !== null;
+        if (decision.source === 'rate limiter') this.limits.hit('auth.rateLimit', decision.reason ?? 'locked out', { remote: t.remoteAddress });
         let code = allowed ? 0 : decision.code ?? ConnackCode.NotAuthorized;
         let source = decision.source;
         let reason = decision.reason ?? '';
