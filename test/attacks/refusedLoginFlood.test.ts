@@ -13,7 +13,7 @@ import { hashPassword } from '../../auth/passwordHash';
 import { decodeEvents } from '../../src/events/codec';
 import { AccessDecided } from '../../src/events/types';
 import { tempDir } from '../helpers/broker';
-import { brokerConfig, ChildBroker, spawnBroker, writeConfig } from '../helpers/childBroker';
+import { brokerConfig, ChildBroker, spawnBroker, writeConfig, killIfRunning } from '../helpers/childBroker';
 import { connectBytes } from '../helpers/packets';
 import { RawClient } from '../helpers/rawClient';
 import { FileEventLog } from '../../src/log/file/FileEventLog';
@@ -26,10 +26,7 @@ beforeEach(() => {
   dir = tempDir('mqlog-refused-');
 });
 afterEach(async () => {
-  if (broker && broker.proc.exitCode === null && broker.proc.signalCode === null) {
-    broker.proc.kill('SIGKILL');
-    await broker.exited;
-  }
+  await killIfRunning(broker);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -9,7 +9,7 @@
 import { rmSync } from 'fs';
 import { IPublishPacket } from 'mqtt-packet';
 import { tempDir } from '../helpers/broker';
-import { brokerConfig, ChildBroker, spawnBroker, writeConfig } from '../helpers/childBroker';
+import { brokerConfig, ChildBroker, spawnBroker, writeConfig, killIfRunning } from '../helpers/childBroker';
 import { connectBytes } from '../helpers/packets';
 import { RawClient } from '../helpers/rawClient';
 
@@ -22,10 +22,7 @@ beforeEach(() => {
   dir = tempDir('mqlog-willqos3-');
 });
 afterEach(async () => {
-  if (broker && broker.proc.exitCode === null && broker.proc.signalCode === null) {
-    broker.proc.kill('SIGKILL');
-    await broker.exited;
-  }
+  await killIfRunning(broker);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -26,6 +26,13 @@ export interface ChildBroker {
   exited: Promise<number | string>;
 }
 
+/** Kills a child broker that is still running (SIGKILL) and waits for it: the tests' cleanup. */
+export async function killIfRunning(broker: ChildBroker | null): Promise<void> {
+  if (!broker || broker.proc.exitCode !== null || broker.proc.signalCode !== null) return;
+  broker.proc.kill('SIGKILL');
+  await broker.exited;
+}
+
 export function writeConfig(dir: string, config: Record<string, unknown>): string {
   const file = join(dir, 'mqlog.json');
   writeFileSync(file, JSON.stringify(config, null, 2));

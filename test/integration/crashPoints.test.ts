@@ -11,7 +11,7 @@
 import { rmSync } from 'fs';
 import { IPublishPacket } from 'mqtt-packet';
 import { tempDir } from '../helpers/broker';
-import { brokerConfig, ChildBroker, spawnBroker, writeConfig } from '../helpers/childBroker';
+import { brokerConfig, ChildBroker, spawnBroker, writeConfig, killIfRunning } from '../helpers/childBroker';
 import { drainPublishes, RawClient } from '../helpers/rawClient';
 
 jest.setTimeout(120_000);
@@ -25,10 +25,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  if (broker && broker.proc.exitCode === null && broker.proc.signalCode === null) {
-    broker.proc.kill('SIGKILL');
-    await broker.exited;
-  }
+  await killIfRunning(broker);
   broker = null;
   rmSync(dir, { recursive: true, force: true });
 });

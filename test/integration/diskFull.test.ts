@@ -9,7 +9,7 @@ import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { tempDir } from '../helpers/broker';
 import { api } from '../helpers/api';
-import { brokerConfig, ChildBroker, spawnBroker, writeConfig } from '../helpers/childBroker';
+import { brokerConfig, ChildBroker, spawnBroker, writeConfig, killIfRunning } from '../helpers/childBroker';
 import { drainPublishes, RawClient } from '../helpers/rawClient';
 
 jest.setTimeout(120_000);
@@ -26,10 +26,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  if (child && child.proc.exitCode === null && child.proc.signalCode === null) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
+  await killIfRunning(child);
   execFileSync('umount', ['-l', mount]);
   rmSync(dir, { recursive: true, force: true });
 });

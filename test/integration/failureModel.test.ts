@@ -9,7 +9,7 @@ import { rmSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { promisify } from 'util';
 import { tempDir, startBroker } from '../helpers/broker';
-import { brokerConfig, ChildBroker, ensureBuilt, spawnBroker, writeConfig } from '../helpers/childBroker';
+import { brokerConfig, ChildBroker, ensureBuilt, spawnBroker, writeConfig, killIfRunning } from '../helpers/childBroker';
 import { api, apiBase } from '../helpers/api';
 import { drainPublishes, RawClient, waitFor } from '../helpers/rawClient';
 
@@ -24,10 +24,7 @@ beforeEach(() => {
   dir = tempDir('mqlog-failure-');
 });
 afterEach(async () => {
-  if (child && child.proc.exitCode === null && child.proc.signalCode === null) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
+  await killIfRunning(child);
   child = null;
   rmSync(dir, { recursive: true, force: true });
 });
