@@ -33,10 +33,10 @@ export class AccessControl {
 
   async connect(request: AuthRequest): Promise<AccessOutcome> {
     const blocked = this.limiter?.blocked(request.ip, request.clientId) ?? null;
-    if (blocked) return { decision: { result: 'deny', code: 5, reason: blocked, source: 'rate limiter' }, identity: null, acl: null };
+    if (blocked) return { decision: { result: 'deny', refusal: 'not-authorized', reason: blocked, source: 'rate limiter' }, identity: null, acl: null };
     const decision = await this.chain.authenticate(request);
     if (decision.result !== 'allow') {
-      if (decision.code === 4 || decision.code === undefined) this.limiter?.failure(request.ip, request.clientId);
+      if (decision.refusal === 'bad-credentials' || decision.refusal === undefined) this.limiter?.failure(request.ip, request.clientId);
       return { decision, identity: null, acl: null };
     }
     this.limiter?.success(request.clientId);
@@ -53,7 +53,7 @@ export class AccessControl {
     } catch (err) {
       const why = err instanceof ConnectorUnavailable ? err.message : `ACL rules could not be loaded: ${(err as Error).message}`;
       this.log.warn({ clientId: request.clientId, err: why }, 'refusing the connection: no ACL rules');
-      return { decision: { result: 'deny', code: 3, reason: why, source: decision.source }, identity: null, acl: null };
+      return { decision: { result: 'deny', refusal: 'unavailable', reason: why, source: decision.source }, identity: null, acl: null };
     }
   }
 

@@ -46,13 +46,13 @@ export class AuthChain {
         decision = await (a.immediate === true ? a.authenticate(request) : withTimeout(a.authenticate(request), this.settings.timeoutMs, a.name));
       } catch (err) {
         this.log.warn({ authenticator: a.name, clientId: request.clientId, err: (err as Error).message, fallback: this.settings.onError }, 'authenticator failed');
-        if (this.settings.onError === 'deny') return { result: 'deny', code: 3, reason: `${a.name} unavailable`, source: a.name };
+        if (this.settings.onError === 'deny') return { result: 'deny', refusal: 'unavailable', reason: `${a.name} unavailable`, source: a.name };
         continue;
       }
       if (decision.result !== 'ignore') return { ...decision, source: a.name };
     }
     if (this.settings.default === 'allow') return { result: 'allow', reason: 'no authenticator objected', source: 'default' };
-    return { result: 'deny', code: request.username === null ? 5 : 4, reason: 'no authenticator accepted the client', source: 'default' };
+    return { result: 'deny', refusal: request.username === null ? 'not-authorized' : 'bad-credentials', reason: 'no authenticator accepted the client', source: 'default' };
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { ConnectRefusal } from '../src/protocol/ConnectRefusal';
 /**
  * The contracts of authentication and access control. Every authenticator
  * (built-in or connector) answers allow, deny or ignore; every ACL source yields
@@ -30,10 +31,10 @@ export type AuthResult = 'allow' | 'deny' | 'ignore';
 export interface AuthDecision {
   result: AuthResult;
   /**
-   * CONNACK code for a deny: 4 bad user name or password (the default for a
-   * failed login), 5 not authorized, 3 server unavailable (a connector is down).
+   * Why a deny: bad user name or password (the default for a failed login), not
+   * authorized, or a back end unavailable. Each protocol maps it to its codes.
    */
-  code?: 3 | 4 | 5;
+  refusal?: ConnectRefusal;
   /** Why, for logs and the audit event. Never the password. */
   reason?: string;
   /** Groups the client belongs to (e.g. LDAP), for ACL rules. */

@@ -36,6 +36,8 @@ function summarize(scenario, target, cells) {
     p99: median(ok.map((c) => c.p99)),
     max: median(ok.map((c) => c.max)),
     connectMs: median(ok.map((c) => c.connectMs)),
+    accepted: median(ok.map((c) => c.accepted)),
+    drainMs: median(ok.map((c) => c.drainMs)),
     events: ok[0]?.events ?? null,
     detail: ok[ok.length - 1]?.detail ?? null,
     lost: sum('lost'),
@@ -58,6 +60,9 @@ function formatValue(r) {
       return `${r.value.toFixed(2)} KiB, ${int(r.detail.count)} in ${(r.connectMs / 1000).toFixed(2)} s`;
     case 'restart':
       return `${int(r.value)} ms (${int(r.events)} events)`;
+    case 'fanin-qos1-open':
+    case 'fanin-qos0-open':
+      return `${rate(r.value)} (accepted ${r.accepted === null ? '—' : rate(r.accepted)}, drain ${r.drainMs === null ? '—' : `${(r.drainMs / 1000).toFixed(2)} s`})`;
     default:
       return rate(r.value);
   }
@@ -92,12 +97,24 @@ const TARGETS = {
       return { pass: p50ok && p99ok, got: `p50 ${times(r.p50 / m.p50)}, p99 ${r.p99 - m.p99 >= 0 ? '+' : ''}${(r.p99 - m.p99).toFixed(2)} ms` };
     },
   },
+  'fanin-qos1-open': { text: '≥ 1.0× Mosquitto, ≥ 0.9× accepted, drain ≤ 1 s', check: (r, ref) => openLoop(r, ref) },
+  'fanin-qos0-open': { text: '≥ 1.0× Mosquitto, ≥ 0.9× accepted, drain ≤ 1 s', check: (r, ref) => openLoop(r, ref) },
   connections: { text: '≤ 6 KiB per connection', check: (r) => ({ pass: r.value <= 6, got: `${r.value.toFixed(2)} KiB` }) },
   restart: {
     text: '≤ 3 s with 1M events',
     check: (r) => (r.events < 1_000_000 ? { pass: null, got: `only ${int(r.events)} events (quick run)` } : { pass: r.value <= 3000, got: `${(r.value / 1000).toFixed(2)} s` }),
   },
 };
+
+/** Open loop: delivered while loaded against Mosquitto and against what mqlog itself accepted, and the drain. */
+function openLoop(r, ref) {
+  const m = ref.mosquitto;
+  if (!m) return null;
+  const balance = r.accepted ? r.value / r.accepted : null;
+  const drainOk = r.drainMs !== null && r.drainMs <= 1000;
+  const pass = r.value >= m.value && balance !== null && balance >= 0.9 && drainOk;
+  return { pass, got: `${times(r.value / m.value)} Mosquitto, ${balance === null ? '—' : times(balance)} accepted, drain ${r.drainMs === null ? '—' : `${(r.drainMs / 1000).toFixed(2)} s`}` };
+}
 
 const isMqlog = (id) => id.startsWith('mqlog');
 
@@ -110,7 +127,7 @@ const LOADGEN_BOUND = 0.9;
 const loadgenBound = (r) => r && r.loadgenCpu !== null && r.loadgenCpu !== undefined && r.loadgenCpu >= LOADGEN_BOUND && r.scenario.id !== 'connections';
 
 /** The reference brokers (Aedes, Mosquitto) a target compares with. */
-const REFERENCES = { 'fanin-qos0': ['aedes'], 'fanout-qos0': ['aedes'], 'fanin-qos1': ['mosquitto'], latency: ['mosquitto'] };
+const REFERENCES = { 'fanin-qos0': ['aedes'], 'fanout-qos0': ['aedes'], 'fanin-qos1': ['mosquitto'], 'fanin-qos1-open': ['mosquitto'], 'fanin-qos0-open': ['mosquitto'], latency: ['mosquitto'] };
 
 /** PASS / MISS / n/a with the reasons, for an mqlog row; null for the others. */
 function verdict(r, ref) {

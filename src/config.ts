@@ -221,6 +221,8 @@ export function defaultConfig(): BrokerConfig {
       // EMQX's default session_expiry_interval (Mosquitto's persistent_client_expiration has none).
       sessionExpiryMs: 2 * 3600 * 1000,
       allowSessionTakeoverByOtherUser: false,
+      maxDeliveryLagMs: 50,
+      slowSubscriberMs: 1000,
       maxInflight: 32,
       maxQueuedMessages: 10_000,
       allowZeroLengthClientId: true,
@@ -445,6 +447,9 @@ function validate(c: BrokerConfig): void {
   positive(c.mqtt.maxRetainedBytes, 'mqtt.maxRetainedBytes');
   if (!Number.isInteger(c.mqtt.sessionExpiryMs) || c.mqtt.sessionExpiryMs < 0) throw new ConfigError(`'mqtt.sessionExpiryMs' must be 0 (never) or a positive number of ms`);
   if (c.mqtt.sessionExpiryMs > 0xfffffffe * 1000) throw new ConfigError(`'mqtt.sessionExpiryMs' is too large (at most ${0xfffffffe * 1000}; 0 is forever)`);
+  positive(c.mqtt.maxDeliveryLagMs, 'mqtt.maxDeliveryLagMs');
+  positive(c.mqtt.slowSubscriberMs, 'mqtt.slowSubscriberMs');
+  if (c.mqtt.slowSubscriberMs <= c.mqtt.maxDeliveryLagMs) throw new ConfigError(`'mqtt.slowSubscriberMs' must be longer than 'mqtt.maxDeliveryLagMs'`);
   positive(c.limits.maxConnections, 'limits.maxConnections');
   positive(c.limits.maxConnectionsPerIp, 'limits.maxConnectionsPerIp');
   positive(c.limits.logIntervalMs, 'limits.logIntervalMs');

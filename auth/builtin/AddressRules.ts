@@ -14,8 +14,8 @@ export class AddressRules implements Authenticator {
   }
 
   async authenticate(request: AuthRequest): Promise<AuthDecision> {
-    if (this.deny.has(request.ip)) return { result: 'deny', code: 5, reason: `address ${request.ip} is denied` };
-    if (this.allow.size && !this.allow.has(request.ip)) return { result: 'deny', code: 5, reason: `address ${request.ip} is not in the allow list` };
+    if (this.deny.has(request.ip)) return { result: 'deny', refusal: 'not-authorized', reason: `address ${request.ip} is denied` };
+    if (this.allow.size && !this.allow.has(request.ip)) return { result: 'deny', refusal: 'not-authorized', reason: `address ${request.ip} is not in the allow list` };
     return { result: 'ignore' };
   }
 }

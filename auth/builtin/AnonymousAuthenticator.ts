@@ -8,6 +8,6 @@ export class AnonymousAuthenticator implements Authenticator {
 
   async authenticate(request: AuthRequest): Promise<AuthDecision> {
     if (request.username !== null) return { result: 'ignore' };
-    return this.allowAnonymous ? { result: 'allow', reason: 'anonymous access is on' } : { result: 'deny', code: 5, reason: 'anonymous access is off' };
+    return this.allowAnonymous ? { result: 'allow', reason: 'anonymous access is on' } : { result: 'deny', refusal: 'not-authorized', reason: 'anonymous access is off' };
   }
 }

@@ -18,9 +18,9 @@ export class ClientIdRules implements Authenticator {
   }
 
   async authenticate(request: AuthRequest): Promise<AuthDecision> {
-    if (this.deny.some((r) => r.test(request.clientId))) return { result: 'deny', code: 5, reason: `client id ${request.clientId} is denied` };
+    if (this.deny.some((r) => r.test(request.clientId))) return { result: 'deny', refusal: 'not-authorized', reason: `client id ${request.clientId} is denied` };
     if (this.allow.length && !this.allow.some((r) => r.test(request.clientId))) {
-      return { result: 'deny', code: 5, reason: `client id ${request.clientId} is not in the allow list` };
+      return { result: 'deny', refusal: 'not-authorized', reason: `client id ${request.clientId} is not in the allow list` };
     }
     return { result: 'ignore' };
   }

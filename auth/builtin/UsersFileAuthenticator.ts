@@ -24,7 +24,7 @@ export class UsersFileAuthenticator implements Authenticator {
     const hash = this.users.get(request.username);
     if (hash === undefined) return { result: 'ignore' };
     if (!request.password || !(await verifyPassword(hash, request.password))) {
-      return { result: 'deny', code: 4, reason: `wrong password for ${request.username}` };
+      return { result: 'deny', refusal: 'bad-credentials', reason: `wrong password for ${request.username}` };
     }
     return { result: 'allow', superuser: this.superusers.has(request.username) };
   }

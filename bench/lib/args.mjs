@@ -5,7 +5,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --quick              smoke run: short windows, 1,000 connections, 50,000 restart events, 1 repeat
   --only LIST          brokers, comma-separated: mqlog, aedes, mosquitto, mqlog-fsync, mqlog-kafka-1, mqlog-kafka-2
                        ("kafka" means both Kafka rows)
-  --scenarios LIST     fanin-qos0, fanin-qos1, fanout-qos0, latency, connections, restart
+  --scenarios LIST     fanin-qos0, fanin-qos1, fanin-qos1-open, fanin-qos0-open, fanout-qos0, latency, connections, restart
   --docs / --no-docs   (do not) rewrite docs/benchmarks.md; default: only a full run of everything does
   --keep               keep the temp dir (broker logs, configs, data) for inspection
   --help               this text`;

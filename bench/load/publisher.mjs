@@ -21,6 +21,8 @@ export class Publisher {
     this.allowance = allowance;
     this.template = publishTemplate(topic, qos);
     this.sent = 0;
+    /** QoS 1 messages the broker acknowledged (QoS 0: taken by the socket, counted in `sent`). */
+    this.acked = 0;
     this.inflight = 0;
     this.outstanding = new Uint8Array(65536); // packet ids awaiting PUBACK
     this.nextPacketId = 1;
@@ -55,6 +57,7 @@ export class Publisher {
     }
     this.outstanding[packetId] = 0;
     this.inflight--;
+    this.acked++;
   }
 
   /** Sends as much as the limits allow. */

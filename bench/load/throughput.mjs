@@ -46,20 +46,27 @@ export async function throughput(spec, emit) {
 
   const errors = [];
   const window = new Window();
+  // What the broker took from the publishers: acknowledged (QoS 1) or written to its socket (QoS 0).
+  const accepted = () => pubs.reduce((n, p) => n + (qos > 0 ? p.acked : p.sent), 0);
   for (const p of pubs) p.start();
   await sleep(warmupMs);
   const before = unique();
+  const acceptedBefore = accepted();
   window.open(emit);
   await sleep(measureMs);
   const inWindow = unique() - before;
+  const acceptedInWindow = accepted() - acceptedBefore;
   window.close(emit);
   for (const p of pubs) p.stop();
+  const stoppedAt = performance.now();
 
   for (const p of pubs) if (!(await p.settle(10000))) errors.push(`publisher ${p.id}: ${p.inflight} QoS 1 messages never acknowledged`);
   const sent = new Map(pubs.map((p) => [`${p.id}|${p.topic}`, p.sent]));
   const expected = pubs.reduce((n, p) => n + p.sent, 0) * subCount;
   const complete = await waitFor(() => unique() >= expected, unique, { idleMs: 5000, maxMs: 60000 });
   if (!complete) errors.push(`deliveries stopped at ${unique()} of ${expected}`);
+  // From the publishers' stop until the subscribers had everything: how far behind delivery was.
+  const drainMs = complete ? performance.now() - stoppedAt : null;
 
   let lost = 0;
   let unexpected = 0;
@@ -75,6 +82,8 @@ export async function throughput(spec, emit) {
 
   return {
     rate: inWindow / (window.ms / 1000),
+    acceptedRate: acceptedInWindow / (window.ms / 1000),
+    drainMs,
     windowMs: window.ms,
     sent: pubs.reduce((n, p) => n + p.sent, 0),
     expected,

@@ -2,6 +2,6 @@
 import { connections } from './connections.mjs';
 import { latency } from './latency.mjs';
 import { restart } from './restart.mjs';
-import { fanInQos0, fanInQos1, fanOutQos0 } from './throughput.mjs';
+import { fanInQos0, fanInQos0Open, fanInQos1, fanInQos1Open, fanOutQos0 } from './throughput.mjs';
 
-export const SCENARIOS = [fanInQos0, fanInQos1, fanOutQos0, latency, connections, restart];
+export const SCENARIOS = [fanInQos0, fanInQos1, fanInQos1Open, fanInQos0Open, fanOutQos0, latency, connections, restart];

@@ -22,7 +22,7 @@ export function decisionFromAnswer(body: unknown): AuthDecision {
       return { result: 'allow', ...(superuser !== undefined && { superuser }), ...(groups !== undefined && { groups: [...(groups as string[])] }) };
     case 'deny':
       // The service's own wording is not passed on: it could echo what the client sent.
-      return { result: 'deny', code: 4, reason: 'denied by the HTTP service' };
+      return { result: 'deny', refusal: 'bad-credentials', reason: 'denied by the HTTP service' };
     case 'ignore':
       return { result: 'ignore', reason: 'the HTTP service left the decision to others' };
     default:

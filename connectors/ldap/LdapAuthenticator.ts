@@ -86,7 +86,7 @@ export class LdapAuthenticator implements Authenticator {
 
     const user = await this.findUser(session, step, username);
     if (user === null) return ignore('unknown user');
-    if (user === 'ambiguous') return { result: 'deny', code: 5, reason: 'the user search matches several entries for this user name' };
+    if (user === 'ambiguous') return { result: 'deny', refusal: 'not-authorized', reason: 'the user search matches several entries for this user name' };
 
     step.name = 'bind as the user';
     // An empty simple bind is an unauthenticated bind that "succeeds" where allowed (RFC 4513 section 5.1.2): never sent.
@@ -95,7 +95,7 @@ export class LdapAuthenticator implements Authenticator {
     if (failure === 'rejected') {
       if (this.cfg.mode === 'bind' && !(await this.userExists(session, step, user.dn))) return ignore('unknown user');
       const why = password === '' ? 'empty or non-UTF-8 password (not sent)' : 'invalid credentials';
-      return { result: 'deny', code: 4, reason: `${why} for ${user.dn}` };
+      return { result: 'deny', refusal: 'bad-credentials', reason: `${why} for ${user.dn}` };
     }
 
     // Later lookups run as the service account when there is one (the user may not be allowed to read them), else as the user.

@@ -68,5 +68,5 @@ export async function decideLogin(stored: StoredCredential | null, password: Buf
 }
 
 function badLogin(reason: string): AuthDecision {
-  return { result: 'deny', code: 4, reason };
+  return { result: 'deny', refusal: 'bad-credentials', reason };
 }

@@ -1,8 +1,10 @@
 /**
  * The MQTT 3.1/3.1.1 state machine of one connection. It takes packets, timer
- * ticks and answers from the node, and returns effects; it never touches a
- * socket, the log or the clock directly (`ChannelContext` supplies time and
- * positions), so every rule can be tested without I/O.
+ * ticks and answers from the node, and returns effects in the broker's terms;
+ * it never touches a socket, the log or the clock (`ChannelContext` supplies
+ * time and positions, the caller tells it how much its socket can still take),
+ * so every rule can be tested without I/O. The protocol codec turns its effects
+ * for the client into bytes.
  *
  * Packet handlers live in ./handlers, one per packet type.
  */
@@ -19,8 +21,10 @@ import {
   publishedEvent,
   WillMessage,
 } from '../events/types';
-import { ConnackCode, ProtocolViolation } from '../protocol/ProtocolViolation';
-import { Delivery, InflightEntry, Session } from '../session/Session';
+import { ConnectRefusal } from '../protocol/ConnectRefusal';
+import { ProtocolViolation } from '../protocol/ProtocolViolation';
+import { publishSize } from '../protocol/PublishEncoder';
+import { Delivery, InflightEntry, QueueWatch, Session } from '../session/Session';
 import { ConnectionAcl } from '../../auth/acl/ConnectionAcl';
 import type { ClientIdentity } from '../../auth/types';
 import { Effect } from './effects';
@@ -33,7 +37,6 @@ import { handlePublish } from './handlers/publish';
 import { handlePubrel } from './handlers/pubrel';
 import { handleSubscribe } from './handlers/subscribe';
 import { handleUnsubscribe } from './handlers/unsubscribe';
-import { sendPublish } from './publishPacket';
 
 export interface ChannelContext {
   readonly nodeId: string;
@@ -53,14 +56,9 @@ export interface ChannelContext {
    * retained store's limits: replacing a topic's message always does.
    */
   retainedRoom(topic: string, bytes: number): true | 'mqtt.maxRetainedMessages' | 'mqtt.maxRetainedBytes';
+  /** Told when a session's queue starts or stops holding deliveries (the node's delivery lag). */
+  readonly queueWatch: QueueWatch | null;
 }
-
-/** How much the connection can still take: deliveries wait in the session queue beyond it. */
-export interface ChannelOutput {
-  room(): number;
-}
-
-const UNBOUNDED: ChannelOutput = { room: () => Infinity };
 
 export type ChannelState = 'new' | 'authenticating' | 'opening' | 'connected' | 'closed';
 
@@ -70,7 +68,12 @@ export interface OpenedSession {
   /** Open outbound exchanges in their original order, with the message for those not yet released. */
   outbound: Array<{ packetId: number; entry: InflightEntry; message: Delivery | null }>;
   inbound: Iterable<number>;
+  /** A persistent session with subscriptions reads its offline backlog from here (null: none). */
+  backlogFrom: Positions | null;
 }
+
+/** What authentication settled on, for `Channel.authenticated`. */
+export type AuthOutcome = { allowed: true; acl: ConnectionAcl; identity: ClientIdentity } | { allowed: false; refusal: ConnectRefusal };
 
 /** Session expiry interval value (MQTT 5) meaning "never". */
 export const NEVER_EXPIRES = 0xffffffff;
@@ -81,7 +84,7 @@ export function persistentSessionExpiry(settings: MqttSettings): number {
 }
 
 /** How a connection refused after authentication is closed (the node logs those where it decided). */
-export const REFUSED_DETAIL = 'connection refused with CONNACK';
+export const REFUSED_DETAIL = 'connection refused:';
 
 /** Packets a client may pipeline behind CONNECT before the CONNACK [MQTT 3.1.4]. */
 const MAX_EARLY_PACKETS = 1000;
@@ -95,33 +98,50 @@ export class Channel {
   keepalive = 0;
   will: WillMessage | null = null;
   session: Session | null = null;
-  /** This connection's access rules, compiled when it was authenticated. */
-  acl: ConnectionAcl = ConnectionAcl.allowAll();
+  private rules: ConnectionAcl = ConnectionAcl.allowAll();
   /** Who authentication says this client is (groups and superuser included); set once authenticated. */
   identity: ClientIdentity | null = null;
-  lastActivity: number;
+  private lastHeard: number;
   readonly createdAt: number;
   /** Packets pipelined behind CONNECT, until the CONNACK (rarely any). */
   private early: Packet[] | null = null;
-  /** Where the channel's bytes go; its room bounds what pump() sends before the socket drains. */
-  output: ChannelOutput = UNBOUNDED;
 
   constructor(
     readonly ctx: ChannelContext,
     readonly connectionId: string,
     readonly remoteAddress: string,
   ) {
-    this.createdAt = this.lastActivity = ctx.now();
+    this.createdAt = this.lastHeard = ctx.now();
   }
 
   get settings(): MqttSettings {
     return this.ctx.settings;
   }
 
-  /** Handles one decoded packet from the client. */
-  handle(packet: Packet): Effect[] {
+  /** This connection's access rules, compiled when it was authenticated. */
+  get acl(): ConnectionAcl {
+    return this.rules;
+  }
+
+  /** When the client was last heard from (keepalive [MQTT-3.1.2-24]). */
+  get lastActivity(): number {
+    return this.lastHeard;
+  }
+
+  /** The access rules were compiled again (a reload). */
+  rulesReloaded(acl: ConnectionAcl): void {
+    this.rules = acl;
+  }
+
+  /** Counts as having heard from the client now (reading from it was paused by the broker, not by it). */
+  touch(now: number): void {
+    this.lastHeard = now;
+  }
+
+  /** Handles one decoded packet from the client; `room` is what its socket can still take (bytes). */
+  handle(packet: Packet, room = Infinity): Effect[] {
     if (this.state === 'closed') return [];
-    this.lastActivity = this.ctx.now();
+    this.lastHeard = this.ctx.now();
     switch (this.state) {
       case 'new':
         // The first packet from a client MUST be CONNECT [MQTT-3.1.0-1].
@@ -134,24 +154,24 @@ export class Channel {
         (this.early ??= []).push(packet);
         return [];
       case 'connected':
-        return this.dispatch(packet);
+        return this.dispatch(packet, room);
     }
   }
 
-  private dispatch(packet: Packet): Effect[] {
+  private dispatch(packet: Packet, room: number): Effect[] {
     switch (packet.cmd) {
       case 'connect':
         return this.violation(new ProtocolViolation('second CONNECT [MQTT-3.1.0-2]'));
       case 'publish':
         return handlePublish(this, packet);
       case 'puback':
-        return handlePuback(this, packet);
+        return handlePuback(this, packet, room);
       case 'pubrec':
         return handlePubrec(this, packet);
       case 'pubrel':
         return handlePubrel(this, packet);
       case 'pubcomp':
-        return handlePubcomp(this, packet);
+        return handlePubcomp(this, packet, room);
       case 'subscribe':
         return handleSubscribe(this, packet);
       case 'unsubscribe':
@@ -166,20 +186,16 @@ export class Channel {
   }
 
   /**
-   * The node's answer to an `authenticate` effect: CONNACK 4 (bad user name or
-   * password), 5 (not authorized) or 3 (a back end unavailable) and close; or
-   * open the session with the access rules and user name authentication settled on.
+   * The node's answer to an `authenticate` effect: a refusal is a CONNACK with
+   * its reason, then close; an acceptance opens the session with the access
+   * rules and user name authentication settled on.
    */
-  authenticated(allowed: boolean, refusalCode: number = ConnackCode.NotAuthorized, grant?: { acl: ConnectionAcl; identity: ClientIdentity }): Effect[] {
+  authenticated(outcome: AuthOutcome): Effect[] {
     if (this.state !== 'authenticating') return [];
-    if (!allowed) {
-      return [{ type: 'send', packet: { cmd: 'connack', returnCode: refusalCode, sessionPresent: false } }, ...this.close(null, `${REFUSED_DETAIL} ${refusalCode}`)];
-    }
-    if (grant) {
-      this.acl = grant.acl;
-      this.identity = grant.identity;
-      this.username = grant.identity.username;
-    }
+    if (!outcome.allowed) return this.refuse(outcome.refusal);
+    this.rules = outcome.acl;
+    this.identity = outcome.identity;
+    this.username = outcome.identity.username;
     this.state = 'opening';
     return [{ type: 'open-session' }];
   }
@@ -194,10 +210,14 @@ export class Channel {
     return `will topic ${will.topic.slice(0, 200)} refused by the access rules`;
   }
 
-  /** The session could not be opened for this client (another user's session won a race): CONNACK `code`, close. */
-  sessionRefused(code: number): Effect[] {
+  /** The session could not be opened for this client (another user's session won a race): refused, closed. */
+  sessionRefused(refusal: ConnectRefusal): Effect[] {
     if (this.state !== 'opening') return [];
-    return [{ type: 'send', packet: { cmd: 'connack', returnCode: code, sessionPresent: false } }, ...this.close(null, `${REFUSED_DETAIL} ${code}`)];
+    return this.refuse(refusal);
+  }
+
+  private refuse(refusal: ConnectRefusal): Effect[] {
+    return [{ type: 'connack', refusal, sessionPresent: false }, ...this.close(null, `${REFUSED_DETAIL} ${refusal}`)];
   }
 
   /** The audit event of a publish or subscription the access rules refused. */
@@ -241,113 +261,106 @@ export class Channel {
   }
 
   /**
-   * The node has made the connection durable and loaded the session: send CONNACK,
-   * resend what was in flight [MQTT-4.4.0-1], then handle pipelined packets.
+   * The node has made the connection durable and loaded the session: CONNACK,
+   * resend what was in flight [MQTT-4.4.0-1], read the offline backlog from the
+   * log, then handle pipelined packets.
    */
-  opened(opened: OpenedSession): Effect[] {
+  opened(opened: OpenedSession, room = Infinity): Effect[] {
     if (this.state !== 'opening') return [];
     this.state = 'connected';
-    const session = new Session(this.clientId, this.settings.maxInflight, this.settings.maxQueuedMessages);
+    const session = new Session(this.clientId, this.settings.maxInflight, this.settings.maxQueuedMessages, this.ctx.queueWatch);
+    session.progress(this.ctx.now());
     this.session = session;
-    const effects: Effect[] = [
-      { type: 'send', packet: { cmd: 'connack', returnCode: ConnackCode.Accepted, sessionPresent: opened.sessionPresent } },
-      { type: 'accepted' },
-    ];
+    const effects: Effect[] = [{ type: 'connack', refusal: null, sessionPresent: opened.sessionPresent }, { type: 'accepted' }];
     for (const id of opened.inbound) session.inbound.add(id);
     for (const { packetId, entry, message } of opened.outbound) {
       session.inflight.set(packetId, entry);
       session.noteUsedPacketId(packetId);
-      if (entry.released) effects.push({ type: 'send', packet: { cmd: 'pubrel', messageId: packetId } });
-      else if (message) effects.push(sendPublish(message, entry.qos, packetId, true));
+      if (entry.released) effects.push({ type: 'ack', kind: 'pubrel', packetId });
+      else if (message) effects.push({ type: 'publish', delivery: message, qos: entry.qos, packetId, dup: true });
     }
+    if (opened.backlogFrom) session.resumeFrom(opened.backlogFrom, this.ctx.position());
+    this.pump(room, effects);
     const early = this.early ?? [];
     this.early = null;
     for (const p of early) {
       if (this.state !== 'connected') break;
-      effects.push(...this.dispatch(p));
+      effects.push(...this.dispatch(p, room));
     }
     return effects;
   }
 
-  /** A message routed to this session (live or retained). */
-  deliver(d: Delivery): Effect[] {
+  /** A message routed to this session (live or retained); `room` as for `handle`. */
+  deliver(d: Delivery, room = Infinity): Effect[] {
     const session = this.session;
     if (this.state !== 'connected' || !session) return [];
-    const taken = session.enqueue(d, this.ctx.position);
+    const taken = session.enqueue(d, this.ctx.position, this.ctx.now());
     if (taken === 'lagging') return [];
     if (taken === 'full') {
       const reason = `queue full (mqtt.maxQueuedMessages ${this.settings.maxQueuedMessages}): retained message not sent`;
       return [{ type: 'dropped', count: 1, reason }, { type: 'limit', limit: 'mqtt.maxQueuedMessages', detail: reason }];
     }
-    return this.pump();
+    return this.pump(room);
   }
 
-  /** The offline backlog is read from `from`; messages from the node's position on come after it. */
-  beginBacklog(from: Positions): void {
-    this.session?.beginBacklog(from, this.ctx.position());
-  }
-
-  endBacklog(backlog: Delivery[]): Effect[] {
-    const session = this.session;
-    if (this.state !== 'connected' || !session) return [];
-    const dropped = session.endBacklog(backlog);
-    const effects = this.pump();
-    if (dropped > 0) {
-      const reason = `offline queue full (${this.settings.maxQueuedMessages} messages)`;
-      effects.push({ type: 'dropped', count: dropped, reason }, { type: 'limit', limit: 'mqtt.maxQueuedMessages', detail: `${dropped} messages: ${reason}` });
-    }
-    return effects;
+  /** The socket has room again. */
+  drained(room: number): Effect[] {
+    if (this.state !== 'connected' || !this.session) return [];
+    this.session.progress(this.ctx.now());
+    return this.pump(room);
   }
 
   /**
    * A page read from the log. When it reached the node's current position the
    * session takes live deliveries again, in this same step, so none slips between.
    */
-  caughtUp(deliveries: Delivery[], next: number[], complete: boolean): Effect[] {
+  pageRead(deliveries: Delivery[], next: number[], complete: boolean, room = Infinity): Effect[] {
     const session = this.session;
     if (this.state !== 'connected' || !session) return [];
     const now = this.ctx.position();
     const atLive = complete && now.every((o, p) => next[p] >= o);
-    session.addFromLog(deliveries, next, atLive);
-    return this.pump();
+    session.addPage(deliveries, next, atLive, this.ctx.now());
+    return this.pump(room);
   }
 
-  catchUpFailed(): void {
+  /** Reading the page failed: the session asks again at its next pump. */
+  pageFailed(): void {
     if (this.session) this.session.reading = false;
   }
 
-  /** Sends what the in-flight window allows, after `effects`. QoS 2 is recorded before it is sent; QoS 1 alongside. */
-  pump(effects: Effect[] = []): Effect[] {
+  /**
+   * Sends what the in-flight window and the socket's `room` allow, after
+   * `effects`. QoS 2 is recorded before it is sent; QoS 1 alongside.
+   * Messages wait in the session queue beyond that; past the queue bound they
+   * are read back from the log (Session.enqueue).
+   */
+  pump(room: number, effects: Effect[] = []): Effect[] {
     const session = this.session;
     if (!session) return effects;
-    // Messages wait in the session queue while the socket has no room; past the
-    // queue bound they are read back from the log (Session.enqueue).
-    let room = this.output.room();
     let d: Delivery | undefined;
+    let sent = false;
     while (room > 0 && (d = session.take()) !== undefined) {
+      sent = true;
+      room -= publishSize(d, d.qos);
       if (d.qos === 0) {
-        const send = sendPublish(d, 0, 0, false);
-        room -= send.type === 'send' && send.bytes ? send.bytes.length : 0;
-        effects.push(send);
+        effects.push({ type: 'publish', delivery: d, qos: 0, packetId: 0, dup: false });
         continue;
       }
       const packetId = session.allocatePacketId();
       const qos = d.qos;
       session.inflight.set(packetId, { qos, ref: d.ref, released: false });
-      const send = sendPublish(d, qos, packetId, false);
-      room -= send.type === 'send' && send.bytes ? send.bytes.length : 0;
-      const events = [
-        { type: 'message.delivered' as const, clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() },
-      ];
+      const publish: Effect = { type: 'publish', delivery: d, qos, packetId, dup: false };
+      const events = [{ type: 'message.delivered' as const, clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() }];
       // A QoS 2 message is only sent once its delivery is durable, so a restart resends it with the
       // same packet id and DUP set instead of as a new message the client would deliver twice.
       // QoS 1 goes out first: its bytes are written in this tick before the node encodes the record.
-      if (qos === 2) effects.push({ type: 'append', events, then: [send] });
-      else effects.push(send, { type: 'append', events });
+      if (qos === 2) effects.push({ type: 'append', events, then: [publish] });
+      else effects.push(publish, { type: 'append', events });
     }
-    if (session.wantsCatchUp()) {
+    if (sent && room > 0) session.progress(this.ctx.now());
+    if (session.wantsPage()) {
       session.reading = true;
-      effects.push({ type: 'catch-up', from: session.lagFrom!, limit: session.pageSize });
+      effects.push({ type: 'read-log', from: session.cursor!, limit: session.pageLimit, offlineUntil: session.offlineUntil });
     }
     return effects;
   }
@@ -362,7 +375,7 @@ export class Channel {
       }
       return [];
     }
-    if (this.keepalive > 0 && now - this.lastActivity > this.keepalive * 1500) {
+    if (this.keepalive > 0 && now - this.lastHeard > this.keepalive * 1500) {
       return this.end(DisconnectReason.KeepaliveTimeout, `keepalive ${this.keepalive}s expired`, true);
     }
     return [];
@@ -389,14 +402,12 @@ export class Channel {
     return this.end(DisconnectReason.ServerShutdown, 'server shutdown', false);
   }
 
-  /** A protocol violation: CONNACK where the spec asks for one, the will if connected, then close. */
+  /** A protocol violation: a CONNACK where the spec asks for one, the will if connected, then close. */
   violation(err: ProtocolViolation): Effect[] {
     if (this.state === 'closed') return [];
     if (this.state === 'connected') return this.end(DisconnectReason.ProtocolError, err.message, true);
     const effects: Effect[] = [];
-    if (err.connackCode !== undefined && this.state === 'new') {
-      effects.push({ type: 'send', packet: { cmd: 'connack', returnCode: err.connackCode, sessionPresent: false } });
-    }
+    if (err.refusal !== undefined && this.state === 'new') effects.push({ type: 'connack', refusal: err.refusal, sessionPresent: false });
     return [...effects, ...this.close(null, err.message)];
   }
 
@@ -406,7 +417,7 @@ export class Channel {
     this.will = null;
     const now = this.ctx.now();
     const events: Array<MessagePublished | ClientDisconnected | AccessDecided> = [];
-    if (will && this.willRefused(this.acl, will) !== null) {
+    if (will && this.willRefused(this.rules, will) !== null) {
       // The rules changed since CONNECT (a reload): the will is dropped, and the refusal recorded.
       events.push(this.deniedEvent('publish', will.topic));
       will = null;
@@ -443,6 +454,7 @@ export class Channel {
   close(reason: DisconnectReason | null, detail: string): Effect[] {
     this.state = 'closed';
     this.early = null;
+    this.session?.close();
     return [{ type: 'close', reason, detail }];
   }
 }

@@ -34,6 +34,13 @@ export interface MqttSettings {
   maxQos: 0 | 1 | 2;
   /** Unsent bytes on a socket beyond which QoS 0 messages to it are dropped (a client that stops reading). */
   maxSocketBufferBytes: number;
+  /**
+   * The longest a subscriber that keeps up may have messages waiting before the
+   * node stops reading from publishers until it catches up (ms).
+   */
+  maxDeliveryLagMs: number;
+  /** A subscriber whose messages waited longer than this is slow, not the node: it holds nobody back (ms). */
+  slowSubscriberMs: number;
   /** Whether retained messages are stored. */
   retainAvailable: boolean;
 }

@@ -1,9 +1,12 @@
 /**
- * What a channel asks of the world. The channel itself does no I/O: it returns
- * these values and the node carries them out, in order, per connection.
+ * What a channel asks of the world, in the broker's terms. The channel does no
+ * I/O and knows no wire format: it returns these values, the connection carries
+ * them out in order, and the protocol's codec (protocol/Mqtt3Encoder) turns the
+ * ones for the client into bytes.
  */
-import { Packet } from 'mqtt-packet';
-import { BrokerEvent, DisconnectReason, Positions, QoS } from '../events/types';
+import { AckKind, BrokerEvent, DisconnectReason, GrantedQoS, Positions, QoS } from '../events/types';
+import type { ConnectRefusal } from '../protocol/ConnectRefusal';
+import type { Delivery } from '../session/Session';
 import type { LimitName } from './limits';
 
 export interface AuthRequest {
@@ -20,9 +23,21 @@ export interface RouteChange {
   since: Positions;
 }
 
+/** Effects that put something on the wire to the client. */
+export type ClientEffect =
+  /** The answer to CONNECT: accepted (refusal null) or why not. */
+  | { type: 'connack'; refusal: ConnectRefusal | null; sessionPresent: boolean }
+  /** PUBACK, PUBREC, PUBREL or PUBCOMP for a packet id. */
+  | { type: 'ack'; kind: AckKind; packetId: number }
+  /** The answer to SUBSCRIBE: one granted QoS (or refusal) per filter, in order [MQTT-3.8.4-5]. */
+  | { type: 'suback'; packetId: number; granted: GrantedQoS[] }
+  | { type: 'unsuback'; packetId: number }
+  | { type: 'pingresp' }
+  /** A message to the client (`packetId` 0 at QoS 0); DUP on a resend [MQTT-3.3.1-1]. */
+  | { type: 'publish'; delivery: Delivery; qos: QoS; packetId: number; dup: boolean };
+
 export type Effect =
-  /** Write a packet to the client; `bytes`, when given, is its encoding (shared PUBLISH bytes). */
-  | { type: 'send'; packet: Packet; bytes?: Buffer }
+  | ClientEffect
   /**
    * Append events to the log; once they are durable, carry out `then`. Appends of
    * one connection complete in order, so an empty `events` waits for the earlier ones.
@@ -33,24 +48,25 @@ export type Effect =
   | { type: 'authenticate'; request: AuthRequest }
   /** Take over any other connection of this client id and open the session; answer with `Channel.opened`. */
   | { type: 'open-session' }
+  /**
+   * The CONNECT was accepted (its CONNACK is on its way): the connection's
+   * post-handshake packet size applies and it reads what the client pipelined.
+   */
+  | { type: 'accepted' }
   /** Add (or replace) subscriptions of this connection in the node's local routes. */
   | { type: 'route-add'; routes: RouteChange[] }
   | { type: 'route-remove'; filters: string[] }
   /** Send the retained messages matching these new subscriptions [MQTT-3.3.1-6]. */
   | { type: 'send-retained'; subscriptions: Array<{ filter: string; qos: QoS }> }
   /**
-   * Read the session's next page of messages from the log, from `from` up to the
-   * node's position; answer with `Channel.caughtUp` (or `catchUpFailed`).
+   * Read the session's next page of the message stream, from `from` up to the
+   * node's position, at most `limit` deliveries; answer with `Channel.pageRead`
+   * (or `pageFailed`). Before `offlineUntil` the session was offline.
    */
-  | { type: 'catch-up'; from: Positions; limit: number }
-  /**
-   * The CONNECT was accepted (CONNACK 0 is on its way): the connection's
-   * post-handshake packet size applies and it reads what the client pipelined.
-   */
-  | { type: 'accepted' }
-  /** A configured limit refused something; counted in metrics, logged at most once per interval. */
-  | { type: 'limit'; limit: LimitName; detail: string }
+  | { type: 'read-log'; from: Positions; limit: number; offlineUntil: Positions | null }
   /** Messages this session could not take; counted and logged. */
   | { type: 'dropped'; count: number; reason: string }
+  /** A configured limit refused something; counted in metrics, logged at most once per interval. */
+  | { type: 'limit'; limit: LimitName; detail: string }
   /** Close the network connection. `detail` is logged once. */
   | { type: 'close'; reason: DisconnectReason | null; detail: string };

@@ -57,11 +57,10 @@ export function rangeSize(range: ScanRange): number {
   return n;
 }
 
-class PartitionReader {
+/** One partition's share of an ordered read: pages of records from `next` to `end`. */
+class PartitionCursor {
   private buf: LogRecord[] = [];
   private i = 0;
-  /** Records read so far (wanted or not). */
-  scanned = 0;
 
   constructor(
     private readonly log: EventLog,
@@ -69,12 +68,13 @@ class PartitionReader {
     readonly partition: number,
     private next: number,
     private readonly end: number,
+    private readonly pageSize: number,
   ) {}
 
   async head(): Promise<LogRecord | null> {
     if (this.i < this.buf.length) return this.buf[this.i];
     if (this.next >= this.end) return null;
-    this.buf = await this.log.read(this.stream, this.partition, this.next, { endOffset: this.end, maxRecords: PAGE });
+    this.buf = await this.log.read(this.stream, this.partition, this.next, { endOffset: this.end, maxRecords: this.pageSize });
     this.i = 0;
     if (this.buf.length === 0) {
       // Retention removed the rest of the range.
@@ -87,7 +87,51 @@ class PartitionReader {
 
   advance(): void {
     this.i++;
+  }
+
+  /** The offset of the first record not consumed yet (the end once all were). */
+  get position(): number {
+    return this.i < this.buf.length ? this.buf[this.i].offset : this.next;
+  }
+}
+
+/**
+ * The one ordered reader of the message stream: every partition of a range at
+ * once, in (timestamp, partition, offset) order, which is log order per
+ * partition and so per topic. History, replays and sessions reading their
+ * backlog all read through it. `positions` says where a read stopped, so the
+ * next one continues there.
+ */
+export class MessageStreamReader {
+  private readonly cursors: PartitionCursor[];
+  /** Records consumed so far (wanted or not). */
+  scanned = 0;
+
+  constructor(log: EventLog, stream: string, range: ScanRange, pageSize = PAGE) {
+    this.cursors = range.start.map((s, p) => new PartitionCursor(log, stream, p, s, range.end[p], pageSize));
+  }
+
+  /** The next record in order, consumed; null at the end of the range. */
+  async next(): Promise<{ record: LogRecord; partition: number } | null> {
+    let best: PartitionCursor | null = null;
+    let bestRecord: LogRecord | null = null;
+    for (const cursor of this.cursors) {
+      const r = await cursor.head();
+      if (!r) continue;
+      if (!bestRecord || r.timestamp < bestRecord.timestamp || (r.timestamp === bestRecord.timestamp && cursor.partition < best!.partition)) {
+        best = cursor;
+        bestRecord = r;
+      }
+    }
+    if (!best || !bestRecord) return null;
+    best.advance();
     this.scanned++;
+    return { record: bestRecord, partition: best.partition };
+  }
+
+  /** Per partition, the first offset not consumed: where a following read continues. */
+  positions(): number[] {
+    return this.cursors.map((c) => c.position);
   }
 }
 
@@ -111,36 +155,26 @@ export async function scanMessages(
   progress: ScanProgress = { scanned: 0 },
   decode: (value: Buffer) => MessagePublished | null = decodePublished,
 ): Promise<ScanProgress> {
-  const readers = range.start.map((s, p) => new PartitionReader(log, stream, p, s, range.end[p]));
+  const reader = new MessageStreamReader(log, stream, range);
   const after = filter.after ?? null;
   for (;;) {
-    let best: PartitionReader | null = null;
-    let bestRecord: LogRecord | null = null;
-    for (const reader of readers) {
-      const r = await reader.head();
-      if (!r) continue;
-      if (!bestRecord || r.timestamp < bestRecord.timestamp || (r.timestamp === bestRecord.timestamp && reader.partition < best!.partition)) {
-        best = reader;
-        bestRecord = r;
-      }
-    }
-    if (!best || !bestRecord) break;
-    best.advance();
+    const next = await reader.next();
+    if (!next) break;
     progress.scanned++;
-    const r = bestRecord;
+    const { record: r, partition } = next;
     if (!r.key || !r.value) continue;
     if (filter.from !== null && r.timestamp < filter.from) continue;
     if (filter.to !== null && r.timestamp >= filter.to) continue;
-    if (after && (r.timestamp < after.timestamp || (r.timestamp === after.timestamp && (best.partition < after.partition || (best.partition === after.partition && r.offset <= after.offset))))) continue;
+    if (after && (r.timestamp < after.timestamp || (r.timestamp === after.timestamp && (partition < after.partition || (partition === after.partition && r.offset <= after.offset))))) continue;
     if (!filter.topic(r.key.toString('utf8'))) continue;
     let event;
     try {
       event = decode(r.value);
     } catch (err) {
-      throw UndecodableRecord.at(stream, best.partition, r.offset, err);
+      throw UndecodableRecord.at(stream, partition, r.offset, err);
     }
     if (!event) continue;
-    if (!(await visit({ event, partition: best.partition, offset: r.offset }))) break;
+    if (!(await visit({ event, partition, offset: r.offset }))) break;
   }
   return progress;
 }

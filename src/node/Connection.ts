@@ -5,10 +5,11 @@
  * [MQTT-4.6.0-2..4].
  */
 import { Packet } from 'mqtt-packet';
-import { encodePacket } from '../protocol/PacketEncoder';
-import { Channel, ChannelOutput } from '../channel/Channel';
+import { encodeMqtt3 } from '../protocol/Mqtt3Encoder';
+import { Channel } from '../channel/Channel';
 import { Effect } from '../channel/effects';
 import type { LimitName } from '../channel/limits';
+import type { Appender } from './Appender';
 import { BrokerEvent, DisconnectReason } from '../events/types';
 import { Logger } from '../logger';
 import { PacketDecoder } from '../protocol/PacketDecoder';
@@ -23,8 +24,8 @@ export interface ConnectionHost {
   readonly failed: boolean;
   /** True once this event-loop turn has taken its share of appends. */
   readonly turnBudgetSpent: () => boolean;
-  /** Appends the events; calls `conn.appended(err, then)` once they are durable (or failed), in submission order. */
-  append(conn: Connection, effect: Extract<Effect, { type: 'append' }>, then: Effect[] | undefined): void;
+  /** The one append path: the connection's events are submitted there, in its order. */
+  readonly appender: Appender;
   authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void;
   openSession(conn: Connection): void;
   routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void;
@@ -35,7 +36,12 @@ export interface ConnectionHost {
   limitHit(conn: Connection, limit: LimitName, detail: string): void;
   /** Calls `conn.continueReading()` at the start of the next event-loop turn. */
   resumeNextTurn(conn: Connection): void;
-  catchUp(conn: Connection, effect: Extract<Effect, { type: 'catch-up' }>): void;
+  /** Reads the session's next page of the message stream; answers with `channel.pageRead` (or `pageFailed`). */
+  readLog(conn: Connection, effect: Extract<Effect, { type: 'read-log' }>): void;
+  /** True while the node's delivery is behind its ingest (DeliveryLag): connections that only publish stop being read. */
+  readonly deliveryBehind: boolean;
+  /** This connection stopped reading because delivery is behind; resume it when delivery catches up. */
+  pausedForDelivery(conn: Connection): void;
   closed(conn: Connection, reason: DisconnectReason | null, detail: string): void;
   countIn(bytes: number): void;
   countOut(bytes: number): void;
@@ -73,7 +79,7 @@ function decoderShouldYield(this: Connection): boolean {
 /** Writes of a connection with nothing waiting to go out: shared, never written (`send` replaces it first). */
 const NOTHING_OUT: Buffer[] = [];
 
-export class Connection implements TransportSink, ChannelOutput {
+export class Connection implements TransportSink {
   private readonly decoder: PacketDecoder<Connection>;
   /**
    * Appends issued and completed: the log completes them in submission order,
@@ -112,7 +118,6 @@ export class Connection implements TransportSink, ChannelOutput {
     this.decoder = new PacketDecoder<Connection>(packetLimits.beforeConnect, packetDecoded, this);
     this.decoder.shouldYield = decoderShouldYield;
     transport.attach(this);
-    channel.output = this;
   }
 
   /**
@@ -128,7 +133,7 @@ export class Connection implements TransportSink, ChannelOutput {
   /** A packet from the client, decoded. */
   packet(packet: Packet, size: number): void {
     this.host.countIn(size);
-    this.run(this.channel.handle(packet));
+    this.run(this.channel.handle(packet, this.room()));
   }
 
   get isClosed(): boolean {
@@ -137,6 +142,11 @@ export class Connection implements TransportSink, ChannelOutput {
 
   data(chunk: Buffer): void {
     if (this.ended) return;
+    if (this.host.deliveryBehind && this.onlyPublishes()) {
+      // Delivery is behind ingest: this chunk is handled, then the client waits (TCP backpressure).
+      this.transport.pause();
+      this.host.pausedForDelivery(this);
+    }
     try {
       // Past the turn's budget the decoder stops; the rest is decoded next turn and
       // the client is not read from meanwhile (TCP flow control does the waiting).
@@ -155,6 +165,12 @@ export class Connection implements TransportSink, ChannelOutput {
       if (err instanceof ProtocolViolation) this.run(this.channel.violation(err));
       else this.run(this.channel.violation(new ProtocolViolation(`cannot decode packet: ${(err as Error).message}`)));
     }
+  }
+
+  /** Nothing is waiting to be delivered to this client or acknowledged by it: reading from it is only ingest. */
+  private onlyPublishes(): boolean {
+    const session = this.channel.session;
+    return session === null || (session.inflightCount === 0 && session.queued === 0);
   }
 
   private pauseForConnack(): void {
@@ -191,12 +207,17 @@ export class Connection implements TransportSink, ChannelOutput {
    * client that stops reading grows neither the broker's memory nor its losses.
    */
   deliver(d: Delivery): void {
-    if (!this.ended) this.runSafely(this.channel.deliver(d));
+    if (!this.ended) this.runSafely(this.channel.deliver(d, this.room()));
   }
 
   /** TransportSink: room to write again. */
   drained(): void {
-    if (!this.ended) this.runSafely(this.channel.pump());
+    if (!this.ended) this.runSafely(this.channel.drained(this.room()));
+  }
+
+  /** A page of the session's message stream, read by the node. */
+  pageRead(deliveries: Delivery[], next: number[], complete: boolean): void {
+    if (!this.ended) this.runSafely(this.channel.pageRead(deliveries, next, complete, this.room()));
   }
 
   /** Runs effects outside the packet path: a failure closes this connection only. */
@@ -210,12 +231,11 @@ export class Connection implements TransportSink, ChannelOutput {
   }
 
   /**
-   * Writes a packet. Writes of one event-loop turn leave as one socket write:
-   * a burst of deliveries costs one syscall, not one per PUBLISH.
+   * Writes bytes for the client. Writes of one event-loop turn leave as one
+   * socket write: a burst of deliveries costs one syscall, not one per PUBLISH.
    */
-  send(packet: Packet, encoded?: Buffer): void {
+  send(bytes: Buffer): void {
     if (this.ended) return;
-    const bytes = encoded ?? encodePacket(packet);
     this.host.countOut(bytes.length);
     this.outBytes += bytes.length;
     if (this.out === NOTHING_OUT) {
@@ -226,7 +246,7 @@ export class Connection implements TransportSink, ChannelOutput {
     }
   }
 
-  /** ChannelOutput: bytes this connection can still take before it must drain. */
+  /** Bytes this connection can still take before it must drain (the channel's `room`). */
   room(): number {
     return this.maxSocketBufferBytes - this.transport.pendingBytes - this.outBytes;
   }
@@ -247,8 +267,13 @@ export class Connection implements TransportSink, ChannelOutput {
 
   private execute(effect: Effect): void {
     switch (effect.type) {
-      case 'send':
-        this.send(effect.packet, effect.bytes);
+      case 'publish':
+      case 'ack':
+      case 'connack':
+      case 'suback':
+      case 'unsuback':
+      case 'pingresp':
+        this.send(encodeMqtt3(effect));
         return;
       case 'append': {
         const then = effect.then;
@@ -285,8 +310,8 @@ export class Connection implements TransportSink, ChannelOutput {
       case 'send-retained':
         this.host.sendRetained(this, effect);
         return;
-      case 'catch-up':
-        this.host.catchUp(this, effect);
+      case 'read-log':
+        this.host.readLog(this, effect);
         return;
       case 'dropped':
         this.host.dropped(this, effect.count, effect.reason);
@@ -316,7 +341,7 @@ export class Connection implements TransportSink, ChannelOutput {
     this.pendingEvents = null;
     this.pendingThen = null;
     this.issued++;
-    this.host.append(this, { type: 'append', events }, then);
+    this.host.appender.submit(events, (err) => this.appended(err, then));
   }
 
   /** Waits until every append issued so far has settled. */

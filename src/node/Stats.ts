@@ -14,6 +14,8 @@ export class Stats {
   protocolErrors = 0;
   /** CONNECTs refused because their client id names a session of another user. */
   sessionTakeoversRefused = 0;
+  /** Messages deleted by log retention before a session read them. */
+  messagesExpiredUnread = 0;
   /** Persistent sessions discarded after mqtt.sessionExpiryMs offline. */
   sessionsExpired = 0;
   /** Message-stream records this node read from its tail (all of them: every node reads every partition). */

@@ -9,7 +9,7 @@
 import { isUtf8 } from 'buffer';
 import mqttPacket, { IConnectPacket, IPublishPacket, ISubscribePacket, ISubscription, Packet } from 'mqtt-packet';
 import { QoS } from '../events/types';
-import { ConnackCode, PacketTooLarge, ProtocolViolation } from './ProtocolViolation';
+import { PacketTooLarge, ProtocolViolation } from './ProtocolViolation';
 
 /** Largest remaining length the 4-byte encoding allows [MQTT-2.2.3]. */
 export const MAX_REMAINING_LENGTH = 268_435_455;
@@ -196,7 +196,7 @@ export class PacketDecoder<C = unknown> {
       if (message === 'Invalid protocol version') {
         // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01, then close.
         const level = frame[headerLength + 2 + frame.readUInt16BE(headerLength)];
-        throw new ProtocolViolation(`unsupported protocol level ${level}`, ConnackCode.UnacceptableProtocolVersion);
+        throw new ProtocolViolation(`unsupported protocol level ${level}`, 'unsupported-protocol');
       }
       throw new ProtocolViolation(`malformed packet: ${message}`);
     }
@@ -347,7 +347,7 @@ function decodeConnect(frame: Buffer, headerLength: number): IConnectPacket | nu
   if (bridgeMode) level -= 128;
   if (level === 5) return null;
   // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01, then close.
-  if (level !== 3 && level !== 4) throw new ProtocolViolation(`unsupported protocol level ${frame[at]}`, ConnackCode.UnacceptableProtocolVersion);
+  if (level !== 3 && level !== 4) throw new ProtocolViolation(`unsupported protocol level ${frame[at]}`, 'unsupported-protocol');
   const flags = frame[at + 1];
   const keepalive = frame.readUInt16BE(at + 2);
   at += 4;

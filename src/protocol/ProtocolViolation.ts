@@ -1,12 +1,14 @@
+import type { ConnectRefusal } from './ConnectRefusal';
+
 /**
  * A client broke the protocol. The connection is closed; when the broken rule
- * is one the spec answers with a CONNACK code (only before the connection is
- * accepted), `connackCode` carries it.
+ * is one the spec answers with a CONNACK (only before the connection is
+ * accepted), `refusal` says which.
  */
 export class ProtocolViolation extends Error {
   constructor(
     message: string,
-    readonly connackCode?: number,
+    readonly refusal?: ConnectRefusal,
   ) {
     super(message);
     this.name = 'ProtocolViolation';
@@ -23,13 +25,3 @@ export class PacketTooLarge extends ProtocolViolation {
     this.name = 'PacketTooLarge';
   }
 }
-
-/** CONNACK return codes, MQTT 3.1.1 table 3.1. */
-export const ConnackCode = {
-  Accepted: 0,
-  UnacceptableProtocolVersion: 1,
-  IdentifierRejected: 2,
-  ServerUnavailable: 3,
-  BadUsernameOrPassword: 4,
-  NotAuthorized: 5,
-} as const;

@@ -9,6 +9,8 @@ import { QoS } from '../events/types';
 
 export interface PublishSource {
   topic: string;
+  /** The topic's UTF-8 length, once computed (publishSize). */
+  topicBytes?: number;
   payload: Buffer;
   retain: boolean;
   /** Encodings made so far, by QoS. */
@@ -70,4 +72,11 @@ export function encodePublish(d: PublishSource, qos: QoS, packetId: number, dup:
   out[0] = dup ? t.first | 0x08 : t.first;
   out.writeUInt16BE(packetId, t.idOffset);
   return out;
+}
+
+/** The size in bytes of PUBLISH `d` at `qos` on the wire, without encoding it (for the socket's room). */
+export function publishSize(d: PublishSource, qos: QoS): number {
+  const topicBytes = (d.topicBytes ??= Buffer.byteLength(d.topic, 'utf8'));
+  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + d.payload.length;
+  return 1 + (remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4) + remaining;
 }

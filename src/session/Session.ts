@@ -1,8 +1,16 @@
 /**
  * The live delivery state of one connected session: the outbound in-flight
- * window, the queue behind it, inbound QoS 2 exchanges and packet identifiers.
- * It is seeded from the session projection when a client connects and kept in
- * step with it by the events the channel appends. No I/O.
+ * window, the bounded queue behind it, its cursor in the message stream,
+ * inbound QoS 2 exchanges and packet identifiers. It is seeded from the session
+ * projection when a client connects and kept in step with it by the events the
+ * channel appends. No I/O.
+ *
+ * The log is the queue. A session takes live deliveries while it keeps up;
+ * when its queue is full, or when it comes back with an offline backlog, it
+ * reads the message stream from its cursor instead, one bounded page at a
+ * time, and takes live deliveries again in the same step as a page reaches the
+ * node's position. Memory per session is bounded by `maxQueued`; what is
+ * delivered is not.
  */
 import { MessageRef, MessageSource, Positions, QoS } from '../events/types';
 import type { PublishSource } from '../protocol/PublishEncoder';
@@ -25,8 +33,18 @@ export interface InflightEntry {
   released: boolean;
 }
 
+/**
+ * Sessions with deliveries waiting, for the node's delivery-lag watch
+ * (delivery/DeliveryLag.ts): told when a session's queue stops or starts being empty.
+ */
+export interface QueueWatch {
+  queueing(session: Session): void;
+  drained(session: Session): void;
+}
+
 /** The queue of a session nothing was ever queued for: shared, never written (see `push`). */
 const NO_DELIVERIES: Delivery[] = [];
+const NO_TIMES: number[] = [];
 
 export class Session {
   /**
@@ -37,23 +55,35 @@ export class Session {
   private inflightMap: Map<number, InflightEntry> | null = null;
   private inboundSet: Set<number> | null = null;
   private queue: Delivery[] = NO_DELIVERIES;
+  /** When each queued delivery was queued (ms), for the delivery lag. */
+  private times: number[] = NO_TIMES;
   private head = 0;
   /**
-   * Set while the session takes its messages from the log instead of live
-   * deliveries (its queue overflowed, its socket was full, or it is reading its
-   * offline backlog): where in the message stream to read next.
+   * Set while the session reads the message stream instead of taking live
+   * deliveries (its queue overflowed, or it is reading its offline backlog):
+   * where to read next, per partition.
    */
-  lagFrom: number[] | null = null;
-  /** A read from the log is under way for this session. */
+  cursor: number[] | null = null;
+  /**
+   * Messages before this position were published while the session was offline:
+   * its QoS 0 messages are not delivered (Mosquitto's default). Null once the
+   * cursor has passed it.
+   */
+  offlineUntil: Positions | null = null;
+  /** A page read from the log is under way for this session. */
   reading = false;
-  /** Where the offline backlog being read starts (until it is queued). */
-  private backlogFrom: Positions | null = null;
+  /** Messages log retention deleted before this session read them. */
+  expiredUnread = 0;
+  /** The last time the client took something (an acknowledgement, or room on its socket). */
+  progressAt = 0;
   private lastPacketId = 0;
 
   constructor(
     readonly clientId: string,
-    private readonly maxInflight: number,
+    /** Outbound QoS 1/2 messages awaiting acknowledgement at most (mqtt.maxInflight; MQTT 5: the client's receive maximum). */
+    readonly window: number,
     private readonly maxQueued: number,
+    private readonly watch: QueueWatch | null = null,
   ) {}
 
   /** Open outbound QoS 1/2 exchanges by packet id. */
@@ -66,98 +96,116 @@ export class Session {
     return (this.inboundSet ??= new Set());
   }
 
-  private get inflightCount(): number {
+  get inflightCount(): number {
     return this.inflightMap === null ? 0 : this.inflightMap.size;
   }
 
-  private push(d: Delivery): void {
-    if (this.queue === NO_DELIVERIES) this.queue = [d];
-    else this.queue.push(d);
+  private push(d: Delivery, now: number): void {
+    if (this.queue === NO_DELIVERIES) {
+      this.queue = [d];
+      this.times = [now];
+    } else {
+      this.queue.push(d);
+      this.times.push(now);
+    }
+    if (this.queue.length - this.head === 1) this.watch?.queueing(this);
   }
 
   get queued(): number {
     return this.queue.length - this.head;
   }
 
+  /** When the oldest waiting delivery was queued, or null when none waits. */
+  get oldestQueuedAt(): number | null {
+    return this.head < this.queue.length ? this.times[this.head] : null;
+  }
+
   /**
-   * Takes a live delivery, unless the session is lagging (the message is in the
-   * log and will be read back) or the queue is full (then it starts lagging).
-   * Retained messages are not in the message stream: they are queued up to the bound, then dropped.
+   * Takes a live delivery, unless the session reads from the log (the message
+   * will be read back from there) or its queue is full (then it starts reading
+   * from the log). Retained messages are not in the message stream: they are
+   * queued up to the bound, then dropped ('full').
    */
-  enqueue(d: Delivery, nodePosition: () => Positions): 'queued' | 'lagging' | 'full' {
+  enqueue(d: Delivery, nodePosition: () => Positions, now: number): 'queued' | 'lagging' | 'full' {
     if (d.ref.source === MessageSource.Retained) {
-      // Not in the message stream, so it cannot be read back later: past the bound it is dropped.
       if (this.queued >= this.maxQueued) return 'full';
-      this.push(d);
+      this.push(d, now);
       return 'queued';
     }
-    if (this.lagFrom) return 'lagging';
+    if (this.cursor) return 'lagging';
     if (this.queued >= this.maxQueued) {
-      this.startLag(d, nodePosition());
+      this.lagFrom(d, nodePosition());
       return 'lagging';
     }
-    this.push(d);
+    this.push(d, now);
     return 'queued';
   }
 
-  /** From `d` on (and everything after the node's position elsewhere), read from the log. */
-  startLag(d: Delivery, nodePosition: Positions): void {
-    if (this.lagFrom || d.ref.source !== MessageSource.Messages) return;
+  /** Reads from the log from `d` on (and from the node's position in the other partitions). */
+  private lagFrom(d: Delivery, nodePosition: Positions): void {
     const from = [...nodePosition];
     from[d.ref.partition] = Math.min(from[d.ref.partition] ?? d.ref.offset, d.ref.offset);
-    this.lagFrom = from;
-  }
-
-  /** Whether to read the next page from the log now: lagging, idle, and the queue half empty. */
-  wantsCatchUp(): boolean {
-    return this.lagFrom !== null && !this.reading && this.queued <= this.maxQueued / 2;
-  }
-
-  /** How many messages one page from the log may bring. */
-  get pageSize(): number {
-    return Math.max(1, this.maxQueued - this.queued);
-  }
-
-  /** A page read from the log. `caughtUp`: live deliveries from here on. */
-  addFromLog(deliveries: Delivery[], next: number[], caughtUp: boolean): void {
-    for (const d of deliveries) this.push(d);
-    this.reading = false;
-    this.lagFrom = caughtUp ? null : next;
+    this.cursor = from;
   }
 
   /**
-   * The offline backlog is being read from `from`; live messages from
-   * `livePosition` on will be read from the log after it.
+   * A returning session: its backlog is read from the log from `served` on, in
+   * pages; what was published up to `livePosition` was published while it was
+   * offline (no QoS 0).
    */
-  beginBacklog(from: Positions, livePosition: Positions): void {
-    this.backlogFrom = from;
-    this.lagFrom = [...livePosition];
-    this.reading = true;
+  resumeFrom(served: Positions, livePosition: Positions): void {
+    this.cursor = [...served];
+    this.offlineUntil = livePosition;
   }
 
-  /** Queues the offline backlog, up to the queue bound. Returns how many were dropped for space. */
-  endBacklog(backlog: Delivery[]): number {
-    this.backlogFrom = null;
+  /** Whether to read the next page from the log now: reading from it, no read under way, and the queue half empty. */
+  wantsPage(): boolean {
+    return this.cursor !== null && !this.reading && this.queued <= this.maxQueued / 2;
+  }
+
+  /** How many messages the next page may bring: what the queue has room for. */
+  get pageLimit(): number {
+    return Math.max(1, this.maxQueued - this.queued);
+  }
+
+  /** A page read from the log, read up to `next`. `caughtUp`: live deliveries from here on. */
+  addPage(deliveries: Delivery[], next: number[], caughtUp: boolean, now: number): void {
+    for (const d of deliveries) this.push(d, now);
     this.reading = false;
-    let dropped = 0;
-    for (const d of backlog) {
-      if (this.queued >= this.maxQueued) dropped++;
-      else this.push(d);
-    }
-    return dropped;
+    this.cursor = caughtUp ? null : next;
+    if (this.offlineUntil && (caughtUp || this.offlineUntil.every((o, p) => next[p] >= o))) this.offlineUntil = null;
   }
 
   /** The next message that may be sent now: QoS 0 always, QoS 1/2 while the window has room. */
   take(): Delivery | undefined {
     if (this.head >= this.queue.length) return undefined;
     const next = this.queue[this.head];
-    if (next.qos > 0 && this.inflightCount >= this.maxInflight) return undefined;
+    if (next.qos > 0 && this.inflightCount >= this.window) return undefined;
     this.queue[this.head++] = undefined as unknown as Delivery;
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+    if (this.head >= this.queue.length) {
+      this.queue = NO_DELIVERIES;
+      this.times = NO_TIMES;
+      this.head = 0;
+      this.watch?.drained(this);
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
+      this.times = this.times.slice(this.head);
       this.head = 0;
     }
     return next;
+  }
+
+  /** The client took something: an acknowledgement, or room on its socket. */
+  progress(now: number): void {
+    this.progressAt = now;
+  }
+
+  /** The session ends: it no longer waits for anything. */
+  close(): void {
+    if (this.queued > 0) this.watch?.drained(this);
+    this.queue = NO_DELIVERIES;
+    this.times = NO_TIMES;
+    this.head = 0;
   }
 
   /** A packet identifier not used by any open outbound exchange [MQTT-2.3.1-2]. */
@@ -176,22 +224,20 @@ export class Session {
 
   /**
    * The earliest message-stream position not yet handled for this session: the
-   * node's position, pulled back to the first message still waiting here.
+   * node's position, pulled back to the log cursor and to the first message still
+   * waiting here.
    */
   servedFloor(nodePosition: Positions): number[] {
     const floor = [...nodePosition];
-    const pull = (from: Positions | null) =>
-      from?.forEach((o, p) => {
-        if (p < floor.length && o < floor[p]) floor[p] = o;
-      });
-    pull(this.backlogFrom);
-    pull(this.lagFrom);
-    const visit = (d: Delivery) => {
-      if (d.ref.source !== MessageSource.Messages) return;
+    this.cursor?.forEach((o, p) => {
+      if (p < floor.length && o < floor[p]) floor[p] = o;
+    });
+    for (let i = this.head; i < this.queue.length; i++) {
+      const d = this.queue[i];
+      if (d.ref.source !== MessageSource.Messages) continue;
       const p = d.ref.partition;
       if (p < floor.length && d.ref.offset < floor[p]) floor[p] = d.ref.offset;
-    };
-    for (let i = this.head; i < this.queue.length; i++) visit(this.queue[i]);
+    }
     return floor;
   }
 }

@@ -248,7 +248,7 @@ describe('HttpConnector specifics', () => {
     service.canned = json({ result: 'deny', reason: 'wrong password wonder-land!' });
     const connector = await service.connector();
     const decision = await connector.authenticate(request('alice', 'wonder-land!'));
-    expect(decision).toMatchObject({ result: 'deny', code: 4 });
+    expect(decision).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
     expect(decision.reason).not.toContain('wonder-land!');
   });
 

@@ -216,7 +216,7 @@ describe('LDAP authenticator specifics', () => {
       const bind = jest.spyOn(Client.prototype, 'bind');
       try {
         const known = await auth.authenticate(request('alice', ''));
-        expect(known).toMatchObject({ result: 'deny', code: 4 });
+        expect(known).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
         expect((await auth.authenticate(request('mallory', ''))).result).toBe('ignore');
         const userBinds = bind.mock.calls.filter(([dn]) => dn !== info.serviceDn);
         expect(userBinds).toEqual([]);
@@ -229,7 +229,7 @@ describe('LDAP authenticator specifics', () => {
     test('a password that is not UTF-8 is never sent and counts as wrong', async () => {
       const auth = make(config(info, 'ldap', mode));
       const d = await auth.authenticate({ ...request('alice', null), password: Buffer.from([0xff, 0xfe, 0x41]) });
-      expect(d).toMatchObject({ result: 'deny', code: 4 });
+      expect(d).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
     });
 
     test('no password at all is left to the next authenticator', async () => {
@@ -262,8 +262,8 @@ describe('LDAP authenticator specifics', () => {
 
   test('bind mode without a service account cannot tell unknown users from wrong passwords: both are denied', async () => {
     const auth = make(config(info, 'ldap', 'bind', { serviceAccount: undefined, groups: groupSearch(GROUPS_DN) }));
-    expect(await auth.authenticate(request('mallory', 'x'))).toMatchObject({ result: 'deny', code: 4 });
-    expect(await auth.authenticate(request('alice', 'x'))).toMatchObject({ result: 'deny', code: 4 });
+    expect(await auth.authenticate(request('mallory', 'x'))).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
+    expect(await auth.authenticate(request('alice', 'x'))).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
     // A good login still works, with groups looked up as the user itself.
     const ok = await auth.authenticate(request('root-user', 'r00t pass'));
     expect(ok).toMatchObject({ result: 'allow', superuser: true, groups: [ADMIN_GROUP] });
@@ -282,7 +282,7 @@ describe('LDAP authenticator specifics', () => {
 
   test('a user search that finds several entries denies with CONNACK 5', async () => {
     const auth = make(config(info, 'ldap', 'search', { searchFilter: '(&(objectClass=inetOrgPerson)(|(uid=%u)(uid=bob)))' }));
-    expect(await auth.authenticate(request('alice', 'wonder-land!'))).toMatchObject({ result: 'deny', code: 5 });
+    expect(await auth.authenticate(request('alice', 'wonder-land!'))).toMatchObject({ result: 'deny', refusal: 'not-authorized' });
   });
 
   test('without an admin group nobody is a superuser, and groups can be switched off', async () => {

@@ -128,7 +128,7 @@ describe('RedisConnector specifics', () => {
     await keys.seedUser('carol', { pw: sha256Hex('NaCl', 'pw-carol'), pepper: 'NaCl', admin: 'true' });
     const connector = await keys.connector({ passwordScheme: 'sha256-salted', fields: { passwordHash: 'pw', salt: 'pepper', superuser: 'admin' } });
     expect(await connector.authenticate(request('carol', 'pw-carol'))).toEqual({ result: 'allow', superuser: true });
-    expect(await connector.authenticate(request('carol', 'NaClpw-carol'))).toMatchObject({ result: 'deny', code: 4 });
+    expect(await connector.authenticate(request('carol', 'NaClpw-carol'))).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
     const suffix = await keys.connector({ passwordScheme: 'sha256-salted-suffix', fields: { passwordHash: 'pw', salt: 'pepper' } });
     expect((await suffix.authenticate(request('carol', 'pw-carol'))).result).toBe('deny');
   });
@@ -136,7 +136,7 @@ describe('RedisConnector specifics', () => {
   test('a user hash without a password field is denied, not ignored', async () => {
     await keys.seedUser('nopass', { is_superuser: '1' });
     const connector = await keys.connector();
-    expect(await connector.authenticate(request('nopass', 'x'))).toMatchObject({ result: 'deny', code: 4 });
+    expect(await connector.authenticate(request('nopass', 'x'))).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
   });
 
   test('ACL lists are read in key order; entries that are not JSON or not valid rules are skipped and logged', async () => {

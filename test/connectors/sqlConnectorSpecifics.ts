@@ -165,7 +165,7 @@ export function describeSqlConnectorSpecifics(name: string, fixture: SqlDialectF
       for (const [i, [username]] of formats.entries()) {
         expect([username, (await connector.authenticate(request(username, `pw-${i + 1}`))).result]).toEqual([username, 'allow']);
         const wrong = await connector.authenticate(request(username, `pw-${i + 2}`));
-        expect([username, wrong.result, wrong.code]).toEqual([username, 'deny', 4]);
+        expect([username, wrong.result, wrong.refusal]).toEqual([username, 'deny', 'bad-credentials']);
       }
     });
 
@@ -190,9 +190,9 @@ export function describeSqlConnectorSpecifics(name: string, fixture: SqlDialectF
         { username: 'broken', passwordHash: '$2b$10$short' },
       ]);
       const connector = await db.connector();
-      expect(await connector.authenticate(request('nopass', ''))).toMatchObject({ result: 'deny', code: 4 });
-      expect(await connector.authenticate(request('broken', 'x'))).toMatchObject({ result: 'deny', code: 4 });
-      expect(await connector.authenticate(request('nopass', null))).toMatchObject({ result: 'deny', code: 4 });
+      expect(await connector.authenticate(request('nopass', ''))).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
+      expect(await connector.authenticate(request('broken', 'x'))).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
+      expect(await connector.authenticate(request('nopass', null))).toMatchObject({ result: 'deny', refusal: 'bad-credentials' });
     });
 
     test('%c and %a are bound too; placeholders inside quotes stay text', async () => {

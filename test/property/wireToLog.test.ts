@@ -59,6 +59,7 @@ function runConnection(bytes: Buffer, chunk: number): Outcome {
     subscriptionCount: () => subscribed.size,
     isSubscribed: (_c, f) => subscribed.has(f),
     retainedRoom: () => (retained < settings.maxRetainedMessages ? true : 'mqtt.maxRetainedMessages'),
+    queueWatch: null,
   };
   const ch = new Channel(ctx, 'n1/e/1', '127.0.0.1:5000');
   const out: Outcome = { events: [], closed: false, refusal: null };
@@ -73,10 +74,10 @@ function runConnection(bytes: Buffer, chunk: number): Outcome {
           if (e.then) run(e.then);
           break;
         case 'authenticate':
-          run(ch.authenticated(true, 0, { acl: ConnectionAcl.allowAll(), identity: { clientId: ch.clientId, username: e.request.username, ip: '127.0.0.1', groups: [], superuser: false } }));
+          run(ch.authenticated({ allowed: true, acl: ConnectionAcl.allowAll(), identity: { clientId: ch.clientId, username: e.request.username, ip: '127.0.0.1', groups: [], superuser: false } }));
           break;
         case 'open-session':
-          run(ch.opened({ sessionPresent: false, outbound: [], inbound: [] }));
+          run(ch.opened({ sessionPresent: false, outbound: [], inbound: [], backlogFrom: null }));
           break;
         case 'route-add':
           for (const r of e.routes) subscribed.add(r.filter);

@@ -17,6 +17,7 @@ const ctx: ChannelContext = {
   subscriptionCount: () => 0,
   isSubscribed: () => false,
   retainedRoom: () => true,
+  queueWatch: null,
 };
 
 const forbidSubscribing = (filter: string) => new ConnectionAcl([{ allow: false, publish: false, subscribe: true, filter }], { defaultAllow: true, sysReadableByAll: true }, false);
@@ -25,13 +26,13 @@ function connected(clientId = 'c1', extra: Record<string, unknown> = {}): Channe
   const ch = new Channel(ctx, `n1/${clientId}`, '127.0.0.1:1');
   const e1 = ch.handle({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 10, clientId, ...extra } as Packet);
   expect(e1.map((e) => e.type)).toEqual(['authenticate']);
-  expect(ch.authenticated(true).map((e) => e.type)).toEqual(['open-session']);
-  const e3 = ch.opened({ sessionPresent: false, outbound: [], inbound: [] });
-  expect(e3[0]).toEqual({ type: 'send', packet: { cmd: 'connack', returnCode: 0, sessionPresent: false } });
+  expect(ch.authenticated({ allowed: true, acl: ConnectionAcl.allowAll(), identity: { clientId, username: null, ip: '127.0.0.1', groups: [], superuser: false } }).map((e) => e.type)).toEqual(['open-session']);
+  const e3 = ch.opened({ sessionPresent: false, outbound: [], inbound: [], backlogFrom: null });
+  expect(e3[0]).toEqual({ type: 'connack', refusal: null, sessionPresent: false });
   return ch;
 }
 
-const types = (effects: Effect[]) => effects.map((e) => (e.type === 'send' ? `send:${e.packet.cmd}` : e.type));
+const types = (effects: Effect[]) => effects.map((e) => (e.type === 'ack' ? `send:${e.kind}` : ['publish', 'connack', 'suback', 'unsuback', 'pingresp'].includes(e.type) ? `send:${e.type}` : e.type));
 
 describe('Channel', () => {
   test('[MQTT-3.1.0-1] anything before CONNECT closes without events', () => {
@@ -43,8 +44,8 @@ describe('Channel', () => {
   test('a refused authentication sends its CONNACK code and closes', () => {
     const ch = new Channel(ctx, 'x', 'r');
     ch.handle({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: 'c' } as Packet);
-    const effects = ch.authenticated(false, 4);
-    expect(effects[0]).toEqual({ type: 'send', packet: { cmd: 'connack', returnCode: 4, sessionPresent: false } });
+    const effects = ch.authenticated({ allowed: false, refusal: 'bad-credentials' });
+    expect(effects[0]).toEqual({ type: 'connack', refusal: 'bad-credentials', sessionPresent: false });
     expect(types(effects)).toEqual(['send:connack', 'close']);
   });
 
@@ -59,7 +60,7 @@ describe('Channel', () => {
     expect(append.type).toBe('append');
     if (append.type !== 'append') throw new Error();
     expect(append.events[0]).toMatchObject({ type: 'message.published', topic: 'a', qos: 1, publisherId: 'c1', packetId: 5, timestamp: now });
-    expect(append.then).toEqual([{ type: 'send', packet: { cmd: 'puback', messageId: 5 } }]);
+    expect(append.then).toEqual([{ type: 'ack', kind: 'puback', packetId: 5 }]);
   });
 
   test('QoS 2 PUBLISH is recorded with its PUBREC; a resend is acknowledged but not published again', () => {
@@ -71,19 +72,19 @@ describe('Channel', () => {
     const [again] = ch.handle({ ...p, dup: true });
     if (again.type !== 'append') throw new Error();
     expect(again.events).toEqual([]);
-    expect(again.then).toEqual([{ type: 'send', packet: { cmd: 'pubrec', messageId: 9 } }]);
+    expect(again.then).toEqual([{ type: 'ack', kind: 'pubrec', packetId: 9 }]);
   });
 
   test('SUBSCRIBE routes at once, SUBACK after the log, retained after SUBACK, 0x80 for refused filters', () => {
     const ch = connected();
-    ch.acl = forbidSubscribing('forbidden');
+    ch.rulesReloaded(forbidSubscribing('forbidden'));
     const effects = ch.handle({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'a/#', qos: 2 }, { topic: 'forbidden', qos: 1 }] });
     expect(types(effects)).toEqual(['route-add', 'append']);
     const append = effects[1];
     if (append.type !== 'append') throw new Error();
     expect(append.events.map((e) => e.type)).toEqual(['access.decided', 'client.subscribed']);
     expect(append.events[0]).toMatchObject({ action: 'subscribe', topic: 'forbidden', allowed: false });
-    expect(append.then![0]).toEqual({ type: 'send', packet: { cmd: 'suback', messageId: 3, granted: [2, 0x80] } });
+    expect(append.then![0]).toEqual({ type: 'suback', packetId: 3, granted: [2, 0x80] });
     expect(append.then![1]).toEqual({ type: 'send-retained', subscriptions: [{ filter: 'a/#', qos: 2 }] });
   });
 

@@ -4,7 +4,7 @@
  */
 import mqttPacket, { IConnectPacket, ISubscribePacket, Packet } from 'mqtt-packet';
 import { PacketDecoder } from '../../src/protocol/PacketDecoder';
-import { ConnackCode, ProtocolViolation } from '../../src/protocol/ProtocolViolation';
+import { ProtocolViolation } from '../../src/protocol/ProtocolViolation';
 
 function decode(...frames: Buffer[]): Packet[] {
   const out: Packet[] = [];
@@ -65,7 +65,7 @@ describe('direct CONNECT decoding', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ProtocolViolation);
-    expect((err as ProtocolViolation).connackCode).toBeUndefined();
+    expect((err as ProtocolViolation).refusal).toBeUndefined();
   });
 
   test('[MQTT-3.1.2-2] an unsupported protocol level is answered with CONNACK 0x01', () => {
@@ -78,7 +78,7 @@ describe('direct CONNECT decoding', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ProtocolViolation);
-    expect((err as ProtocolViolation).connackCode).toBe(ConnackCode.UnacceptableProtocolVersion);
+    expect((err as ProtocolViolation).refusal).toBe('unsupported-protocol');
   });
 
   test('MQTT 5 CONNECT is still decoded (by mqtt-packet), so the channel can refuse it with its CONNACK', () => {

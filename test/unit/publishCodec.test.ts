@@ -3,7 +3,8 @@ import mqttPacket, { IPublishPacket, Packet } from 'mqtt-packet';
 import { PacketDecoder } from '../../src/protocol/PacketDecoder';
 import { ProtocolViolation } from '../../src/protocol/ProtocolViolation';
 import { encodePublish } from '../../src/protocol/PublishEncoder';
-import { encodePacket } from '../../src/protocol/PacketEncoder';
+import { encodeMqtt3 } from '../../src/protocol/Mqtt3Encoder';
+import type { ClientEffect } from '../../src/channel/effects';
 
 const cases: Array<Omit<IPublishPacket, 'cmd'>> = [
   { topic: 'a', payload: Buffer.from('x'), qos: 0, dup: false, retain: false },
@@ -83,18 +84,21 @@ test('the decoder yields when asked and continues with what it kept', () => {
   expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
 
-test.each<Packet>([
-  { cmd: 'puback', messageId: 7 },
-  { cmd: 'pubrec', messageId: 65535 },
-  { cmd: 'pubrel', messageId: 1 },
-  { cmd: 'pubcomp', messageId: 300 },
-  { cmd: 'unsuback', messageId: 9, granted: [] },
-  { cmd: 'pingresp' },
-  { cmd: 'connack', returnCode: 0, sessionPresent: true },
-  { cmd: 'connack', returnCode: 5, sessionPresent: false },
-  { cmd: 'suback', messageId: 4, granted: [0, 1, 2, 128] },
-])('server packet %j is encoded as mqtt-packet encodes it', (packet) => {
-  expect(encodePacket(packet).equals(mqttPacket.generate(packet))).toBe(true);
+test.each<[ClientEffect, Packet]>([
+  [{ type: 'ack', kind: 'puback', packetId: 7 }, { cmd: 'puback', messageId: 7 }],
+  [{ type: 'ack', kind: 'pubrec', packetId: 65535 }, { cmd: 'pubrec', messageId: 65535 }],
+  [{ type: 'ack', kind: 'pubrel', packetId: 1 }, { cmd: 'pubrel', messageId: 1 }],
+  [{ type: 'ack', kind: 'pubcomp', packetId: 300 }, { cmd: 'pubcomp', messageId: 300 }],
+  [{ type: 'unsuback', packetId: 9 }, { cmd: 'unsuback', messageId: 9, granted: [] }],
+  [{ type: 'pingresp' }, { cmd: 'pingresp' }],
+  [{ type: 'connack', refusal: null, sessionPresent: true }, { cmd: 'connack', returnCode: 0, sessionPresent: true }],
+  [{ type: 'connack', refusal: 'not-authorized', sessionPresent: false }, { cmd: 'connack', returnCode: 5, sessionPresent: false }],
+  [{ type: 'connack', refusal: 'bad-credentials', sessionPresent: true }, { cmd: 'connack', returnCode: 4, sessionPresent: false }],
+  [{ type: 'connack', refusal: 'unsupported-protocol', sessionPresent: false }, { cmd: 'connack', returnCode: 1, sessionPresent: false }],
+  [{ type: 'suback', packetId: 4, granted: [0, 1, 2, 128] }, { cmd: 'suback', messageId: 4, granted: [0, 1, 2, 128] }],
+  [{ type: 'suback', packetId: 5, granted: new Array(300).fill(1) }, { cmd: 'suback', messageId: 5, granted: new Array(300).fill(1) }],
+])('%j is encoded as mqtt-packet encodes %j', (effect, packet) => {
+  expect(encodeMqtt3(effect).equals(mqttPacket.generate(packet))).toBe(true);
 });
 
 test('a malformed packet on one connection does not disturb the next connection (the parser is shared)', () => {

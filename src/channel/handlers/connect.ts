@@ -1,6 +1,7 @@
 import { IConnectPacket } from 'mqtt-packet';
 import { ProtocolLevel, QoS } from '../../events/types';
-import { ConnackCode, ProtocolViolation } from '../../protocol/ProtocolViolation';
+import { ConnectRefusal } from '../../protocol/ConnectRefusal';
+import { ProtocolViolation } from '../../protocol/ProtocolViolation';
 import { topicLimitError, topicNameError } from '../../protocol/topics';
 import type { Channel } from '../Channel';
 import { Effect } from '../effects';
@@ -8,18 +9,18 @@ import { Effect } from '../effects';
 /** MQTT 3.1 limits client ids to 23 characters and answers longer ones with CONNACK 2. */
 const MQTT31_MAX_CLIENT_ID = 23;
 
-function refuse(ch: Channel, code: number, why: string): Effect[] {
-  return ch.violation(new ProtocolViolation(why, code));
+function refuse(ch: Channel, refusal: ConnectRefusal, why: string): Effect[] {
+  return ch.violation(new ProtocolViolation(why, refusal));
 }
 
 export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
   const level = packet.protocolVersion ?? 4;
   const name = packet.protocolId ?? 'MQTT';
   // Protocol name and level must agree, as Mosquitto checks: MQIsdp is 3.1, MQTT is 3.1.1 [MQTT-3.1.2-1, MQTT-3.1.2-2].
-  if (name === 'MQIsdp' && level !== 3) return refuse(ch, ConnackCode.UnacceptableProtocolVersion, `MQIsdp with protocol level ${level}`);
+  if (name === 'MQIsdp' && level !== 3) return refuse(ch, 'unsupported-protocol', `MQIsdp with protocol level ${level}`);
   if (name === 'MQTT' && level !== 4) {
     const why = level === 5 ? 'MQTT 5 is not supported yet' : `MQTT with protocol level ${level}`;
-    return refuse(ch, ConnackCode.UnacceptableProtocolVersion, why);
+    return refuse(ch, 'unsupported-protocol', why);
   }
   ch.protocolVersion = level as ProtocolLevel;
   ch.cleanSession = packet.clean !== false;
@@ -32,15 +33,15 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
   }
   if (clientId.length === 0) {
     // MQTT 3.1 requires a client id; 3.1.1 allows an empty one only with clean session [MQTT-3.1.3-7, MQTT-3.1.3-8].
-    if (level === 3) return refuse(ch, ConnackCode.IdentifierRejected, 'empty client id with MQTT 3.1');
-    if (!ch.cleanSession) return refuse(ch, ConnackCode.IdentifierRejected, 'empty client id without clean session [MQTT-3.1.3-8]');
-    if (!ch.settings.allowZeroLengthClientId) return refuse(ch, ConnackCode.IdentifierRejected, 'empty client id refused by configuration');
+    if (level === 3) return refuse(ch, 'bad-client-id', 'empty client id with MQTT 3.1');
+    if (!ch.cleanSession) return refuse(ch, 'bad-client-id', 'empty client id without clean session [MQTT-3.1.3-8]');
+    if (!ch.settings.allowZeroLengthClientId) return refuse(ch, 'bad-client-id', 'empty client id refused by configuration');
     clientId = ch.ctx.newClientId(); // [MQTT-3.1.3-6]
   } else if (level === 3 && clientId.length > MQTT31_MAX_CLIENT_ID) {
-    return refuse(ch, ConnackCode.IdentifierRejected, `client id longer than ${MQTT31_MAX_CLIENT_ID} characters with MQTT 3.1`);
+    return refuse(ch, 'bad-client-id', `client id longer than ${MQTT31_MAX_CLIENT_ID} characters with MQTT 3.1`);
   } else if (clientId.length > ch.settings.maxClientIdLength) {
     const why = `client id longer than ${ch.settings.maxClientIdLength} characters`;
-    return [{ type: 'limit', limit: 'mqtt.maxClientIdLength', detail: why }, ...refuse(ch, ConnackCode.IdentifierRejected, why)];
+    return [{ type: 'limit', limit: 'mqtt.maxClientIdLength', detail: why }, ...refuse(ch, 'bad-client-id', why)];
   }
   ch.clientId = clientId;
 

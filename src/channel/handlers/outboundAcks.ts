@@ -11,30 +11,32 @@ function ackEvent(ch: Channel, packetId: number, kind: AckKind): Extract<Effect,
 }
 
 /** The final acknowledgement of an outbound exchange frees its window slot. Unknown ids are ignored. */
-function complete(ch: Channel, packetId: number, qos: 1 | 2, kind: AckKind): Effect[] {
+function complete(ch: Channel, packetId: number, qos: 1 | 2, kind: AckKind, room: number): Effect[] {
   const session = ch.session!;
   const entry = session.inflight.get(packetId);
   if (!entry || entry.qos !== qos) return [];
   session.inflight.delete(packetId);
-  return ch.pump([ackEvent(ch, packetId, kind)]);
+  session.progress(ch.ctx.now());
+  return ch.pump(room, [ackEvent(ch, packetId, kind)]);
 }
 
 /** PUBACK completes an outbound QoS 1 delivery. */
-export function handlePuback(ch: Channel, packet: IPubackPacket): Effect[] {
-  return complete(ch, packet.messageId ?? 0, 1, 'puback');
+export function handlePuback(ch: Channel, packet: IPubackPacket, room: number): Effect[] {
+  return complete(ch, packet.messageId ?? 0, 1, 'puback', room);
 }
 
 /** PUBCOMP completes an outbound QoS 2 delivery. */
-export function handlePubcomp(ch: Channel, packet: IPubcompPacket): Effect[] {
-  return complete(ch, packet.messageId ?? 0, 2, 'pubcomp');
+export function handlePubcomp(ch: Channel, packet: IPubcompPacket, room: number): Effect[] {
+  return complete(ch, packet.messageId ?? 0, 2, 'pubcomp', room);
 }
 
 /** PUBREC: the client has the QoS 2 message; answer with PUBREL [MQTT-4.3.3-1], also for an unknown id. */
 export function handlePubrec(ch: Channel, packet: IPubrecPacket): Effect[] {
   const packetId = packet.messageId ?? 0;
   const entry = ch.session!.inflight.get(packetId);
-  const pubrel: Effect = { type: 'send', packet: { cmd: 'pubrel', messageId: packetId } };
+  const pubrel: Effect = { type: 'ack', kind: 'pubrel', packetId };
   if (!entry || entry.qos !== 2 || entry.released) return [pubrel];
   entry.released = true;
+  ch.session!.progress(ch.ctx.now());
   return [{ ...ackEvent(ch, packetId, 'pubrec'), then: [pubrel] }];
 }

@@ -2,5 +2,5 @@ import { Effect } from '../effects';
 
 /** PINGREQ is answered with PINGRESP [MQTT-3.12.4-1]. */
 export function handlePingreq(): Effect[] {
-  return [{ type: 'send', packet: { cmd: 'pingresp' } }];
+  return [{ type: 'pingresp' }];
 }

@@ -22,7 +22,7 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   const session = ch.session!;
 
   if (qos === 2 && session.inbound.has(packetId)) {
-    return [{ type: 'append', events: [], then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }] }];
+    return [{ type: 'append', events: [], then: [{ type: 'ack', kind: 'pubrec', packetId }] }];
   }
 
   if (!ch.acl.mayPublish(packet.topic)) return refused(ch, packet, packetId);
@@ -56,7 +56,7 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   };
   const effects: Effect[] = full ? [full] : [];
   if (qos === 0) effects.push({ type: 'append', events: [event] });
-  else if (qos === 1) effects.push({ type: 'append', events: [event], then: [{ type: 'send', packet: { cmd: 'puback', messageId: packetId } }] });
+  else if (qos === 1) effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }] });
   else effects.push(qos2Append(ch, event, packetId, now));
   return effects;
 }
@@ -67,7 +67,7 @@ function qos2Append(ch: Channel, event: MessagePublished, packetId: number, now:
   return {
     type: 'append',
     events: [event, { type: 'message.acknowledged', clientId: ch.clientId, packetId, kind: 'pubrec', direction: 'out', timestamp: now }],
-    then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }],
+    then: [{ type: 'ack', kind: 'pubrec', packetId }],
   };
 }
 
@@ -82,13 +82,13 @@ function refused(ch: Channel, packet: IPublishPacket, packetId: number): Effect[
     return [{ type: 'append', events: [denied] }, ...ch.end(DisconnectReason.NotAuthorized, `publish to ${packet.topic} refused by the access rules`, true)];
   }
   if (packet.qos === 0) return [{ type: 'append', events: [denied] }];
-  if (packet.qos === 1) return [{ type: 'append', events: [denied], then: [{ type: 'send', packet: { cmd: 'puback', messageId: packetId } }] }];
+  if (packet.qos === 1) return [{ type: 'append', events: [denied], then: [{ type: 'ack', kind: 'puback', packetId }] }];
   ch.session!.inbound.add(packetId);
   return [
     {
       type: 'append',
       events: [denied, { type: 'message.acknowledged', clientId: ch.clientId, packetId, kind: 'pubrec', direction: 'out', timestamp: ch.ctx.now() }],
-      then: [{ type: 'send', packet: { cmd: 'pubrec', messageId: packetId } }],
+      then: [{ type: 'ack', kind: 'pubrec', packetId }],
     },
   ];
 }

@@ -74,7 +74,7 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
     type: 'append',
     events: [...refused, { type: 'client.subscribed', clientId: ch.clientId, packetId, subscriptions: requests, position, timestamp: ch.ctx.now() }],
     then: [
-      { type: 'send', packet: { cmd: 'suback', messageId: packetId, granted: requests.map((r) => r.granted) } },
+      { type: 'suback', packetId, granted: requests.map((r) => r.granted) },
       ...(retained.length ? [{ type: 'send-retained' as const, subscriptions: retained }] : []),
     ],
   });

@@ -22,7 +22,7 @@ export function handleUnsubscribe(ch: Channel, packet: IUnsubscribePacket): Effe
     {
       type: 'append',
       events: [{ type: 'client.unsubscribed', clientId: ch.clientId, packetId, filters: packet.unsubscriptions, timestamp: ch.ctx.now() }],
-      then: [{ type: 'send', packet: { cmd: 'unsuback', messageId: packetId, granted: [] } }],
+      then: [{ type: 'unsuback', packetId }],
     },
   ];
 }

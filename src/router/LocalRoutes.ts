@@ -4,7 +4,7 @@
  * exactly when an offline-queue scan would have picked it.
  */
 import { Positions, QoS } from '../events/types';
-import { TopicTrie } from '../router/TopicTrie';
+import { TopicTrie } from './TopicTrie';
 
 interface LocalRoute {
   qos: QoS;

@@ -1,0 +1,77 @@
+/**
+ * Live delivery from the message tail: each record's key (the topic) is matched
+ * against the subscriptions of this node's clients (LocalRoutes); a record none
+ * of them wants is skipped without decoding its value. For the rest, the
+ * delivery core decides per session, and one Delivery per QoS is shared by the
+ * sessions that get it, so its PUBLISH is encoded once.
+ */
+import { DecodeError } from '../events/binary';
+import { decodePublishedForDelivery } from '../events/codec';
+import { MessagePublished, MessageSource, QoS } from '../events/types';
+import { LogRecord } from '../log/EventLog';
+import { UndecodableRecord } from '../log/UndecodableRecord';
+import { LocalRoutes } from '../router/LocalRoutes';
+import { Delivery } from '../session/Session';
+import { decidedQos, decideDelivery, DeliveryPath, DeliveryReader, NOT_DELIVERED } from './DeliveryCore';
+
+/** A connected session delivery can hand a message to. */
+export interface DeliveryTarget {
+  readonly channel: DeliveryReader;
+  deliver(d: Delivery): void;
+}
+
+export interface FanOutCounters {
+  /** Records read from the tail (every node reads every partition). */
+  messagesScanned: number;
+  /** Of those, records some local subscription matched, so they were decoded. */
+  messagesRouted: number;
+  messagesSent: number;
+}
+
+export class LiveFanOut {
+  private readonly matchScratch = new Map<string, QoS>();
+
+  constructor(
+    private readonly stream: string,
+    private readonly routes: LocalRoutes,
+    private readonly targetOf: (clientId: string) => DeliveryTarget | undefined,
+    /** The node's delivery position, per partition: advanced as records are handed over. */
+    private readonly position: number[],
+    private readonly counters: FanOutCounters,
+  ) {}
+
+  /** The tail handler of one message partition. A record that cannot be decoded stops the tail, named. */
+  onRecords(partition: number, records: LogRecord[]): void {
+    for (const r of records) {
+      try {
+        this.deliverRecord(partition, r);
+      } catch (err) {
+        throw err instanceof DecodeError ? UndecodableRecord.at(this.stream, partition, r.offset, err) : err;
+      }
+    }
+  }
+
+  private deliverRecord(partition: number, r: LogRecord): void {
+    this.position[partition] = r.offset + 1;
+    if (!r.key || !r.value) return;
+    const local = r.local as MessagePublished | undefined;
+    const topic = local !== undefined ? local.topic : r.key.toString('utf8');
+    this.counters.messagesScanned++;
+    const matches = this.routes.match(topic, partition, r.offset, this.matchScratch);
+    if (matches.size === 0) return; // skipped by key, never decoded
+    this.counters.messagesRouted++;
+    // Appended by this process: the event itself; otherwise decode what delivery needs.
+    const event = local ?? decodePublishedForDelivery(r.value);
+    const ref = { source: MessageSource.Messages, partition, offset: r.offset };
+    const byQos: Array<Delivery | undefined> = [];
+    for (const [clientId, granted] of matches) {
+      const target = this.targetOf(clientId);
+      if (!target) continue;
+      const decision = decideDelivery(target.channel, topic, event, granted, DeliveryPath.Live);
+      if (decision === NOT_DELIVERED) continue;
+      this.counters.messagesSent++;
+      const qos = decidedQos(decision);
+      target.deliver((byQos[qos] ??= { topic, payload: event.payload, qos, retain: false, ref }));
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * A session's page of the message stream: the log is the queue. A session that
+ * comes back with an offline backlog, or that fell behind while connected,
+ * reads the stream from its cursor in bounded pages, through the one ordered
+ * reader (MessageStreamReader) and the one delivery decision (DeliveryCore),
+ * however large the backlog: memory per session stays bounded, and nothing the
+ * log still holds is dropped for a full queue.
+ */
+import { decodePublishedForDelivery } from '../events/codec';
+import { MessageSource, Positions, QoS } from '../events/types';
+import { EventLog } from '../log/EventLog';
+import { UndecodableRecord } from '../log/UndecodableRecord';
+import { MessageStreamReader } from '../history/MessageScan';
+import { TopicTrie } from '../router/TopicTrie';
+import { Delivery } from '../session/Session';
+import { decidedQos, decideDelivery, DeliveryPath, DeliveryReader, NOT_DELIVERED } from './DeliveryCore';
+
+export interface PageSubscription {
+  qos: QoS;
+  /** Messages before this position predate the subscription. */
+  since: Positions;
+}
+
+export interface PageRequest {
+  session: DeliveryReader;
+  subscriptions: ReadonlyMap<string, PageSubscription>;
+  /** The session's cursor: where to read from. */
+  from: Positions;
+  /** The node's position now: where the page ends at the latest. */
+  upTo: Positions;
+  /** Messages before this were published while the session was offline (no QoS 0), or null. */
+  offlineUntil: Positions | null;
+  /** The most deliveries the page may bring (the room in the session's queue). */
+  limit: number;
+}
+
+/** Records one page looks at, at most: a backlog of other topics' traffic is read a bounded step at a time. */
+const MAX_SCANNED = 50_000;
+
+export interface Page {
+  /** In (publish time, partition, offset) order: log order per partition and so per topic. */
+  deliveries: Delivery[];
+  /** Where the next page starts: every message before it was looked at. */
+  next: number[];
+  /** Whether `next` reached `upTo` in every partition. */
+  complete: boolean;
+  /** Messages deleted by retention before the session read them. */
+  expired: number;
+}
+
+export async function readPage(log: EventLog, stream: string, request: PageRequest): Promise<Page> {
+  const { subscriptions, upTo, offlineUntil, limit, session } = request;
+  const from = [...request.from];
+  let expired = 0;
+  for (let p = 0; p < upTo.length; p++) {
+    from[p] ??= 0;
+    if (from[p] >= upTo[p]) continue;
+    const start = await log.startOffset(stream, p);
+    if (start > from[p]) {
+      expired += Math.min(start, upTo[p]) - from[p];
+      from[p] = Math.min(start, upTo[p]);
+    }
+  }
+  if (subscriptions.size === 0) return { deliveries: [], next: [...upTo], complete: true, expired };
+  // The session's filters in a trie, and their matches per topic (topics repeat).
+  const trie = new TopicTrie<PageSubscription>();
+  for (const [filter, sub] of subscriptions) trie.add(filter, filter, sub);
+  const matchesOf = new Map<string, PageSubscription[]>();
+  const reader = new MessageStreamReader(log, stream, { start: from, end: [...upTo] }, Math.min(5000, Math.max(100, limit)));
+  const deliveries: Delivery[] = [];
+  while (deliveries.length < limit && reader.scanned < MAX_SCANNED) {
+    const next = await reader.next();
+    if (!next) break;
+    const { record: r, partition: p } = next;
+    if (!r.key || !r.value) continue;
+    const topic = r.key.toString('utf8');
+    let matches = matchesOf.get(topic);
+    if (!matches) {
+      const hits: PageSubscription[] = [];
+      trie.match(topic, (_filter, sub) => hits.push(sub));
+      matchesOf.set(topic, (matches = hits));
+    }
+    let granted = -1;
+    for (const sub of matches) if (sub.qos > granted && r.offset >= (sub.since[p] ?? 0)) granted = sub.qos;
+    if (granted < 0) continue; // skipped by key: never decoded
+    let event;
+    try {
+      event = decodePublishedForDelivery(r.value);
+    } catch (err) {
+      throw UndecodableRecord.at(stream, p, r.offset, err);
+    }
+    const path = offlineUntil !== null && r.offset < (offlineUntil[p] ?? 0) ? DeliveryPath.Offline : DeliveryPath.Log;
+    const decision = decideDelivery(session, topic, event, granted, path);
+    if (decision === NOT_DELIVERED) continue;
+    deliveries.push({ topic, payload: event.payload, qos: decidedQos(decision), retain: false, ref: { source: MessageSource.Messages, partition: p, offset: r.offset } });
+  }
+  const next = reader.positions();
+  return { deliveries, next, complete: next.every((o, p) => o >= upTo[p]), expired };
+}

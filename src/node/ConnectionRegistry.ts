@@ -1,0 +1,61 @@
+/**
+ * The connections of this node: all of them, the current one of each client
+ * id, and how many come from each address (limits.maxConnections and
+ * limits.maxConnectionsPerIp are checked before a socket is read).
+ */
+import type { Connection } from './Connection';
+
+export class ConnectionRegistry {
+  private readonly all = new Set<Connection>();
+  /** The current connection of each client id on this node. */
+  private readonly byClientId = new Map<string, Connection>();
+  private readonly perIp = new Map<string, number>();
+
+  constructor(private readonly limits: { maxConnections: number; maxConnectionsPerIp: number }) {}
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  [Symbol.iterator](): IterableIterator<Connection> {
+    return this.all.values();
+  }
+
+  /** Why a new connection from `ip` is refused (which limit, and how), or null. */
+  refusal(ip: string): { limit: 'limits.maxConnections' | 'limits.maxConnectionsPerIp'; detail: string } | null {
+    if (this.all.size >= this.limits.maxConnections) return { limit: 'limits.maxConnections', detail: `${this.all.size} connections open` };
+    const fromIp = this.perIp.get(ip) ?? 0;
+    if (fromIp >= this.limits.maxConnectionsPerIp) return { limit: 'limits.maxConnectionsPerIp', detail: `${fromIp} connections open from ${ip}` };
+    return null;
+  }
+
+  add(conn: Connection): void {
+    this.all.add(conn);
+    const ip = conn.transport.ip;
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+  }
+
+  /** Forgets a closed connection; true when it was the current one of its client id. */
+  remove(conn: Connection): boolean {
+    if (this.all.delete(conn)) {
+      const ip = conn.transport.ip;
+      const fromIp = (this.perIp.get(ip) ?? 1) - 1;
+      if (fromIp > 0) this.perIp.set(ip, fromIp);
+      else this.perIp.delete(ip);
+    }
+    const clientId = conn.channel.clientId;
+    if (clientId !== '' && this.byClientId.get(clientId) === conn) {
+      this.byClientId.delete(clientId);
+      return true;
+    }
+    return false;
+  }
+
+  current(clientId: string): Connection | undefined {
+    return this.byClientId.get(clientId);
+  }
+
+  setCurrent(clientId: string, conn: Connection): void {
+    this.byClientId.set(clientId, conn);
+  }
+}
