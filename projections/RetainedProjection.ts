@@ -54,6 +54,18 @@ export class RetainedState {
     this.bytes += retainedBytes(entry.message);
   }
 
+  /**
+   * Whether a retained message of `bytes` for `topic` fits the store's limits
+   * (mqtt.maxRetainedMessages, maxRetainedBytes), or which it would pass.
+   * Replacing a topic's message never adds a topic.
+   */
+  room(topic: string, bytes: number, limits: { maxRetainedMessages: number; maxRetainedBytes: number }): true | 'mqtt.maxRetainedMessages' | 'mqtt.maxRetainedBytes' {
+    const old = this.topics.get(topic);
+    if (!old && this.topics.size >= limits.maxRetainedMessages) return 'mqtt.maxRetainedMessages';
+    if (this.bytes - (old ? retainedBytes(old.message) : 0) + bytes > limits.maxRetainedBytes) return 'mqtt.maxRetainedBytes';
+    return true;
+  }
+
   delete(topic: string): void {
     const old = this.topics.get(topic);
     if (!old) return;

@@ -11,23 +11,16 @@
  */
 import { randomUUID } from 'crypto';
 import { EventEmitter } from 'events';
-import { mkdirSync, readFileSync, writeFileSync } from 'fs';
-import { join } from 'path';
 import { AccessControl } from '../../auth/AccessControl';
 import { accessControlFromConfig } from '../../auth/fromConfig';
-import { emptyRetained, foldRetained, retainedBytes, RetainedState } from '../../projections/RetainedProjection';
+import { emptyRetained, foldRetained, RetainedState } from '../../projections/RetainedProjection';
 import { Channel, ChannelContext } from '../channel/Channel';
-import { Effect } from '../channel/effects';
-import type { LimitName } from '../channel/limits';
 import { BrokerConfig } from '../config';
 import { DeliveryLag } from '../delivery/DeliveryLag';
 import { LiveFanOut } from '../delivery/LiveFanOut';
-import { sendRetained } from '../delivery/RetainedDelivery';
 import { SessionPages } from '../delivery/SessionPages';
 import { decodeEvent } from '../events/codec';
-import { DisconnectReason } from '../events/types';
 import { EventLog } from '../log/EventLog';
-import { UndecodableRecord } from '../log/UndecodableRecord';
 import { Logger } from '../logger';
 import { LocalRoutes } from '../router/LocalRoutes';
 import { SessionOpener } from '../session/SessionOpener';
@@ -35,10 +28,12 @@ import { Transport } from '../transports/Transport';
 import { Appender } from './Appender';
 import { ClusterDuties } from './ClusterDuties';
 import { ConnectDecisions } from './ConnectDecisions';
-import { Connection, ConnectionHost } from './Connection';
+import { Connection } from './Connection';
+import { ConnectionServices } from './ConnectionServices';
 import { ConnectionRegistry } from './ConnectionRegistry';
 import { ConnectionReports } from './ConnectionReports';
-import { checkFailedRecord, writeFailedRecord } from './FailedRecordMarker';
+import { checkFailedRecord } from './FailedRecordMarker';
+import { failNode } from './NodeFailure';
 import { IngestControl } from './IngestControl';
 import { LimitReporter } from './LimitReporter';
 import { ListeningPorts, Listeners } from './Listeners';
@@ -52,6 +47,7 @@ import { restoreSnapshots, writeSnapshots } from './Snapshots';
 import { Stats } from './Stats';
 import { StreamLayout, streamLayout, streamSpecs } from './streams';
 import { TurnClock } from './TurnClock';
+import { persistentNodeId } from './NodeIdentity';
 
 export type { ListeningPorts };
 
@@ -65,7 +61,7 @@ export interface BrokerNodeOptions {
 
 const TICK_MS = 1000;
 
-export class BrokerNode extends EventEmitter implements ConnectionHost {
+export class BrokerNode extends EventEmitter {
   readonly config: BrokerConfig;
   readonly log: Logger;
   readonly eventLog: EventLog;
@@ -95,6 +91,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   private readonly fanOut: LiveFanOut;
   private readonly pages: SessionPages;
   private readonly drops: ConnectionReports;
+  private readonly services: ConnectionServices;
   private readonly projections: ProjectionTails;
   private readonly servers = new Listeners();
   private readonly ctx: ChannelContext;
@@ -135,15 +132,11 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     });
     this.cluster = new ClusterDuties({ ...common, membership: this.membership, registry: this.registry, log: this.eventLog, streams: this.streams, audit, clock: this.clock, snapshots: config.snapshots });
     this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats);
-    this.pages = new SessionPages(
-      this.eventLog,
-      this.streams.messages,
-      this.routes,
-      () => [...this.position],
-      (reader, count) => this.drops.expired(reader as Connection, count),
-      (err) => this.fail('reading a session from the log', err),
-      this.log,
-    );
+    const expired = (reader: unknown, count: number) => this.drops.expired(reader as Connection, count);
+    this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log);
+    const { appender, ingest, decisions, opener, pages, routes, retained, registry, drops: reports, limits, stats, health } = this;
+    const fail = (what: string, err: unknown) => this.fail(what, err);
+    this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });
     this.projections = new ProjectionTails(this.eventLog, (what, err) => this.fail(`${what} stopped`, err));
     const node = this;
     this.ctx = {
@@ -157,12 +150,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
       aclDenyAction: config.acl.denyAction,
       subscriptionCount: (clientId) => node.routes.countOf(clientId),
       isSubscribed: (clientId, filter) => node.routes.has(clientId, filter),
-      retainedRoom: (topic, bytes) => {
-        const old = node.retained.get(topic);
-        if (!old && node.retained.size >= mqtt.maxRetainedMessages) return 'mqtt.maxRetainedMessages';
-        if (node.retained.bytes - (old ? retainedBytes(old.message) : 0) + bytes > mqtt.maxRetainedBytes) return 'mqtt.maxRetainedBytes';
-        return true;
-      },
+      retainedRoom: (topic, bytes) => node.retained.room(topic, bytes, mqtt),
       queueWatch: this.deliveryLag,
     };
   }
@@ -170,7 +158,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   /** Rebuilds the projections from the log, then opens the listeners. */
   async start(): Promise<ListeningPorts> {
     const t0 = Date.now();
-    this.nodeId = this.config.nodeId || this.persistentNodeId();
+    this.nodeId = this.config.nodeId || persistentNodeId(this.config.dataDir);
     const c = this.config.log;
     await this.eventLog.open(streamSpecs({ ...c, prefix: c.streamPrefix }));
     // A failure on a record is remembered: refuse to start while that record is still bad.
@@ -228,28 +216,13 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
   }
 
   /**
-   * The node met something it cannot serve correctly past. It stops taking
-   * anything in (no new connections, no reading from clients, no
-   * acknowledgement of what is still in flight), logs exactly why (a record
-   * that caused it is also kept in <dataDir>/failed-record.json so the next
-   * start refuses until it is repaired) and emits 'failed': the CLI exits
-   * non-zero for its supervisor. Only the first cause counts.
+   * The node met something it cannot serve correctly past: it stops taking
+   * anything in, says exactly why and emits 'failed' (the CLI exits non-zero for
+   * its supervisor). See NodeFailure. Only the first cause counts.
    */
   fail(what: string, err: unknown): void {
-    const error = err instanceof Error ? err : new Error(String(err));
-    if (!this.health.fail(`${what}: ${error.message}`)) return;
-    const bad = error instanceof UndecodableRecord ? error : null;
-    const record = bad ? { stream: bad.stream, partition: bad.partition, offset: bad.offset } : undefined;
-    this.log.fatal({ err: error, record }, `node failed (${what}): acknowledging nothing more; exiting for the supervisor`);
-    for (const conn of this.registry) conn.transport.pause();
-    if (bad) {
-      try {
-        writeFailedRecord(this.config.dataDir, { ...record!, detail: bad.detail, at: new Date().toISOString() });
-      } catch (markErr) {
-        this.log.error({ err: markErr }, 'could not write the failed-record marker');
-      }
-    }
-    if (this.listenerCount('failed') > 0) this.emit('failed', error);
+    const error = failNode(this.health, what, err, { logger: this.log, dataDir: this.config.dataDir, connections: this.registry });
+    if (error && this.listenerCount('failed') > 0) this.emit('failed', error);
   }
 
   get failed(): boolean {
@@ -300,20 +273,6 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     this.timers.push(t);
   }
 
-  private persistentNodeId(): string {
-    const file = join(this.config.dataDir, 'node-id');
-    try {
-      const id = readFileSync(file, 'utf8').trim();
-      if (id) return id;
-    } catch {
-      // first start: make one below
-    }
-    mkdirSync(this.config.dataDir, { recursive: true });
-    const id = `node-${randomUUID().slice(0, 8)}`;
-    writeFileSync(file, `${id}\n`);
-    return id;
-  }
-
   private accept(transport: Transport): void {
     if (this.stopping || this.health.failed) return transport.destroy();
     // Limits are checked before anything is read: a refused socket costs nothing more.
@@ -324,7 +283,7 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     }
     const channel = new Channel(this.ctx, `${this.nodeId}/${this.epoch}/${++this.connectionCounter}`, transport.remoteAddress);
     const mqtt = this.config.mqtt;
-    const conn = new Connection(transport, channel, this, { beforeConnect: Math.min(mqtt.maxPacketSizeBeforeConnect, mqtt.maxPacketSize), afterConnect: mqtt.maxPacketSize }, mqtt.maxSocketBufferBytes);
+    const conn = new Connection(transport, channel, this.services, { beforeConnect: Math.min(mqtt.maxPacketSizeBeforeConnect, mqtt.maxPacketSize), afterConnect: mqtt.maxPacketSize }, mqtt.maxSocketBufferBytes);
     this.registry.add(conn);
     if (this.ingest.holding) transport.pause();
   }
@@ -334,76 +293,5 @@ export class BrokerNode extends EventEmitter implements ConnectionHost {
     this.decisions.recordSuppressed(now);
     if (this.ingest.holding) return;
     for (const conn of this.registry) conn.run(conn.channel.tick(now));
-  }
-
-  // ---------------------------------------------------------------------------
-  // ConnectionHost: what a connection's effects ask of the node
-
-  readonly turnBudgetSpent = (): boolean => this.ingest.turnBudgetSpent();
-
-  get deliveryBehind(): boolean {
-    return this.ingest.deliveryBehind;
-  }
-
-  pausedForDelivery(conn: Connection): void {
-    this.ingest.pausedForDelivery(conn);
-  }
-
-  resumeNextTurn(conn: Connection): void {
-    this.ingest.resumeNextTurn(conn);
-  }
-
-  authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void {
-    this.decisions.authenticate(conn, effect);
-  }
-
-  openSession(conn: Connection): void {
-    if (this.health.failed) return;
-    this.opener.open(conn).catch((err: Error) => {
-      if (err instanceof UndecodableRecord) this.fail('reading an offline queue', err);
-      this.log.error({ err, clientId: conn.channel.clientId }, 'could not open the session');
-      conn.run(conn.channel.close(null, `session could not be opened: ${err.message}`));
-    });
-  }
-
-  readLog(conn: Connection, effect: Extract<Effect, { type: 'read-log' }>): void {
-    this.pages.read(conn, effect);
-  }
-
-  routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void {
-    for (const r of effect.routes) this.routes.add(conn.channel.clientId, r.filter, r.qos, r.since);
-  }
-
-  routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void {
-    for (const f of effect.filters) this.routes.remove(conn.channel.clientId, f);
-  }
-
-  sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void {
-    const limit = this.config.mqtt.maxQueuedMessages;
-    if (!sendRetained(this.retained, conn, effect.subscriptions, limit)) {
-      this.limits.hit('mqtt.maxQueuedMessages', `a SUBSCRIBE matched more retained messages than one session queue holds (${limit})`, { clientId: conn.channel.clientId });
-    }
-  }
-
-  dropped(conn: Connection, count: number, reason: string): void {
-    this.drops.report(conn, count, reason);
-  }
-
-  limitHit(conn: Connection, limit: LimitName, detail: string): void {
-    this.limits.hit(limit, detail, { clientId: conn.channel.clientId || undefined, remote: conn.transport.remoteAddress });
-  }
-
-  closed(conn: Connection, reason: DisconnectReason | null, detail: string): void {
-    if (this.registry.remove(conn)) this.routes.removeClient(conn.channel.clientId);
-    if (conn.channel.session) this.stats.clientsConnected--;
-    this.drops.closed(conn, reason, detail);
-  }
-
-  countIn(bytes: number): void {
-    this.stats.bytesReceived += bytes;
-  }
-
-  countOut(bytes: number): void {
-    this.stats.bytesSent += bytes;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Runs the session projection and the subscription index over the session stream: folds each record as
+ * Runs the session projection over the session stream: folds each record as
  * the tail hands it over, tracks per partition how far it has folded, and lets
  * callers wait until a given record has been folded.
  */
@@ -8,12 +8,9 @@ import { BrokerEvent, ClientConnected, ClientDisconnected, isSessionEvent, Sessi
 import { LogRecord } from '../log/EventLog';
 import { UndecodableRecord } from '../log/UndecodableRecord';
 import { emptySessions, foldSession, SessionRecord, SessionsState } from '../../projections/SessionProjection';
-import { emptySubscriptionIndex, foldSubscriptions, indexSession, SubscriptionIndexState } from '../../projections/SubscriptionIndex';
 
 export class SessionFolder {
   readonly state: SessionsState = emptySessions();
-  /** Every session's subscriptions in one trie, folded from the same events. */
-  readonly subscriptions: SubscriptionIndexState = emptySubscriptionIndex();
   /** Next offset to fold, per session-stream partition. */
   readonly nextOffset: number[];
   /** Events folded by this instance (after any snapshot it was restored from). */
@@ -40,10 +37,7 @@ export class SessionFolder {
   }
 
   restore(partition: number, nextOffset: number, sessions: SessionRecord[]): void {
-    for (const s of sessions) {
-      this.state.set(s.clientId, s);
-      indexSession(this.subscriptions, s);
-    }
+    for (const s of sessions) this.state.set(s.clientId, s);
     this.nextOffset[partition] = nextOffset;
   }
 
@@ -53,7 +47,6 @@ export class SessionFolder {
     const effective = before !== undefined && before.connected && before.connectionId === (event as ClientDisconnected).connectionId;
     const will = before?.will ?? null;
     foldSession(this.state, event);
-    foldSubscriptions(this.subscriptions, event);
     if (event.type === 'client.connected') this.onConnected?.(event);
     else if (event.type === 'client.disconnected' && effective) this.onDisconnected?.(event, will);
   }

@@ -1,0 +1,125 @@
+/**
+ * What a connection's effects ask of the node (ConnectionHost), each handed to
+ * the piece whose job it is: authentication, session opening, pages of the
+ * log, routes, retained delivery, ingest control, limits and reports.
+ */
+import { RetainedState } from '../../projections/RetainedProjection';
+import { Effect } from '../channel/effects';
+import type { LimitName } from '../channel/limits';
+import { sendRetained } from '../delivery/RetainedDelivery';
+import { SessionPages } from '../delivery/SessionPages';
+import { DisconnectReason } from '../events/types';
+import { UndecodableRecord } from '../log/UndecodableRecord';
+import { Logger } from '../logger';
+import { LocalRoutes } from '../router/LocalRoutes';
+import { SessionOpener } from '../session/SessionOpener';
+import { Appender } from './Appender';
+import { ConnectDecisions } from './ConnectDecisions';
+import { Connection, ConnectionHost } from './Connection';
+import { ConnectionRegistry } from './ConnectionRegistry';
+import { ConnectionReports } from './ConnectionReports';
+import { IngestControl } from './IngestControl';
+import { LimitReporter } from './LimitReporter';
+import { NodeHealth } from './NodeHealth';
+import { Stats } from './Stats';
+
+export interface ConnectionServicesDeps {
+  log: Logger;
+  appender: Appender;
+  ingest: IngestControl;
+  decisions: ConnectDecisions;
+  opener: SessionOpener;
+  pages: SessionPages;
+  routes: LocalRoutes;
+  retained: RetainedState;
+  registry: ConnectionRegistry;
+  reports: ConnectionReports;
+  limits: LimitReporter;
+  stats: Stats;
+  health: NodeHealth;
+  /** mqtt.maxQueuedMessages: the most retained messages one SUBSCRIBE brings. */
+  maxQueuedMessages: number;
+  fail(what: string, err: unknown): void;
+}
+
+export class ConnectionServices implements ConnectionHost {
+  readonly log: Logger;
+  readonly appender: Appender;
+
+  constructor(private readonly d: ConnectionServicesDeps) {
+    this.log = d.log;
+    this.appender = d.appender;
+  }
+
+  get failed(): boolean {
+    return this.d.health.failed;
+  }
+
+  readonly turnBudgetSpent = (): boolean => this.d.ingest.turnBudgetSpent();
+
+  get deliveryBehind(): boolean {
+    return this.d.ingest.deliveryBehind;
+  }
+
+  pausedForDelivery(conn: Connection): void {
+    this.d.ingest.pausedForDelivery(conn);
+  }
+
+  resumeNextTurn(conn: Connection): void {
+    this.d.ingest.resumeNextTurn(conn);
+  }
+
+  authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void {
+    this.d.decisions.authenticate(conn, effect);
+  }
+
+  openSession(conn: Connection): void {
+    if (this.d.health.failed) return;
+    this.d.opener.open(conn).catch((err: Error) => {
+      if (err instanceof UndecodableRecord) this.d.fail('reading an offline queue', err);
+      this.log.error({ err, clientId: conn.channel.clientId }, 'could not open the session');
+      conn.run(conn.channel.close(null, `session could not be opened: ${err.message}`));
+    });
+  }
+
+  readLog(conn: Connection, effect: Extract<Effect, { type: 'read-log' }>): void {
+    this.d.pages.read(conn, effect);
+  }
+
+  routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void {
+    for (const r of effect.routes) this.d.routes.add(conn.channel.clientId, r.filter, r.qos, r.since);
+  }
+
+  routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void {
+    for (const f of effect.filters) this.d.routes.remove(conn.channel.clientId, f);
+  }
+
+  sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void {
+    const limit = this.d.maxQueuedMessages;
+    if (!sendRetained(this.d.retained, conn, effect.subscriptions, limit)) {
+      this.d.limits.hit('mqtt.maxQueuedMessages', `a SUBSCRIBE matched more retained messages than one session queue holds (${limit})`, { clientId: conn.channel.clientId });
+    }
+  }
+
+  dropped(conn: Connection, count: number, reason: string): void {
+    this.d.reports.report(conn, count, reason);
+  }
+
+  limitHit(conn: Connection, limit: LimitName, detail: string): void {
+    this.d.limits.hit(limit, detail, { clientId: conn.channel.clientId || undefined, remote: conn.transport.remoteAddress });
+  }
+
+  closed(conn: Connection, reason: DisconnectReason | null, detail: string): void {
+    if (this.d.registry.remove(conn)) this.d.routes.removeClient(conn.channel.clientId);
+    if (conn.channel.session) this.d.stats.clientsConnected--;
+    this.d.reports.closed(conn, reason, detail);
+  }
+
+  countIn(bytes: number): void {
+    this.d.stats.bytesReceived += bytes;
+  }
+
+  countOut(bytes: number): void {
+    this.d.stats.bytesSent += bytes;
+  }
+}
