@@ -4,8 +4,8 @@
  * them out in order, and the protocol's codec (protocol/Mqtt3Encoder) turns the
  * ones for the client into bytes.
  */
-import { AckKind, BrokerEvent, DisconnectReason, GrantedQoS, Positions, QoS } from '../events/types';
-import type { ConnectRefusal } from '../protocol/ConnectRefusal';
+import { BrokerEvent, DisconnectReason, Positions, QoS } from '../events/types';
+import type { ServerPacket } from '../protocol/ServerPacket';
 import type { Delivery } from '../session/Session';
 import type { LimitName } from './limits';
 
@@ -23,18 +23,8 @@ export interface RouteChange {
   since: Positions;
 }
 
-/** Effects that put something on the wire to the client. */
-export type ClientEffect =
-  /** The answer to CONNECT: accepted (refusal null) or why not. */
-  | { type: 'connack'; refusal: ConnectRefusal | null; sessionPresent: boolean }
-  /** PUBACK, PUBREC, PUBREL or PUBCOMP for a packet id. */
-  | { type: 'ack'; kind: AckKind; packetId: number }
-  /** The answer to SUBSCRIBE: one granted QoS (or refusal) per filter, in order [MQTT-3.8.4-5]. */
-  | { type: 'suback'; packetId: number; granted: GrantedQoS[] }
-  | { type: 'unsuback'; packetId: number }
-  | { type: 'pingresp' }
-  /** A message to the client (`packetId` 0 at QoS 0); DUP on a resend [MQTT-3.3.1-1]. */
-  | { type: 'publish'; delivery: Delivery; qos: QoS; packetId: number; dup: boolean };
+/** Effects that put something on the wire to the client (ServerPacket, with the session's Delivery). */
+export type ClientEffect = Exclude<ServerPacket, { type: 'publish' }> | { type: 'publish'; delivery: Delivery; qos: QoS; packetId: number; dup: boolean };
 
 export type Effect =
   | ClientEffect

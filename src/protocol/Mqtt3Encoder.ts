@@ -5,7 +5,7 @@
  * written directly; PUBLISH comes from PublishEncoder, shared by every
  * subscriber of a message.
  */
-import type { ClientEffect } from '../channel/effects';
+import type { ServerPacket } from './ServerPacket';
 import { mqtt3ConnackCode } from './ConnectRefusal';
 import { encodePublish } from './PublishEncoder';
 
@@ -33,7 +33,7 @@ function remainingLength(n: number): number[] {
   return out;
 }
 
-export function encodeMqtt3(effect: ClientEffect): Buffer {
+export function encodeMqtt3(effect: ServerPacket): Buffer {
   switch (effect.type) {
     case 'publish':
       return encodePublish(effect.delivery, effect.qos, effect.packetId, effect.dup);

@@ -59,8 +59,10 @@ describe('retained messages', () => {
     const late = await client('ret-clear-late');
     const lateGot = collect(late);
     await late.subscribeAsync('retclr/#', { qos: 1 });
-    await sleep(200);
-    expect(lateGot).toEqual([]);
+    // Retained messages come right after the SUBACK: a message published after it is the first one if there were none.
+    await pub.publishAsync('retclr/sentinel', 'live', { qos: 1 });
+    await waitFor(() => lateGot.length > 0, 'the sentinel');
+    expect(lateGot.map((g) => g.topic)).toEqual(['retclr/sentinel']);
   });
 
   test('a retained message at QoS 2 is sent at the subscription QoS when lower', async () => {
@@ -97,8 +99,11 @@ describe('will messages', () => {
     const got = await watcher('will/clean', 'will-watch-2');
     const c = await client('will-clean', { will: { topic: 'will/clean', payload: Buffer.from('x'), qos: 1, retain: false } });
     await c.endAsync();
-    await sleep(300);
-    expect(got).toEqual([]);
+    await waitFor(() => suite.broker.node.sessions.state.get('will-clean') === undefined, 'the disconnect to be recorded');
+    const s = await client('will-clean-sentinel');
+    await s.publishAsync('will/clean', 'sentinel', { qos: 1 });
+    await waitFor(() => got.length > 0, 'the sentinel');
+    expect(got.map((g) => g.payload)).toEqual(['sentinel']);
   });
 
   test('[MQTT-3.1.2-17] a will with retain set is kept as the retained message', async () => {
@@ -160,8 +165,10 @@ describe('will messages', () => {
     const second = await RawClient.connect(suite.broker.ports.tcp!);
     await second.handshake('taken');
     expect(await first.waitClosed()).toBe(true);
-    await sleep(300);
-    expect(got).toEqual([]);
+    second.send({ cmd: 'publish', topic: 'will/takeover', payload: Buffer.from('sentinel'), qos: 1, retain: false, dup: false, messageId: 1 });
+    await second.nextCmd('puback');
+    await waitFor(() => got.length > 0, 'the sentinel');
+    expect(got.map((g) => g.payload)).toEqual(['sentinel']);
     second.destroy();
   });
 
