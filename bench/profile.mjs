@@ -5,7 +5,8 @@
 // self time and the broker's own modules by inclusive time. The profile itself
 // is kept (path printed) for Chrome DevTools or speedscope.
 //
-//   node bench/profile.mjs [--qos 0|1] [--shape fan-in|fan-out|latency] [--seconds S]
+//   node bench/profile.mjs [--qos 0|1] [--shape fan-in|fan-out|latency] [--seconds S] [--open]
+// (--open: publishers paced only by their window, as the open-loop scenarios)
 // (latency: the latency scenario's QoS 1 flow at 2,000 msg/s)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,8 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
 const qos = Number(args.qos ?? 1);
 const shape = args.shape ?? 'fan-in';
 const seconds = Number(args.seconds ?? 10);
+const openLoop = process.argv.includes('--open');
+const heap = process.argv.includes('--heap');
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 const pinned = (cpu, cmd, argv) => (hasTaskset ? ['taskset', ['-c', String(cpu), cmd, ...argv]] : [cmd, argv]);
 
@@ -32,7 +35,7 @@ const freePort = () => new Promise((resolve) => {
 const dir = mkdtempSync(join(tmpdir(), 'mqlog-profile-'));
 const port = await freePort();
 writeFileSync(join(dir, 'config.json'), JSON.stringify({ dataDir: join(dir, 'data'), listeners: { tcp: { host: '127.0.0.1', port }, ws: { enabled: false } }, api: { enabled: false }, logging: { level: 'warn' } }));
-const [bcmd, bargs] = pinned(0, process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(root, 'bin', 'mqlog.js'), 'start', '--config', join(dir, 'config.json')]);
+const [bcmd, bargs] = pinned(0, process.execPath, [...(heap ? ['--heap-prof', `--heap-prof-dir=${dir}`, '--heap-prof-interval=65536'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]), join(root, 'bin', 'mqlog.js'), 'start', '--config', join(dir, 'config.json')]);
 const broker = spawn(bcmd, bargs, { stdio: ['ignore', 'inherit', 'inherit'] });
 for (let i = 0; i < 100; i++) {
   const up = await new Promise((r) => net.connect(port, '127.0.0.1').on('connect', function () { this.destroy(); r(true); }).on('error', () => r(false)));
@@ -42,12 +45,34 @@ for (let i = 0; i < 100; i++) {
 const spec =
   shape === 'latency'
     ? { workload: 'latency', runId: 'profile', pubPort: port, subPort: port, rate: 2000, warmupMs: 2000, measureMs: seconds * 1000 }
-    : { workload: 'throughput', runId: 'profile', pubPort: port, subPort: port, shape, qos, publishers: shape === 'fan-in' ? 10 : 1, subscribers: shape === 'fan-in' ? 1 : 100, cap: 500, warmupMs: 2000, measureMs: seconds * 1000 };
+    : { workload: 'throughput', runId: 'profile', pubPort: port, subPort: port, shape, qos, publishers: shape === 'fan-in' ? 10 : 1, subscribers: shape === 'fan-in' ? 1 : 100, cap: openLoop ? 1e15 : 500, warmupMs: 2000, measureMs: seconds * 1000 };
 const [lcmd, largs] = pinned(1, process.execPath, [join(root, 'bench', 'loadgen.mjs'), JSON.stringify(spec)]);
 const gen = spawnSync(lcmd, largs, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 const result = gen.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.type === 'result');
 broker.kill('SIGTERM');
 await new Promise((r) => broker.on('exit', r));
+if (heap) {
+  // Sampling heap profile: allocations (bytes sampled) by function, self.
+  const hfile = readdirSync(dir).find((f) => f.endsWith('.heapprofile'));
+  const hp = JSON.parse(readFileSync(join(dir, hfile), 'utf8'));
+  const bytes = new Map();
+  let all = 0;
+  const walk = (node) => {
+    const stack = [node];
+    while (stack.length) {
+      const n = stack.pop();
+      const self = (n.selfSize ?? 0);
+      all += self;
+      const name = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url ? n.callFrame.url.replace(/^.*\/(dist|node_modules)\//, '$1/') : ''}:${n.callFrame.lineNumber}`;
+      bytes.set(name, (bytes.get(name) ?? 0) + self);
+      for (const c of n.children ?? []) stack.push(c);
+    }
+  };
+  walk(hp.head);
+  console.log(`\n${result ? Math.round(result.rate).toLocaleString('en') : '?'} msg/s delivered under the heap profiler; allocations sampled, top 30 by self bytes:`);
+  for (const [name, b] of [...bytes].sort((a, b2) => b2[1] - a[1]).slice(0, 30)) console.log(`${((100 * b) / all).toFixed(1).padStart(5)}%  ${name}`);
+  process.exit(0);
+}
 const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
 

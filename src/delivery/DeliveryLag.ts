@@ -8,9 +8,11 @@
  *
  * So the node watches the sessions that have deliveries waiting. While one that
  * keeps up (it took something within `progressMs`) has had a message waiting
- * longer than `maxLagMs`, the node is behind: it stops reading from clients that
- * only publish (TCP backpressure, as a single-loop broker has), until every such
- * session is within half that lag again. A session that does not keep up (no
+ * longer than `maxLagMs`, or has more than a quarter of its queue bound waiting
+ * (ingest can outrun a time bound: a queue fills in less than `maxLagMs`), the
+ * node is behind: it stops reading from clients that only publish (TCP
+ * backpressure, as a single-loop broker has), until every such session is
+ * within half of both again. A session that does not keep up (no
  * progress, or messages waiting longer than `slowMs`) holds nobody back: its
  * queue is bounded, and past that it reads the log at its own pace.
  */
@@ -21,6 +23,8 @@ export interface DeliveryLagSettings {
   maxLagMs: number;
   /** mqtt.slowSubscriberMs: a subscriber whose messages wait longer than this is slow, not the node: it no longer counts. */
   slowMs: number;
+  /** mqtt.maxQueuedMessages: a session's queue bound. */
+  maxQueued: number;
 }
 
 export class DeliveryLag implements QueueWatch {
@@ -55,12 +59,13 @@ export class DeliveryLag implements QueueWatch {
    */
   check(now: number): boolean {
     const limit = this.behind ? this.settings.maxLagMs / 2 : this.settings.maxLagMs;
+    const queueLimit = this.behind ? this.settings.maxQueued / 8 : this.settings.maxQueued / 4;
     let behind = false;
     for (const s of this.waiting) {
       const since = s.oldestQueuedAt;
       if (since === null) continue;
       const lag = now - since;
-      if (lag <= limit || lag > this.settings.slowMs) continue;
+      if ((lag <= limit && s.queued <= queueLimit) || lag > this.settings.slowMs) continue;
       if (now - s.progressAt > this.progressMs) continue; // not taking anything: the client, not the node
       behind = true;
       break;

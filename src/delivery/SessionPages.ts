@@ -36,6 +36,7 @@ export class SessionPages {
     private readonly expired: (reader: PageReader, count: number) => void,
     private readonly undecodable: (err: UndecodableRecord) => void,
     private readonly logger: Logger,
+    private readonly counters: { logPagesRead: number; deliveriesFromLog: number },
   ) {}
 
   read(reader: PageReader, effect: Extract<Effect, { type: 'read-log' }>): void {
@@ -49,6 +50,8 @@ export class SessionPages {
       limit: effect.limit,
     }).then(
       (page) => {
+        this.counters.logPagesRead++;
+        this.counters.deliveriesFromLog += page.deliveries.length;
         if (page.expired > 0) this.expired(reader, page.expired);
         if (!reader.isClosed) reader.pageRead(page.deliveries, page.next, page.complete);
       },

@@ -112,7 +112,7 @@ export class BrokerNode extends EventEmitter {
     this.sessions = new SessionFolder(this.streams.sessions, config.log.sessionPartitions);
     this.limits = new LimitReporter(this.log.child({ component: 'limits' }), config.limits.logIntervalMs);
     this.registry = new ConnectionRegistry(config.limits);
-    this.deliveryLag = new DeliveryLag({ maxLagMs: mqtt.maxDeliveryLagMs, slowMs: mqtt.slowSubscriberMs });
+    this.deliveryLag = new DeliveryLag({ maxLagMs: mqtt.maxDeliveryLagMs, slowMs: mqtt.slowSubscriberMs, maxQueued: mqtt.maxQueuedMessages });
     this.ingest = new IngestControl(this.eventLog, this.deliveryLag, () => this.registry, this.log);
     this.drops = new ConnectionReports(this.stats, this.log);
     this.appender = new Appender(this.eventLog, this.streams, this.stats, this.ingest, (count, reason) => this.drops.report(null, count, reason));
@@ -133,7 +133,7 @@ export class BrokerNode extends EventEmitter {
     this.cluster = new ClusterDuties({ ...common, membership: this.membership, registry: this.registry, log: this.eventLog, streams: this.streams, audit, clock: this.clock, snapshots: config.snapshots });
     this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats);
     const expired = (reader: unknown, count: number) => this.drops.expired(reader as Connection, count);
-    this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log);
+    this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log, this.stats);
     const { appender, ingest, decisions, opener, pages, routes, retained, registry, drops: reports, limits, stats, health } = this;
     const fail = (what: string, err: unknown) => this.fail(what, err);
     this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });

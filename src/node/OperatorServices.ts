@@ -149,6 +149,9 @@ export class OperatorServices {
         { name: 'mqlog_bytes_received_total', help: 'Bytes received from clients', type: 'counter', value: s.bytesReceived },
         { name: 'mqlog_bytes_sent_total', help: 'Bytes sent to clients', type: 'counter', value: s.bytesSent },
         { name: 'mqlog_session_takeovers_refused_total', help: "CONNECTs refused because their client id names another user's session", type: 'counter', value: s.sessionTakeoversRefused },
+        { name: 'mqlog_log_pages_read_total', help: 'Pages of the message stream read for sessions (offline backlogs, subscribers catching up)', type: 'counter', value: s.logPagesRead },
+        { name: 'mqlog_deliveries_from_log_total', help: 'Deliveries read back from the log rather than handed over live', type: 'counter', value: s.deliveriesFromLog },
+        { name: 'mqlog_messages_expired_unread_total', help: 'Messages log retention deleted before a session read them', type: 'counter', value: s.messagesExpiredUnread },
         { name: 'mqlog_sessions_expired_total', help: 'Persistent sessions discarded after mqtt.sessionExpiryMs offline (by this node, the coordinator)', type: 'counter', value: s.sessionsExpired },
       );
       for (const limit of LIMIT_NAMES) {

@@ -14,6 +14,9 @@ export class Stats {
   protocolErrors = 0;
   /** CONNECTs refused because their client id names a session of another user. */
   sessionTakeoversRefused = 0;
+  /** Pages of the message stream read for sessions (backlogs, catching up), and the deliveries they brought. */
+  logPagesRead = 0;
+  deliveriesFromLog = 0;
   /** Messages deleted by log retention before a session read them. */
   messagesExpiredUnread = 0;
   /** Persistent sessions discarded after mqtt.sessionExpiryMs offline. */

@@ -72,6 +72,14 @@ export class Session {
   offlineUntil: Positions | null = null;
   /** A page read from the log is under way for this session. */
   reading = false;
+  /**
+   * Since when this connected session has been behind: its queue overflowed and
+   * it reads the log to catch up. Counted as delivery lag, like its queue's age
+   * (an offline backlog is not: a returning client's backlog is its own).
+   */
+  private behindSince: number | null = null;
+  /** Whether the watch has this session as waiting. */
+  private watched = false;
   /** Messages log retention deleted before this session read them. */
   expiredUnread = 0;
   /** The last time the client took something (an acknowledgement, or room on its socket). */
@@ -108,16 +116,27 @@ export class Session {
       this.queue.push(d);
       this.times.push(now);
     }
-    if (this.queue.length - this.head === 1) this.watch?.queueing(this);
+    if (!this.watched) this.updateWatch();
+  }
+
+  /** Tells the watch when the session starts or stops having deliveries waiting (queued, or behind in the log). */
+  private updateWatch(): void {
+    const waiting = this.head < this.queue.length || this.behindSince !== null;
+    if (waiting === this.watched) return;
+    this.watched = waiting;
+    if (waiting) this.watch?.queueing(this);
+    else this.watch?.drained(this);
   }
 
   get queued(): number {
     return this.queue.length - this.head;
   }
 
-  /** When the oldest waiting delivery was queued, or null when none waits. */
+  /** Since when the oldest waiting delivery has waited (in the queue, or in the log while behind), or null when none waits. */
   get oldestQueuedAt(): number | null {
-    return this.head < this.queue.length ? this.times[this.head] : null;
+    const queued = this.head < this.queue.length ? this.times[this.head] : null;
+    if (this.behindSince === null) return queued;
+    return queued === null || this.behindSince < queued ? this.behindSince : queued;
   }
 
   /**
@@ -135,6 +154,8 @@ export class Session {
     if (this.cursor) return 'lagging';
     if (this.queued >= this.maxQueued) {
       this.lagFrom(d, nodePosition());
+      this.behindSince = now;
+      this.updateWatch();
       return 'lagging';
     }
     this.push(d, now);
@@ -173,6 +194,10 @@ export class Session {
     for (const d of deliveries) this.push(d, now);
     this.reading = false;
     this.cursor = caughtUp ? null : next;
+    if (caughtUp && this.behindSince !== null) {
+      this.behindSince = null;
+      this.updateWatch();
+    }
     if (this.offlineUntil && (caughtUp || this.offlineUntil.every((o, p) => next[p] >= o))) this.offlineUntil = null;
   }
 
@@ -186,7 +211,7 @@ export class Session {
       this.queue = NO_DELIVERIES;
       this.times = NO_TIMES;
       this.head = 0;
-      this.watch?.drained(this);
+      this.updateWatch();
     } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.times = this.times.slice(this.head);
@@ -202,10 +227,11 @@ export class Session {
 
   /** The session ends: it no longer waits for anything. */
   close(): void {
-    if (this.queued > 0) this.watch?.drained(this);
     this.queue = NO_DELIVERIES;
     this.times = NO_TIMES;
     this.head = 0;
+    this.behindSince = null;
+    this.updateWatch();
   }
 
   /** A packet identifier not used by any open outbound exchange [MQTT-2.3.1-2]. */

@@ -153,7 +153,7 @@ describe('pages of the message stream', () => {
 });
 
 describe('the delivery lag: when the node holds publishers back', () => {
-  const settings = { maxLagMs: 50, slowMs: 1000 };
+  const settings = { maxLagMs: 50, slowMs: 1000, maxQueued: 100 };
   function waitingSince(lag: DeliveryLag, queuedAt: number, progressAt: number): Session {
     const s = new Session('c', 32, 100, lag);
     s.enqueue(d(1, 1), () => [10], queuedAt);
