@@ -96,6 +96,8 @@ export class BrokerNode extends EventEmitter {
   private readonly servers = new Listeners();
   private readonly ctx: ChannelContext;
   private timers: NodeJS.Timeout[] = [];
+  /** One object for every connection (idle memory per connection counts). */
+  private readonly packetLimits: { beforeConnect: number; afterConnect: number };
   private connectionCounter = 0;
   private readonly epoch = Date.now().toString(36);
   private stopping = false;
@@ -105,6 +107,7 @@ export class BrokerNode extends EventEmitter {
     super();
     const config = (this.config = options.config);
     const mqtt = config.mqtt;
+    this.packetLimits = { beforeConnect: Math.min(mqtt.maxPacketSizeBeforeConnect, mqtt.maxPacketSize), afterConnect: mqtt.maxPacketSize };
     this.log = options.logger;
     this.eventLog = options.log;
     this.access = options.access ?? accessControlFromConfig(config, this.log.child({ component: 'auth' }));
@@ -282,8 +285,7 @@ export class BrokerNode extends EventEmitter {
       return transport.destroy();
     }
     const channel = new Channel(this.ctx, `${this.nodeId}/${this.epoch}/${++this.connectionCounter}`, transport.remoteAddress);
-    const mqtt = this.config.mqtt;
-    const conn = new Connection(transport, channel, this.services, { beforeConnect: Math.min(mqtt.maxPacketSizeBeforeConnect, mqtt.maxPacketSize), afterConnect: mqtt.maxPacketSize }, mqtt.maxSocketBufferBytes);
+    const conn = new Connection(transport, channel, this.services, this.packetLimits, this.config.mqtt.maxSocketBufferBytes);
     this.registry.add(conn);
     if (this.ingest.holding) transport.pause();
   }
