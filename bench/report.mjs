@@ -84,7 +84,10 @@ function ratio(r, other) {
 }
 
 const TARGETS = {
-  'fanin-qos0': { text: '≥ 2× Aedes', check: (r, ref) => ref.aedes && { pass: r.value >= 2 * ref.aedes.value, got: `${times(r.value / ref.aedes.value)} Aedes` } },
+  'fanin-qos0': {
+    text: '≥ 2× Aedes, ≥ 1.0× Mosquitto',
+    check: (r, ref) => ref.aedes && ref.mosquitto && { pass: r.value >= 2 * ref.aedes.value && r.value >= ref.mosquitto.value, got: `${times(r.value / ref.aedes.value)} Aedes, ${times(r.value / ref.mosquitto.value)} Mosquitto` },
+  },
   'fanout-qos0': { text: '≥ 2× Aedes', check: (r, ref) => ref.aedes && { pass: r.value >= 2 * ref.aedes.value, got: `${times(r.value / ref.aedes.value)} Aedes` } },
   'fanin-qos1': { text: '≥ 1.2× Mosquitto', check: (r, ref) => ref.mosquitto && { pass: r.value >= 1.2 * ref.mosquitto.value, got: `${times(r.value / ref.mosquitto.value)} Mosquitto` } },
   latency: {
@@ -98,7 +101,8 @@ const TARGETS = {
     },
   },
   'fanin-qos1-open': { text: '≥ 1.0× Mosquitto, ≥ 0.9× accepted, drain ≤ 1 s', check: (r, ref) => openLoop(r, ref) },
-  'fanin-qos0-open': { text: '≥ 1.0× Mosquitto, ≥ 0.9× accepted, drain ≤ 1 s', check: (r, ref) => openLoop(r, ref) },
+  // QoS 0 open loop: the issue's target is delivery against Mosquitto; balance and drain are shown, not judged.
+  'fanin-qos0-open': { text: '≥ 1.0× Mosquitto', check: (r, ref) => openLoop(r, ref, false) },
   connections: { text: '≤ 6 KiB per connection', check: (r) => ({ pass: r.value <= 6, got: `${r.value.toFixed(2)} KiB` }) },
   restart: {
     text: '≤ 3 s with 1M events',
@@ -107,12 +111,12 @@ const TARGETS = {
 };
 
 /** Open loop: delivered while loaded against Mosquitto and against what mqlog itself accepted, and the drain. */
-function openLoop(r, ref) {
+function openLoop(r, ref, judgeBalance = true) {
   const m = ref.mosquitto;
   if (!m) return null;
   const balance = r.accepted ? r.value / r.accepted : null;
   const drainOk = r.drainMs !== null && r.drainMs <= 1000;
-  const pass = r.value >= m.value && balance !== null && balance >= 0.9 && drainOk;
+  const pass = r.value >= m.value && (!judgeBalance || (balance !== null && balance >= 0.9 && drainOk));
   return { pass, got: `${times(r.value / m.value)} Mosquitto, ${balance === null ? '—' : times(balance)} accepted, drain ${r.drainMs === null ? '—' : `${(r.drainMs / 1000).toFixed(2)} s`}` };
 }
 
@@ -127,7 +131,7 @@ const LOADGEN_BOUND = 0.9;
 const loadgenBound = (r) => r && r.loadgenCpu !== null && r.loadgenCpu !== undefined && r.loadgenCpu >= LOADGEN_BOUND && r.scenario.id !== 'connections';
 
 /** The reference brokers (Aedes, Mosquitto) a target compares with. */
-const REFERENCES = { 'fanin-qos0': ['aedes'], 'fanout-qos0': ['aedes'], 'fanin-qos1': ['mosquitto'], 'fanin-qos1-open': ['mosquitto'], 'fanin-qos0-open': ['mosquitto'], latency: ['mosquitto'] };
+const REFERENCES = { 'fanin-qos0': ['aedes', 'mosquitto'], 'fanout-qos0': ['aedes'], 'fanin-qos1': ['mosquitto'], 'fanin-qos1-open': ['mosquitto'], 'fanin-qos0-open': ['mosquitto'], latency: ['mosquitto'] };
 
 /** PASS / MISS / n/a with the reasons, for an mqlog row; null for the others. */
 function verdict(r, ref) {
