@@ -194,6 +194,7 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       return state;
     }
     case 'access.decided':
+    case 'message.dropped':
       return state; // audit only
     default: {
       const unknown: never = event;

@@ -7,6 +7,7 @@
  *   mqlog audit [filters] | mqlog replay [options] | mqlog archiver [--config FILE]
  *   mqlog --help | --version
  */
+import { VERSION } from './version';
 import { join } from 'path';
 import { ConfigError, loadConfig } from './config';
 import { createBroker } from './index';
@@ -347,7 +348,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (one(flags, 'version') || command[0] === 'version') {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    process.stdout.write(`${(require('../../package.json') as { version: string }).version}\n`);
+    process.stdout.write(`${VERSION}\n`);
     return 0;
   }
   switch (command[0]) {

@@ -3,7 +3,7 @@
  * the record's log position, so indexing the same record twice (a re-run after
  * a crash) finds the document already there instead of adding a second.
  */
-import { DisconnectReason, BrokerEvent, MessageOrigin } from '../../src/events/types';
+import { BrokerEvent, DISCONNECT_REASON_NAMES, MessageOrigin } from '../../src/events/types';
 import { ORIGIN_NAMES, utf8OrNull } from '../../src/history/HistoryMessage';
 import { IndexFamily, indexFor } from './ArchiveIndices';
 
@@ -40,16 +40,7 @@ export function topicPath(topic: string): string[] {
   return out;
 }
 
-const REASONS: Record<DisconnectReason, string> = {
-  [DisconnectReason.Normal]: 'normal',
-  [DisconnectReason.KeepaliveTimeout]: 'keepalive_timeout',
-  [DisconnectReason.Takeover]: 'takeover',
-  [DisconnectReason.ProtocolError]: 'protocol_error',
-  [DisconnectReason.ServerShutdown]: 'server_shutdown',
-  [DisconnectReason.ConnectionLost]: 'connection_lost',
-  [DisconnectReason.NodeFailure]: 'node_failure',
-  [DisconnectReason.NotAuthorized]: 'not_authorized',
-};
+const REASONS = DISCONNECT_REASON_NAMES;
 
 /**
  * The document for an event, or null for what the archive leaves out: replays
@@ -135,6 +126,10 @@ export function archiveDocument(prefix: string, event: BrokerEvent, pos: LogPosi
         },
         event.timestamp,
       );
+    case 'message.dropped':
+      return events({ client_id: event.clientId, node: event.nodeId, count: event.count, reason: event.reason, detail: event.detail }, event.timestamp);
+    case 'operator.action':
+      return events({ username: event.actor, remote_address: event.ip, node: event.nodeId, action: event.action, target: event.target, detail: event.detail }, event.timestamp);
     default:
       return null;
   }

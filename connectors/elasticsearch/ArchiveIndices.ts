@@ -60,6 +60,9 @@ const MAPPINGS: Record<IndexFamily, Record<string, unknown>> = {
     allowed: { type: 'boolean' },
     code: { type: 'integer' },
     source: { type: 'keyword' },
+    count: { type: 'integer' },
+    target: { type: 'keyword' },
+    detail: { type: 'text' },
   },
 };
 

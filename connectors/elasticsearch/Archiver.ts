@@ -78,7 +78,7 @@ export class Archiver {
   private async run(): Promise<void> {
     const { settings, client, logger } = this.o;
     await this.retrying('putting the index templates', () => putIndexTemplates(client, settings.indexPrefix, settings.replicas));
-    for (const stream of [this.o.streams.messages, this.o.streams.sessions]) {
+    for (const stream of [this.o.streams.messages, this.o.streams.sessions, this.o.streams.audit]) {
       const n = this.o.log.partitionCount(stream);
       const at: number[] = [];
       for (let p = 0; p < n; p++) {

@@ -1,14 +1,14 @@
 /**
- * The HTTP API: message history, replays, node and archiver status under
- * /api/v1 (HTTP Basic, `api.username`/`api.password`), Prometheus metrics on
- * /metrics. Routes are small handlers (routes/); this file only moves bytes,
- * checks credentials and turns errors into statuses with a message.
+ * The HTTP API under /api/v1 (HTTP Basic for admins, Bearer for API keys: see
+ * ApiAccess), Prometheus metrics on /metrics, the dashboard's files on /. Routes
+ * are small handlers (routes/); this file only moves bytes, checks credentials
+ * and turns errors into statuses with a message.
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import { AddressInfo } from 'net';
-import { constantTimeEqual } from '../../auth/passwordHash';
 import { BadRequest } from '../history/HistoryQuery';
 import { Logger } from '../logger';
+import type { Actor, ApiAccess } from './ApiAccess';
 
 export class NotFound extends Error {
   constructor(message: string) {
@@ -43,32 +43,44 @@ export interface ApiRequest {
   query: URLSearchParams;
   /** Parsed JSON body (undefined when there is none). */
   body: unknown;
+  /** Who called (null on open routes). */
+  actor: Actor | null;
+  /** The caller's address. */
+  ip: string;
 }
 
 export interface ApiResponse {
   status: number;
   /** Seconds, for a 429. */
   retryAfter?: number;
-  /** JSON-encoded unless `text` is set. */
+  /** JSON-encoded unless `text` or `stream` is set. */
   json?: unknown;
-  text?: string;
+  text?: string | Buffer;
   contentType?: string;
+  /** A long-lived response (server-sent events): called with the raw response, which it owns from then on. */
+  stream?: (res: ServerResponse) => void;
 }
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path with `:param` segments, e.g. /api/v1/replay/:id */
   path: string;
-  /** Open routes skip authentication (/metrics with api.metrics.open). */
+  /** One line for the OpenAPI description. */
+  summary: string;
+  /** Query parameters it reads (OpenAPI), name → description. */
+  query?: Record<string, string>;
+  /** JSON body it takes (OpenAPI), field → description. */
+  body?: Record<string, string>;
+  /** Open routes skip authentication (/metrics with api.metrics.open, the dashboard's files). */
   open?: boolean;
+  /** Left out of the OpenAPI description (the dashboard's files). */
+  hidden?: boolean;
   handle(req: ApiRequest): Promise<ApiResponse> | ApiResponse;
 }
 
 export interface ApiSettings {
   host: string;
   port: number;
-  username: string;
-  password: string;
   /** Failed logins per address within `windowMs` before it is refused (429) for `lockoutMs`. */
   rateLimit: { maxFailuresPerIp: number; windowMs: number; lockoutMs: number };
 }
@@ -88,9 +100,12 @@ export class ApiServer {
   constructor(
     private readonly settings: ApiSettings,
     private readonly routes: Route[],
+    private readonly access: ApiAccess,
     private readonly log: Logger,
     /** Told when the failed-login limit locks an address out (metrics). */
     private readonly onLockout: (detail: string) => void = () => undefined,
+    /** Told of every answered request: the route's path pattern (or 'unmatched'), method, status. */
+    private readonly onRequest: (route: string, method: string, status: number) => void = () => undefined,
   ) {}
 
   async listen(): Promise<number> {
@@ -116,21 +131,35 @@ export class ApiServer {
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let out: ApiResponse;
+    const matched = { route: 'unmatched' };
     try {
-      out = await this.dispatch(req);
+      out = await this.dispatch(req, matched);
     } catch (err) {
       out = errorResponse(err as Error);
       if (out.status >= 500) this.log.error({ err, method: req.method, url: req.url }, 'API request failed');
     }
-    if (out.status === 401) res.setHeader('www-authenticate', 'Basic realm="mqlog"');
+    this.onRequest(matched.route, req.method ?? '', out.status);
+    if (out.stream) return out.stream(res);
+    // Browsers ask for credentials themselves only on the API's own 401s, never for the dashboard's fetches.
+    if (out.status === 401 && !req.headers['x-requested-with']) res.setHeader('www-authenticate', 'Basic realm="mqlog"');
     if (out.retryAfter !== undefined) res.setHeader('retry-after', String(out.retryAfter));
     const body = out.text ?? JSON.stringify(out.json ?? null);
-    res.writeHead(out.status, { 'content-type': out.contentType ?? 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(out.status, {
+      'content-type': out.contentType ?? 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+    });
     res.end(body);
   }
 
-  private async dispatch(req: IncomingMessage): Promise<ApiResponse> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  private async dispatch(req: IncomingMessage, matched: { route: string }): Promise<ApiResponse> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      throw new BadRequest('malformed request URL');
+    }
     const parts = url.pathname.split('/').filter(Boolean);
     let pathMatched = false;
     for (const route of this.routes) {
@@ -138,12 +167,16 @@ export class ApiServer {
       if (!params) continue;
       pathMatched = true;
       if (route.method !== req.method) continue;
+      matched.route = route.path;
+      const ip = req.socket.remoteAddress ?? 'unknown';
+      let actor: Actor | null = null;
       if (!route.open) {
-        const refusal = this.checkCredentials(req);
-        if (refusal) return refusal;
+        const checked = await this.checkCredentials(req, ip);
+        if ('status' in checked) return checked;
+        actor = checked;
       }
       const body = await readJson(req);
-      return route.handle({ method: req.method, params, query: url.searchParams, body });
+      return route.handle({ method: req.method, params, query: url.searchParams, body, actor, ip });
     }
     if (pathMatched) return { status: 405, json: { error: `method ${req.method} not allowed on ${url.pathname}` } };
     return { status: 404, json: { error: `no such endpoint: ${url.pathname}` } };
@@ -154,8 +187,7 @@ export class ApiServer {
    * its address failed `rateLimit.maxFailuresPerIp` times within the window (it is
    * then refused without a check until the lockout ends, right credentials or not).
    */
-  private checkCredentials(req: IncomingMessage): ApiResponse | null {
-    const ip = req.socket.remoteAddress ?? 'unknown';
+  private async checkCredentials(req: IncomingMessage, ip: string): Promise<ApiResponse | Actor> {
     const now = Date.now();
     const entry = this.failures.get(ip);
     if (entry && entry.lockedUntil > now) {
@@ -163,9 +195,10 @@ export class ApiServer {
       const retryAfter = Math.ceil((entry.lockedUntil - now) / 1000);
       return { status: 429, json: { error: `too many failed logins from ${ip}: try again in ${retryAfter} s` }, retryAfter };
     }
-    if (this.authorized(req)) return null;
+    const actor = await this.access.authenticate(req.headers.authorization);
+    if (actor) return actor;
     if (req.headers.authorization) this.loginFailed(ip, now);
-    return { status: 401, json: { error: 'authentication required (HTTP Basic, api.username / api.password)' } };
+    return { status: 401, json: { error: 'authentication required (HTTP Basic as an admin user, or Bearer with an API key)' } };
   }
 
   private loginFailed(ip: string, now: number): void {
@@ -184,13 +217,6 @@ export class ApiServer {
       this.onLockout(`API logins from ${ip} refused for ${limit.lockoutMs} ms after ${limit.maxFailuresPerIp} failures`);
     }
   }
-
-  private authorized(req: IncomingMessage): boolean {
-    const header = req.headers.authorization ?? '';
-    if (!header.startsWith('Basic ')) return false;
-    const given = Buffer.from(header.slice(6), 'base64');
-    return constantTimeEqual(given, Buffer.from(`${this.settings.username}:${this.settings.password}`));
-  }
 }
 
 function matchPath(pattern: string, parts: string[]): string[] | null {
@@ -198,8 +224,13 @@ function matchPath(pattern: string, parts: string[]): string[] | null {
   if (want.length !== parts.length) return null;
   const params: string[] = [];
   for (let i = 0; i < want.length; i++) {
-    if (want[i].startsWith(':')) params.push(decodeURIComponent(parts[i]));
-    else if (want[i] !== parts[i]) return null;
+    if (want[i].startsWith(':')) {
+      try {
+        params.push(decodeURIComponent(parts[i]));
+      } catch {
+        throw new BadRequest(`malformed percent-encoding in ${want[i].slice(1)}`);
+      }
+    } else if (want[i] !== parts[i]) return null;
   }
   return params;
 }

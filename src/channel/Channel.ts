@@ -297,8 +297,8 @@ export class Channel {
     const taken = session.enqueue(d, this.ctx.position, this.ctx.now());
     if (taken === 'lagging') return [];
     if (taken === 'full') {
-      const reason = `queue full (mqtt.maxQueuedMessages ${this.settings.maxQueuedMessages}): retained message not sent`;
-      return [{ type: 'dropped', count: 1, reason }, { type: 'limit', limit: 'mqtt.maxQueuedMessages', detail: reason }];
+      const detail = `queue full (mqtt.maxQueuedMessages ${this.settings.maxQueuedMessages}): retained message not sent`;
+      return [{ type: 'dropped', count: 1, reason: 'queue_full', detail }, { type: 'limit', limit: 'mqtt.maxQueuedMessages', detail }];
     }
     return this.pump(room);
   }
@@ -393,6 +393,13 @@ export class Channel {
     if (this.state === 'closed') return [];
     if (this.state !== 'connected') return this.close(null, 'taken over before CONNACK');
     return this.end(DisconnectReason.Takeover, 'session taken over by a new connection', false);
+  }
+
+  /** An operator ended the connection (API kick): like a lost connection, the will is published. */
+  kicked(): Effect[] {
+    if (this.state === 'closed') return [];
+    if (this.state !== 'connected') return this.close(null, 'kicked by an operator before CONNACK');
+    return this.end(DisconnectReason.Kicked, 'kicked by an operator', true);
   }
 
   /** The broker is stopping; the session continues when the client reconnects, so no will. */

@@ -4,7 +4,7 @@
  * them out in order, and the protocol's codec (protocol/Mqtt3Encoder) turns the
  * ones for the client into bytes.
  */
-import { BrokerEvent, DisconnectReason, Positions, QoS } from '../events/types';
+import { BrokerEvent, DisconnectReason, DropReason, Positions, QoS } from '../events/types';
 import type { ServerPacket } from '../protocol/ServerPacket';
 import type { Delivery } from '../session/Session';
 import type { LimitName } from './limits';
@@ -55,7 +55,7 @@ export type Effect =
    */
   | { type: 'read-log'; from: Positions; limit: number; offlineUntil: Positions | null }
   /** Messages this session could not take; counted and logged. */
-  | { type: 'dropped'; count: number; reason: string }
+  | { type: 'dropped'; count: number; reason: DropReason; detail: string }
   /** A configured limit refused something; counted in metrics, logged at most once per interval. */
   | { type: 'limit'; limit: LimitName; detail: string }
   /** Close the network connection. `detail` is logged once. */

@@ -38,6 +38,8 @@ export class LiveFanOut {
     /** The node's delivery position, per partition: advanced as records are handed over. */
     private readonly position: number[],
     private readonly counters: FanOutCounters,
+    /** Told of every message's topic (the busiest-topics view). */
+    private readonly topics: { count(topic: string): void } = { count: () => undefined },
   ) {}
 
   /** The tail handler of one message partition. A record that cannot be decoded stops the tail, named. */
@@ -57,6 +59,7 @@ export class LiveFanOut {
     const local = r.local as MessagePublished | undefined;
     const topic = local !== undefined ? local.topic : r.key.toString('utf8');
     this.counters.messagesScanned++;
+    this.topics.count(topic);
     const matches = this.routes.match(topic, partition, r.offset, this.matchScratch);
     if (matches.size === 0) return; // skipped by key, never decoded
     this.counters.messagesRouted++;

@@ -14,6 +14,7 @@ import {
   AckKind,
   BrokerEvent,
   DisconnectReason,
+  DROP_REASONS,
   GrantedQoS,
   MessageOrigin,
   MessagePublished,
@@ -27,10 +28,11 @@ import {
 /**
  * Version 2 added the publisher's username and address and the delivery target
  * to `message.published`; version 3 added `foreignTakeover` to `client.connected`
- * and the `session.expired` event. Every other event is laid out as in version 1,
- * and older records stay readable.
+ * and the `session.expired` event; version 4 added `message.dropped` and
+ * `operator.action`. Every other event is laid out as in version 1, and older
+ * records stay readable.
  */
-export const EVENT_FORMAT_VERSION = 3;
+export const EVENT_FORMAT_VERSION = 4;
 const OLDEST_READABLE_VERSION = 1;
 
 function readVersion(r: BinaryReader): number {
@@ -52,6 +54,8 @@ const TAG = {
   'node.heartbeat': 8,
   'access.decided': 9,
   'session.expired': 11,
+  'message.dropped': 12,
+  'operator.action': 13,
 } as const satisfies Record<BrokerEvent['type'], number>;
 
 /**
@@ -137,7 +141,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
       w.string(event.clientId)
         .string(event.connectionId)
         .string(event.nodeId)
-        .u8(enumByte(event.reason, DisconnectReason.NotAuthorized, 'disconnect reason'))
+        .u8(enumByte(event.reason, DisconnectReason.Kicked, 'disconnect reason'))
         .bool(event.willPublished)
         .varuintArray(event.servedUpTo)
         .varuint(event.timestamp);
@@ -199,6 +203,17 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .string(event.reason)
         .string(event.nodeId)
         .varuint(event.timestamp);
+      break;
+    case 'message.dropped':
+      w.string(event.clientId)
+        .varuint(event.count)
+        .u8(enumByte(DROP_REASONS.indexOf(event.reason), DROP_REASONS.length - 1, 'drop reason'))
+        .string(event.detail)
+        .string(event.nodeId)
+        .varuint(event.timestamp);
+      break;
+    case 'operator.action':
+      w.string(event.actor).string(event.ip).string(event.action).string(event.target).string(event.detail).string(event.nodeId).varuint(event.timestamp);
       break;
     default: {
       const unknown: never = event;
@@ -313,7 +328,7 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         clientId: r.string('client id'),
         connectionId: r.string('connection id'),
         nodeId: r.string('node id'),
-        reason: readEnum<DisconnectReason>(r, DisconnectReason.NotAuthorized, 'disconnect reason'),
+        reason: readEnum<DisconnectReason>(r, DisconnectReason.Kicked, 'disconnect reason'),
         willPublished: r.bool('will published'),
         servedUpTo: r.varuintArray('served position'),
         timestamp: r.varuint('timestamp'),
@@ -430,6 +445,28 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
       };
       break;
     }
+    case TAG['message.dropped']: {
+      if (version < 4) throw new DecodeError(`message.dropped in a version ${version} record`);
+      const clientId = r.string('client id');
+      const count = r.varuint('count');
+      const reason = r.u8('drop reason');
+      if (reason >= DROP_REASONS.length) throw new DecodeError(`unknown drop reason ${reason}`);
+      event = { type: 'message.dropped', clientId, count, reason: DROP_REASONS[reason], detail: r.string('detail'), nodeId: r.string('node id'), timestamp: r.varuint('timestamp') };
+      break;
+    }
+    case TAG['operator.action']:
+      if (version < 4) throw new DecodeError(`operator.action in a version ${version} record`);
+      event = {
+        type: 'operator.action',
+        actor: r.string('actor'),
+        ip: r.string('ip'),
+        action: r.string('action'),
+        target: r.string('target'),
+        detail: r.string('detail'),
+        nodeId: r.string('node id'),
+        timestamp: r.varuint('timestamp'),
+      };
+      break;
     case TAG['node.heartbeat']:
       event = { type: 'node.heartbeat', nodeId: r.string('node id'), startedAt: r.varuint('started at'), timestamp: r.varuint('timestamp') };
       break;

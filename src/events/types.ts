@@ -48,7 +48,22 @@ export enum DisconnectReason {
   NodeFailure = 6,
   /** The client did what its access rules forbid and the broker is configured to disconnect it for that. */
   NotAuthorized = 7,
+  /** An operator ended the connection through the API. */
+  Kicked = 8,
 }
+
+/** Names of the disconnect reasons for people and indexes (the archive, the API). */
+export const DISCONNECT_REASON_NAMES: Readonly<Record<DisconnectReason, string>> = {
+  [DisconnectReason.Normal]: 'normal',
+  [DisconnectReason.KeepaliveTimeout]: 'keepalive_timeout',
+  [DisconnectReason.Takeover]: 'takeover',
+  [DisconnectReason.ProtocolError]: 'protocol_error',
+  [DisconnectReason.ServerShutdown]: 'server_shutdown',
+  [DisconnectReason.ConnectionLost]: 'connection_lost',
+  [DisconnectReason.NodeFailure]: 'node_failure',
+  [DisconnectReason.NotAuthorized]: 'not_authorized',
+  [DisconnectReason.Kicked]: 'kicked',
+};
 
 /** Where a published message came from. Numeric values are part of the encoding. */
 export enum MessageOrigin {
@@ -247,7 +262,49 @@ export interface NodeHeartbeat {
   timestamp: number;
 }
 
+/**
+ * Why a message was not delivered to a session. Values are part of the
+ * encoding (by position): append only. Bounded on purpose: metrics label by it.
+ */
+export const DROP_REASONS = ['queue_full', 'acl_denied', 'expired', 'too_large', 'retention', 'log_congested'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/**
+ * Messages one client lost, and why: the first drop of a burst at once, then at
+ * most one event per second per connection with the count (so a client that
+ * cannot keep up costs the log one record a second, not one per message).
+ */
+export interface MessagesDropped {
+  type: 'message.dropped';
+  clientId: string;
+  count: number;
+  reason: DropReason;
+  detail: string;
+  nodeId: string;
+  timestamp: number;
+}
+
+/**
+ * Something an operator did through the API (publish, kick, discard a session,
+ * delete a retained message, add an admin or API key): the audit trail covers
+ * operators too. Never holds a password or a key.
+ */
+export interface OperatorAction {
+  type: 'operator.action';
+  /** Admin user name, or `key:<name>` for an API key. */
+  actor: string;
+  ip: string;
+  action: string;
+  /** What it acted on (client id, topic, user name), '' when nothing in particular. */
+  target: string;
+  detail: string;
+  nodeId: string;
+  timestamp: number;
+}
+
 export type BrokerEvent =
+  | OperatorAction
+  | MessagesDropped
   | NodeHeartbeat
   | AccessDecided
   | ClientConnected
@@ -262,8 +319,8 @@ export type BrokerEvent =
 export type BrokerEventType = BrokerEvent['type'];
 
 /** Events that belong to one client's session, keyed (and partitioned) by client id. */
-export type SessionEvent = Exclude<BrokerEvent, MessagePublished | NodeHeartbeat>;
+export type SessionEvent = Exclude<BrokerEvent, MessagePublished | NodeHeartbeat | OperatorAction>;
 
 export function isSessionEvent(event: BrokerEvent): event is SessionEvent {
-  return event.type !== 'message.published' && event.type !== 'node.heartbeat';
+  return event.type !== 'message.published' && event.type !== 'node.heartbeat' && event.type !== 'operator.action';
 }

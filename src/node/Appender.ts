@@ -6,7 +6,7 @@
  * metrics count, sheds QoS 0 publishes while the log is congested, and counts
  * each append against the turn's budget (IngestControl).
  */
-import { BrokerEvent } from '../events/types';
+import { AccessDecided, BrokerEvent, DropReason } from '../events/types';
 import { EventLog, RecordPosition } from '../log/EventLog';
 import { recordsFor } from './EventRouting';
 import { IngestControl } from './IngestControl';
@@ -20,7 +20,9 @@ export class Appender {
     private readonly stats: Stats,
     private readonly ingest: IngestControl,
     /** Told of QoS 0 publishes shed because the log is congested. */
-    private readonly shed: (count: number, reason: string) => void,
+    private readonly shed: (count: number, reason: DropReason, detail: string) => void,
+    /** Told of each append once durable: milliseconds it took, records in it (metrics). */
+    private readonly appended: (ms: number, records: number) => void = () => undefined,
   ) {}
 
   /**
@@ -31,22 +33,36 @@ export class Appender {
   submit(events: BrokerEvent[], done: (err: Error | null) => void): void {
     const counted = events.length;
     for (const e of events) {
-      if (e.type === 'message.published') this.stats.messagesReceived++;
-      else if (e.type === 'access.decided' && e.action === 'publish') this.stats.publishDenied++;
+      if (e.type === 'message.published') this.stats.received(e.qos);
+      else if (e.type === 'access.decided') this.countDecision(e);
     }
     if (this.log.congested) {
       const kept = events.filter((e) => e.type !== 'message.published' || e.qos > 0);
-      if (kept.length < events.length) this.shed(events.length - kept.length, 'log congested: QoS 0 publish shed');
+      if (kept.length < events.length) this.shed(events.length - kept.length, 'log_congested', 'log congested: QoS 0 publish shed');
       events = kept;
     }
     this.ingest.countEvents(Math.max(1, counted));
-    if (events.length) this.log.submit(recordsFor(events, this.streams), done);
-    else queueMicrotask(() => done(null));
+    if (!events.length) return queueMicrotask(() => done(null));
+    const records = recordsFor(events, this.streams);
+    const started = performance.now();
+    this.log.submit(records, (err) => {
+      this.appended(performance.now() - started, records.length);
+      done(err);
+    });
   }
 
   /** Appends the node's own events; resolves once they are durable, with where each record landed. */
   append(events: BrokerEvent[]): Promise<RecordPosition[]> {
     this.ingest.countEvents(events.length);
+    for (const e of events) if (e.type === 'access.decided') this.countDecision(e);
     return this.log.append(recordsFor(events, this.streams));
+  }
+
+  private countDecision(e: AccessDecided): void {
+    if (e.action === 'connect') this.stats.authDecided(e.source, e.allowed);
+    else if (e.action === 'publish' && !e.allowed) {
+      this.stats.publishDenied++;
+      this.stats.dropped('acl_denied', 1);
+    }
   }
 }

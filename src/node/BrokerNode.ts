@@ -39,6 +39,9 @@ import { LimitReporter } from './LimitReporter';
 import { ListeningPorts, Listeners } from './Listeners';
 import { Membership } from './Membership';
 import { HealthReport, NodeHealth } from './NodeHealth';
+import { NodeManagement } from './NodeManagement';
+import { NodeMetrics } from './NodeMetrics';
+import { TopicRates } from './TopicRates';
 import { OperatorServices } from './OperatorServices';
 import { ProjectionTails } from './ProjectionTails';
 import { RefusedLoginAudit } from './RefusedLoginAudit';
@@ -66,6 +69,11 @@ export class BrokerNode extends EventEmitter {
   readonly log: Logger;
   readonly eventLog: EventLog;
   readonly stats = new Stats();
+  /** Prometheus metrics (GET /metrics). */
+  readonly metrics = new NodeMetrics();
+  /** What the management API reads and does (clients, retained, nodes, history, publish). */
+  readonly management: NodeManagement;
+  private readonly topicRates = new TopicRates();
   readonly streams: StreamLayout;
   nodeId = '';
   readonly sessions: SessionFolder;
@@ -117,8 +125,8 @@ export class BrokerNode extends EventEmitter {
     this.registry = new ConnectionRegistry(config.limits);
     this.deliveryLag = new DeliveryLag({ maxLagMs: mqtt.maxDeliveryLagMs, slowMs: mqtt.slowSubscriberMs, maxQueued: mqtt.maxQueuedMessages });
     this.ingest = new IngestControl(this.eventLog, this.deliveryLag, () => this.registry, this.log);
-    this.drops = new ConnectionReports(this.stats, this.log);
-    this.appender = new Appender(this.eventLog, this.streams, this.stats, this.ingest, (count, reason) => this.drops.report(null, count, reason));
+    this.drops = new ConnectionReports(this.stats, this.log, (event) => void this.appender.append([event]).catch(() => undefined), () => this.nodeId);
+    this.appender = new Appender(this.eventLog, this.streams, this.stats, this.ingest, (count, reason, detail) => this.drops.report(null, count, reason, detail), (ms, n) => this.metrics.appended(ms, n));
     this.membership = new Membership(() => this.nodeId, Date.now(), config.cluster, this.log);
     const audit = new RefusedLoginAudit(config.auth.audit);
     const common = { sessions: this.sessions, appender: this.appender, stats: this.stats, logger: this.log, nodeId: () => this.nodeId };
@@ -134,13 +142,20 @@ export class BrokerNode extends EventEmitter {
       opened: () => this.stats.clientConnected(),
     });
     this.cluster = new ClusterDuties({ ...common, membership: this.membership, registry: this.registry, log: this.eventLog, streams: this.streams, audit, clock: this.clock, snapshots: config.snapshots });
-    this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats);
+    this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats, this.topicRates);
     const expired = (reader: unknown, count: number) => this.drops.expired(reader as Connection, count);
     this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log, this.stats);
     const { appender, ingest, decisions, opener, pages, routes, retained, registry, drops: reports, limits, stats, health } = this;
     const fail = (what: string, err: unknown) => this.fail(what, err);
     this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });
     this.projections = new ProjectionTails(this.eventLog, (what, err) => this.fail(`${what} stopped`, err));
+    this.management = new NodeManagement({
+      ...{ config, log: this.eventLog, streams: this.streams, sessions: this.sessions, retained: this.retained, routes: this.routes, registry: this.registry, appender: this.appender },
+      ...{ stats: this.stats, reports: this.drops, membership: this.membership, access: this.access, topics: this.topicRates, position: this.position },
+      nodeId: () => this.nodeId,
+      health: () => this.healthReport(),
+      deliveryLagMs: () => this.deliveryLag.lagMs(Date.now()),
+    });
     const node = this;
     this.ctx = {
       get nodeId() {
@@ -180,6 +195,7 @@ export class BrokerNode extends EventEmitter {
     }
     await this.cluster.heartbeat();
     await this.cluster.closeFailedSessions(true);
+    this.metrics.rebuilt(Date.now() - t0);
     this.log.info({ nodeId: this.nodeId, sessions: this.sessions.state.size, retained: this.retained.size, snapshots: restored.length, replayedSessionEvents: replayed, ms: Date.now() - t0 }, 'projections rebuilt from the log');
     const ports = await this.servers.open(this.config, (t) => this.accept(t));
     this.operator = new OperatorServices({ config: this.config, log: this.eventLog, streams: this.streams, nodeId: this.nodeId, logger: this.log, node: this });
@@ -270,6 +286,19 @@ export class BrokerNode extends EventEmitter {
     return this.registry.size;
   }
 
+  /** Open connections by transport (tcp, tls, ws, wss). */
+  connectionsByTransport(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const conn of this.registry) out.set(conn.transport.kind, (out.get(conn.transport.kind) ?? 0) + 1);
+    return out;
+  }
+
+  /** The message stream's end offset per partition (what is appended; `position` is what this node has read). */
+  messageEndOffsets(): Promise<number[]> {
+    const n = this.position.length;
+    return Promise.all(Array.from({ length: n }, (_, p) => this.eventLog.endOffset(this.streams.messages, p)));
+  }
+
   private every(ms: number, task: () => void): void {
     const t = setInterval(task, ms);
     t.unref();
@@ -293,6 +322,7 @@ export class BrokerNode extends EventEmitter {
   private tick(): void {
     const now = Date.now();
     this.decisions.recordSuppressed(now);
+    this.topicRates.rotate();
     if (this.ingest.holding) return;
     for (const conn of this.registry) conn.run(conn.channel.tick(now));
   }

@@ -10,7 +10,7 @@ import { Channel } from '../channel/Channel';
 import { Effect } from '../channel/effects';
 import type { LimitName } from '../channel/limits';
 import type { Appender } from './Appender';
-import { BrokerEvent, DisconnectReason } from '../events/types';
+import { BrokerEvent, DisconnectReason, DropReason, QoS } from '../events/types';
 import { Logger } from '../logger';
 import { PacketDecoder } from '../protocol/PacketDecoder';
 import { PacketTooLarge, ProtocolViolation } from '../protocol/ProtocolViolation';
@@ -31,7 +31,7 @@ export interface ConnectionHost {
   routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void;
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void;
   sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void;
-  dropped(conn: Connection, count: number, reason: string): void;
+  dropped(conn: Connection, count: number, reason: DropReason, detail: string): void;
   /** A configured limit refused something of this connection's. */
   limitHit(conn: Connection, limit: LimitName, detail: string): void;
   /** Calls `conn.continueReading()` at the start of the next event-loop turn. */
@@ -45,6 +45,7 @@ export interface ConnectionHost {
   closed(conn: Connection, reason: DisconnectReason | null, detail: string): void;
   countIn(bytes: number): void;
   countOut(bytes: number): void;
+  countPublishOut(qos: QoS): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -161,6 +162,7 @@ export class Connection implements TransportSink {
       if (err instanceof PacketTooLarge) {
         const limit = err.max === this.packetLimits.afterConnect ? 'mqtt.maxPacketSize' : 'mqtt.maxPacketSizeBeforeConnect';
         this.host.limitHit(this, limit, err.message);
+        if (err.packetType === 3) this.host.dropped(this, 1, 'too_large', err.message);
       }
       if (err instanceof ProtocolViolation) this.run(this.channel.violation(err));
       else this.run(this.channel.violation(new ProtocolViolation(`cannot decode packet: ${(err as Error).message}`)));
@@ -268,6 +270,9 @@ export class Connection implements TransportSink {
   private execute(effect: Effect): void {
     switch (effect.type) {
       case 'publish':
+        this.host.countPublishOut(effect.qos);
+        this.send(encodeMqtt3(effect));
+        return;
       case 'ack':
       case 'connack':
       case 'suback':
@@ -314,7 +319,7 @@ export class Connection implements TransportSink {
         this.host.readLog(this, effect);
         return;
       case 'dropped':
-        this.host.dropped(this, effect.count, effect.reason);
+        this.host.dropped(this, effect.count, effect.reason, effect.detail);
         return;
       case 'accepted':
         this.decoder.maxPacketSize = this.packetLimits.afterConnect;

@@ -8,7 +8,7 @@ import { Effect } from '../channel/effects';
 import type { LimitName } from '../channel/limits';
 import { sendRetained } from '../delivery/RetainedDelivery';
 import { SessionPages } from '../delivery/SessionPages';
-import { DisconnectReason } from '../events/types';
+import { DisconnectReason, DropReason, QoS } from '../events/types';
 import { UndecodableRecord } from '../log/UndecodableRecord';
 import { Logger } from '../logger';
 import { LocalRoutes } from '../router/LocalRoutes';
@@ -101,8 +101,8 @@ export class ConnectionServices implements ConnectionHost {
     }
   }
 
-  dropped(conn: Connection, count: number, reason: string): void {
-    this.d.reports.report(conn, count, reason);
+  dropped(conn: Connection, count: number, reason: DropReason, detail: string): void {
+    this.d.reports.report(conn, count, reason, detail);
   }
 
   limitHit(conn: Connection, limit: LimitName, detail: string): void {
@@ -121,5 +121,9 @@ export class ConnectionServices implements ConnectionHost {
 
   countOut(bytes: number): void {
     this.d.stats.bytesSent += bytes;
+  }
+
+  countPublishOut(qos: QoS): void {
+    this.d.stats.publishOut[qos]++;
   }
 }

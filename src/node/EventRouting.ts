@@ -62,6 +62,8 @@ export function recordsFor(events: readonly BrokerEvent[], streams: StreamLayout
       }
     } else if (event.type === 'node.heartbeat') {
       out.push({ stream: streams.nodes, key: keyOf(event.nodeId), value, partition: 0, timestamp: event.timestamp });
+    } else if (event.type === 'operator.action') {
+      out.push({ stream: streams.audit, key: keyOf(event.actor), value, partition: 0, timestamp: event.timestamp });
     }
   }
   return out;

@@ -8,7 +8,15 @@ import { Client } from '@elastic/elasticsearch';
 import { Archiver, ElasticsearchHistory, elasticsearchClient } from '../../connectors/elasticsearch';
 import { ApiServer, NotFound, Route } from '../api/ApiServer';
 import { messagesRoute } from '../api/routes/messages';
-import { MetricSample, metricsRoute } from '../api/routes/metrics';
+import { metricsRoute } from '../api/routes/metrics';
+import { VERSION } from '../version';
+import { ApiAccess } from '../api/ApiAccess';
+import { adminRoutes } from '../api/routes/admins';
+import { clientRoutes } from '../api/routes/clients';
+import { clusterRoutes } from '../api/routes/cluster';
+import { openApiRoute } from '../api/routes/openapi';
+import { publishRoutes } from '../api/routes/publish';
+import { retainedRoutes } from '../api/routes/retained';
 import { replayRoutes } from '../api/routes/replay';
 import { BrokerConfig, DEFAULT_API_PASSWORD } from '../config';
 import { topicLimitError, topicNameError } from '../protocol/topics';
@@ -19,8 +27,7 @@ import { Logger } from '../logger';
 import { Replays } from '../replay/Replays';
 import { recordsFor } from './EventRouting';
 import type { BrokerNode } from './BrokerNode';
-import { healthGauge } from './NodeHealth';
-import { LIMIT_NAMES } from '../channel/limits';
+import { NodeMetrics } from './NodeMetrics';
 import { StreamLayout } from './streams';
 
 export interface OperatorContext {
@@ -40,6 +47,7 @@ export class OperatorServices {
   private api: ApiServer | null = null;
   private readonly es: Client | null;
   apiPort: number | null = null;
+  private readonly metrics: NodeMetrics;
   /** The address the API listens on (127.0.0.1 while the password is the default). */
   apiHost: string | null = null;
 
@@ -75,6 +83,8 @@ export class OperatorServices {
             logger: ctx.logger.child({ component: 'archiver' }),
           })
         : null;
+    this.metrics = ctx.node?.metrics ?? new NodeMetrics();
+    this.metrics.watch(ctx.node ?? null, this.archiver);
   }
 
   async start(): Promise<void> {
@@ -84,7 +94,15 @@ export class OperatorServices {
     // With the password every install shares, the API is for this machine only (EMQX asks for a new one at first login).
     const defaultPassword = api.password === DEFAULT_API_PASSWORD;
     const host = defaultPassword ? '127.0.0.1' : api.host;
-    this.api = new ApiServer({ ...api, host }, this.routes(), this.ctx.logger.child({ component: 'api' }), (detail) => this.ctx.node?.limits.hit('api.rateLimit', detail));
+    const access = new ApiAccess(this.ctx.config.dataDir, api, DEFAULT_API_PASSWORD);
+    this.api = new ApiServer(
+      { ...api, host },
+      this.routes(access),
+      access,
+      this.ctx.logger.child({ component: 'api' }),
+      (detail) => this.ctx.node?.limits.hit('api.rateLimit', detail),
+      (route, method, status) => this.metrics.apiRequests.inc({ route, method, status: String(status) }),
+    );
     this.apiPort = await this.api.listen();
     this.apiHost = host;
     if (defaultPassword) {
@@ -102,13 +120,17 @@ export class OperatorServices {
     await this.es?.close();
   }
 
-  private routes(): Route[] {
+  private routes(access: ApiAccess): Route[] {
+    const node = this.ctx.node;
     const routes: Route[] = [
-      metricsRoute(() => this.metrics(), this.ctx.config.api.metrics.open),
-      { method: 'GET', path: '/api/v1/status', handle: () => ({ status: 200, json: this.status() }) },
+      metricsRoute(() => this.metrics.text(), this.ctx.config.api.metrics.open),
+      openApiRoute(() => routes, VERSION),
+      { method: 'GET', path: '/api/v1/status', summary: "This node's health, backend, connections and counters", handle: () => ({ status: 200, json: this.status() }) },
+      ...adminRoutes(access, node?.management ?? null),
       {
         method: 'GET',
         path: '/api/v1/archiver',
+        summary: "The archiver's progress and lag",
         handle: async () => {
           if (!this.archiver) throw new NotFound('no archiver runs here (archive.enabled is false)');
           await this.archiver.refreshLag();
@@ -116,7 +138,7 @@ export class OperatorServices {
         },
       },
     ];
-    if (this.ctx.node) routes.push(messagesRoute(this.history));
+    if (node) routes.push(messagesRoute(this.history), ...publishRoutes(node.management), ...clientRoutes(node.management), ...retainedRoutes(node.management), ...clusterRoutes(node.management));
     if (this.replays) routes.push(...replayRoutes(this.replays, this.ctx.log.partitionCount(this.ctx.streams.messages), (limit, detail) => this.ctx.node?.limits.hit(limit, detail)));
     return routes;
   }
@@ -132,42 +154,5 @@ export class OperatorServices {
       stats: node ? { ...node.stats } : null,
       archiver: this.archiver?.status() ?? null,
     };
-  }
-
-  private metrics(): MetricSample[] {
-    const out: MetricSample[] = [];
-    const node = this.ctx.node;
-    if (node) {
-      const s = node.stats;
-      out.push(
-        { name: 'mqlog_node_health', help: 'Node health: 0 healthy, 1 degraded, 2 failed', type: 'gauge', value: healthGauge(node.healthReport().state) },
-        { name: 'mqlog_connections', help: 'Open client connections on this node', type: 'gauge', value: node.connectionCount },
-        { name: 'mqlog_messages_received_total', help: 'PUBLISH packets received from clients', type: 'counter', value: s.messagesReceived },
-        { name: 'mqlog_messages_sent_total', help: 'PUBLISH packets sent to clients', type: 'counter', value: s.messagesSent },
-        { name: 'mqlog_messages_dropped_total', help: 'Messages dropped (QoS 0 to slow clients, full offline queues)', type: 'counter', value: s.publishDropped },
-        { name: 'mqlog_publish_denied_total', help: 'PUBLISH packets refused by the access rules', type: 'counter', value: s.publishDenied },
-        { name: 'mqlog_bytes_received_total', help: 'Bytes received from clients', type: 'counter', value: s.bytesReceived },
-        { name: 'mqlog_bytes_sent_total', help: 'Bytes sent to clients', type: 'counter', value: s.bytesSent },
-        { name: 'mqlog_session_takeovers_refused_total', help: "CONNECTs refused because their client id names another user's session", type: 'counter', value: s.sessionTakeoversRefused },
-        { name: 'mqlog_log_pages_read_total', help: 'Pages of the message stream read for sessions (offline backlogs, subscribers catching up)', type: 'counter', value: s.logPagesRead },
-        { name: 'mqlog_deliveries_from_log_total', help: 'Deliveries read back from the log rather than handed over live', type: 'counter', value: s.deliveriesFromLog },
-        { name: 'mqlog_messages_expired_unread_total', help: 'Messages log retention deleted before a session read them', type: 'counter', value: s.messagesExpiredUnread },
-        { name: 'mqlog_sessions_expired_total', help: 'Persistent sessions discarded after mqtt.sessionExpiryMs offline (by this node, the coordinator)', type: 'counter', value: s.sessionsExpired },
-      );
-      for (const limit of LIMIT_NAMES) {
-        out.push({ name: 'mqlog_limit_hits_total', help: 'Times a configured limit refused something, by limit', type: 'counter', value: node.limits.count(limit), labels: { limit } });
-      }
-    }
-    if (this.archiver) {
-      const a = this.archiver.status();
-      out.push(
-        { name: 'mqlog_archiver_lag_records', help: 'Log records not yet archived to Elasticsearch', type: 'gauge', value: a.lag },
-        { name: 'mqlog_archiver_indexed_total', help: 'Documents indexed into Elasticsearch', type: 'counter', value: a.indexed },
-        { name: 'mqlog_archiver_duplicates_total', help: 'Records found already archived (re-runs after a crash)', type: 'counter', value: a.duplicates },
-        { name: 'mqlog_archiver_rejected_total', help: 'Documents Elasticsearch refused', type: 'counter', value: a.rejected },
-        { name: 'mqlog_archiver_elasticsearch_up', help: '1 when the last request reached Elasticsearch', type: 'gauge', value: a.elasticsearchDown ? 0 : 1 },
-      );
-    }
-    return out;
   }
 }

@@ -1,3 +1,5 @@
+import { DROP_REASONS, DropReason, QoS } from '../events/types';
+
 /** Counters an operator reads ($SYS, metrics). Plain numbers: cheap to bump on the hot path. */
 export class Stats {
   readonly startedAt = Date.now();
@@ -7,6 +9,11 @@ export class Stats {
   messagesReceived = 0;
   messagesSent = 0;
   publishDropped = 0;
+  /** Dropped messages by reason (DROP_REASONS). */
+  readonly dropsByReason: Record<DropReason, number> = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+  /** PUBLISH packets received from clients and sent to them, by QoS (index). */
+  readonly publishIn: [number, number, number] = [0, 0, 0];
+  readonly publishOut: [number, number, number] = [0, 0, 0];
   /** PUBLISH packets the access rules refused. */
   publishDenied = 0;
   bytesReceived = 0;
@@ -25,6 +32,24 @@ export class Stats {
   messagesScanned = 0;
   /** Of those, records some local subscription matched by key, so they were decoded and delivered. */
   messagesRouted = 0;
+
+  /** CONNECT decisions by authenticator (`source|allowed`); bounded: sources are configured names. */
+  readonly authResults = new Map<string, number>();
+
+  authDecided(source: string, allowed: boolean): void {
+    const key = `${this.authResults.size < 64 || this.authResults.has(`${source}|${allowed}`) ? source : 'other'}|${allowed}`;
+    this.authResults.set(key, (this.authResults.get(key) ?? 0) + 1);
+  }
+
+  dropped(reason: DropReason, count: number): void {
+    this.publishDropped += count;
+    this.dropsByReason[reason] += count;
+  }
+
+  received(qos: QoS): void {
+    this.messagesReceived++;
+    this.publishIn[qos]++;
+  }
 
   clientConnected(): void {
     this.clientsConnected++;

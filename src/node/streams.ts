@@ -11,6 +11,8 @@
  * - snapshots (key: projection)  compacted: periodic session-projection snapshots
  *                                so a restart replays only the tail.
  * - nodes     (key: node id)     compacted: node heartbeats (cluster membership).
+ * - audit     (key: actor)       what operators did through the API; kept as
+ *                                long as session events.
  */
 import { StreamSpec } from '../log/EventLog';
 
@@ -20,6 +22,7 @@ export interface StreamLayout {
   retained: string;
   snapshots: string;
   nodes: string;
+  audit: string;
 }
 
 export interface StreamSettings {
@@ -42,6 +45,7 @@ export function streamLayout(prefix: string): StreamLayout {
     retained: `${prefix}retained`,
     snapshots: `${prefix}snapshots`,
     nodes: `${prefix}nodes`,
+    audit: `${prefix}audit`,
   };
 }
 
@@ -53,5 +57,6 @@ export function streamSpecs(s: StreamSettings): StreamSpec[] {
     { name: names.retained, partitions: 1, compacted: true },
     { name: names.snapshots, partitions: 1, compacted: true },
     { name: names.nodes, partitions: 1, compacted: true },
+    { name: names.audit, partitions: 1, compacted: false, retentionMs: s.sessionRetentionMs, retentionBytes: -1 },
   ];
 }

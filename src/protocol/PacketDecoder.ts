@@ -141,7 +141,7 @@ export class PacketDecoder<C = unknown> {
       const headerLength = i - pos;
       const total = headerLength + length;
       if (total > this.maxPacketSize) {
-        throw new PacketTooLarge(total, this.maxPacketSize);
+        throw new PacketTooLarge(total, this.maxPacketSize, chunk[pos] >> 4);
       }
       if (end - pos < total) {
         this.needed = total;

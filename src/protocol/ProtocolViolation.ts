@@ -20,6 +20,8 @@ export class PacketTooLarge extends ProtocolViolation {
   constructor(
     readonly size: number,
     readonly max: number,
+    /** The packet's type (first byte's high nibble; 3 is PUBLISH). */
+    readonly packetType = 0,
   ) {
     super(`packet of ${size} bytes exceeds the maximum packet size of ${max} bytes`);
     this.name = 'PacketTooLarge';

@@ -22,6 +22,8 @@ export function replayRoutes(replays: Replays, messagePartitions: number, onLimi
     {
       method: 'POST',
       path: '/api/v1/replay',
+      summary: 'Start a replay of history into the broker (docs/history.md)',
+      body: { topic: 'filter', from: 'time', to: 'time', target: "'topic' or a client id", rate: 'messages per second' },
       async handle(req) {
         let j;
         try {
@@ -36,11 +38,12 @@ export function replayRoutes(replays: Replays, messagePartitions: number, onLimi
         return { status: status.state === 'running' ? 202 : 200, json: status };
       },
     },
-    { method: 'GET', path: '/api/v1/replay', handle: () => ({ status: 200, json: { replays: replays.list() } }) },
-    { method: 'GET', path: '/api/v1/replay/:id', handle: (req) => ({ status: 200, json: job(req.params[0]).status() }) },
+    { method: 'GET', path: '/api/v1/replay', summary: 'Replays on this node', handle: () => ({ status: 200, json: { replays: replays.list() } }) },
+    { method: 'GET', path: '/api/v1/replay/:id', summary: "A replay's progress", handle: (req) => ({ status: 200, json: job(req.params[0]).status() }) },
     {
       method: 'DELETE',
       path: '/api/v1/replay/:id',
+      summary: 'Cancel a replay',
       async handle(req) {
         const j = job(req.params[0]);
         const cancelled = j.cancel();
