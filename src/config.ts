@@ -146,6 +146,8 @@ export interface BrokerConfig {
     logIntervalMs: number;
   };
   log: LogConfig;
+  /** `$SYS` topics (src/node/SysTopics): published every `intervalMs`, retained. */
+  sys: { enabled: boolean; intervalMs: number };
   snapshots: {
     /** Snapshot a session partition after this many folded events... */
     everyEvents: number;
@@ -260,6 +262,7 @@ export function defaultConfig(): BrokerConfig {
         sasl: { mechanism: '', username: '', password: '' },
       },
     },
+    sys: { enabled: true, intervalMs: 10_000 },
     snapshots: { everyEvents: 10_000, intervalMs: 60_000 },
     cluster: { heartbeatIntervalMs: 2000, nodeTimeoutMs: 10_000 },
     auth: {
@@ -482,6 +485,8 @@ function validate(c: BrokerConfig): void {
   positive(c.cluster.nodeTimeoutMs, 'cluster.nodeTimeoutMs');
   if (c.cluster.nodeTimeoutMs < 2 * c.cluster.heartbeatIntervalMs) throw new ConfigError(`'cluster.nodeTimeoutMs' must be at least twice 'cluster.heartbeatIntervalMs'`);
   positive(c.snapshots.intervalMs, 'snapshots.intervalMs');
+  if (typeof c.sys.enabled !== 'boolean') throw new ConfigError('sys.enabled must be true or false');
+  if (!Number.isInteger(c.sys.intervalMs) || c.sys.intervalMs < 100) throw new ConfigError('sys.intervalMs must be an integer of at least 100 (ms)');
   for (const [i, r] of c.acl.rules.entries()) {
     try {
       validateAclRule(r, `acl.rules[${i}]`);

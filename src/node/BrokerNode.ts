@@ -9,7 +9,6 @@
  *   log tails: sessions → SessionFolder, retained → RetainedProjection,
  *              messages → LiveFanOut → DeliveryCore → Connection → socket
  */
-import { randomUUID } from 'crypto';
 import { EventEmitter } from 'events';
 import { AccessControl } from '../../auth/AccessControl';
 import { accessControlFromConfig } from '../../auth/fromConfig';
@@ -39,8 +38,11 @@ import { LimitReporter } from './LimitReporter';
 import { ListeningPorts, Listeners } from './Listeners';
 import { Membership } from './Membership';
 import { HealthReport, NodeHealth } from './NodeHealth';
+import { reloadAccess } from './AccessReload';
 import { NodeManagement } from './NodeManagement';
 import { NodeMetrics } from './NodeMetrics';
+import { SysTopics } from './SysTopics';
+import { nodeChannelContext } from './NodeChannelContext';
 import { TopicRates } from './TopicRates';
 import { OperatorServices } from './OperatorServices';
 import { ProjectionTails } from './ProjectionTails';
@@ -74,6 +76,7 @@ export class BrokerNode extends EventEmitter {
   /** What the management API reads and does (clients, retained, nodes, history, publish). */
   readonly management: NodeManagement;
   private readonly topicRates = new TopicRates();
+  private readonly sys: SysTopics;
   readonly streams: StreamLayout;
   nodeId = '';
   readonly sessions: SessionFolder;
@@ -131,16 +134,9 @@ export class BrokerNode extends EventEmitter {
     const audit = new RefusedLoginAudit(config.auth.audit);
     const common = { sessions: this.sessions, appender: this.appender, stats: this.stats, logger: this.log, nodeId: () => this.nodeId };
     this.decisions = new ConnectDecisions({ ...common, access: this.access, audit, limits: this.limits, clock: this.clock, allowSessionTakeoverByOtherUser: mqtt.allowSessionTakeoverByOtherUser });
-    this.opener = new SessionOpener({
-      ...common,
-      registry: this.registry,
-      routes: this.routes,
-      log: this.eventLog,
-      streams: this.streams,
-      allowSessionTakeoverByOtherUser: mqtt.allowSessionTakeoverByOtherUser,
-      refusedForOwner: (conn) => this.decisions.refusedForOwner(conn),
-      opened: () => this.stats.clientConnected(),
-    });
+    const opened = () => this.stats.clientConnected();
+    const refusedForOwner = (conn: Connection) => this.decisions.refusedForOwner(conn);
+    this.opener = new SessionOpener({ ...common, registry: this.registry, routes: this.routes, log: this.eventLog, streams: this.streams, allowSessionTakeoverByOtherUser: mqtt.allowSessionTakeoverByOtherUser, refusedForOwner, opened });
     this.cluster = new ClusterDuties({ ...common, membership: this.membership, registry: this.registry, log: this.eventLog, streams: this.streams, audit, clock: this.clock, snapshots: config.snapshots });
     this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats, this.topicRates);
     const expired = (reader: unknown, count: number) => this.drops.expired(reader as Connection, count);
@@ -156,21 +152,8 @@ export class BrokerNode extends EventEmitter {
       health: () => this.healthReport(),
       deliveryLagMs: () => this.deliveryLag.lagMs(Date.now()),
     });
-    const node = this;
-    this.ctx = {
-      get nodeId() {
-        return node.nodeId;
-      },
-      settings: mqtt,
-      now: this.clock.now,
-      position: () => [...node.position],
-      newClientId: () => `auto-${randomUUID()}`,
-      aclDenyAction: config.acl.denyAction,
-      subscriptionCount: (clientId) => node.routes.countOf(clientId),
-      isSubscribed: (clientId, filter) => node.routes.has(clientId, filter),
-      retainedRoom: (topic, bytes) => node.retained.room(topic, bytes, mqtt),
-      queueWatch: this.deliveryLag,
-    };
+    this.sys = new SysTopics(this.management.sysSources());
+    this.ctx = nodeChannelContext({ nodeId: () => this.nodeId, config, now: this.clock.now, position: this.position, routes: this.routes, retained: this.retained, queueWatch: this.deliveryLag });
   }
 
   /** Rebuilds the projections from the log, then opens the listeners. */
@@ -204,6 +187,7 @@ export class BrokerNode extends EventEmitter {
     this.every(TICK_MS, () => this.tick());
     this.every(Math.min(this.config.snapshots.intervalMs, 5000), () => void (this.stopping || this.cluster.snapshotIfDue(false)));
     this.every(this.config.cluster.heartbeatIntervalMs, () => void (this.stopping || this.cluster.tick()));
+    if (this.config.sys.enabled) this.every(this.config.sys.intervalMs, () => this.stopping || void this.appender.append(this.sys.messages(Date.now())).catch(() => undefined));
     this.started = true;
     this.log.info({ nodeId: this.nodeId, ports }, 'mqlog node started');
     return ports;
@@ -262,18 +246,8 @@ export class BrokerNode extends EventEmitter {
   }
 
   /** Re-reads users and rules files and compiles every connected client's rules again (SIGHUP). */
-  async reloadAccess(): Promise<void> {
-    this.access.reload();
-    for (const conn of this.registry) {
-      const ch = conn.channel;
-      if (ch.state !== 'connected' || !ch.identity) continue;
-      try {
-        ch.rulesReloaded(await this.access.acl.compile(ch.identity));
-      } catch (err) {
-        this.log.warn({ clientId: ch.clientId, err: (err as Error).message }, 'could not reload the access rules of a client; keeping the old ones');
-      }
-    }
-    this.log.info({ connections: this.registry.size }, 'access rules reloaded');
+  reloadAccess(): Promise<void> {
+    return reloadAccess(this.access, this.registry, this.log);
   }
 
   /** Test and tooling hook: write snapshots of every changed partition now. */
@@ -286,18 +260,6 @@ export class BrokerNode extends EventEmitter {
     return this.registry.size;
   }
 
-  /** Open connections by transport (tcp, tls, ws, wss). */
-  connectionsByTransport(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const conn of this.registry) out.set(conn.transport.kind, (out.get(conn.transport.kind) ?? 0) + 1);
-    return out;
-  }
-
-  /** The message stream's end offset per partition (what is appended; `position` is what this node has read). */
-  messageEndOffsets(): Promise<number[]> {
-    const n = this.position.length;
-    return Promise.all(Array.from({ length: n }, (_, p) => this.eventLog.endOffset(this.streams.messages, p)));
-  }
 
   private every(ms: number, task: () => void): void {
     const t = setInterval(task, ms);

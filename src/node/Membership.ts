@@ -41,10 +41,15 @@ export class Membership {
   }
 
   /** The live node with the lowest id (this node counts as live). */
-  isCoordinator(now: number): boolean {
+  /** Live node ids (this one included), sorted. */
+  liveNodeIds(now: number): string[] {
     const live = new Set(liveNodes(this.nodes, now, this.settings.nodeTimeoutMs));
     live.add(this.nodeId());
-    return [...live].sort()[0] === this.nodeId();
+    return [...live].sort();
+  }
+
+  isCoordinator(now: number): boolean {
+    return this.liveNodeIds(now)[0] === this.nodeId();
   }
 
   /**

@@ -27,6 +27,7 @@ import { SessionFolder } from './SessionFolder';
 import { Stats } from './Stats';
 import { StreamLayout } from './streams';
 import { TopicRates } from './TopicRates';
+import type { SysSources } from './SysTopics';
 import { VERSION } from '../version';
 
 /** The most session-stream records one history request scans (newest first). */
@@ -103,6 +104,35 @@ export class NodeManagement implements Management {
     };
   }
 
+  /** Open connections by transport (tcp, tls, ws, wss). */
+  connectionsByTransport(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const conn of this.p.registry) out.set(conn.transport.kind, (out.get(conn.transport.kind) ?? 0) + 1);
+    return out;
+  }
+
+  /** The message stream's end offset per partition (what is appended; `position` is what this node has read). */
+  messageEndOffsets(): Promise<number[]> {
+    return Promise.all(this.p.position.map((_, i) => this.p.log.endOffset(this.p.streams.messages, i)));
+  }
+
+  /** Sessions in the projection, connected and not. */
+  sessionCounts(): { connected: number; disconnected: number } {
+    let connected = 0;
+    for (const rec of this.p.sessions.state.values()) if (rec.connected) connected++;
+    return { connected, disconnected: this.p.sessions.state.size - connected };
+  }
+
+  /** What the `$SYS` topics read. */
+  sysSources(): SysSources {
+    const p = this.p;
+    return {
+      ...{ nodeId: p.nodeId, stats: p.stats, retained: p.retained, subscriptions: () => p.routes.size, sessionCounts: () => this.sessionCounts() },
+      coordinator: () => p.membership.isCoordinator(Date.now()),
+      liveNodes: () => p.membership.liveNodeIds(Date.now()),
+    };
+  }
+
   kick(clientId: string): boolean {
     const conn = this.p.registry.current(clientId);
     if (!conn || conn.channel.state !== 'connected') return false;
@@ -148,7 +178,7 @@ export class NodeManagement implements Management {
   async nodes(): Promise<NodeSummary[]> {
     const now = Date.now();
     const self = this.nodeId;
-    const ends = await Promise.all(this.p.position.map((_, i) => this.p.log.endOffset(this.p.streams.messages, i)));
+    const ends = await this.messageEndOffsets();
     return [...this.p.membership.nodes.values()]
       .map((n) => {
         const me = n.nodeId === self;

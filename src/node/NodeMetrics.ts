@@ -133,13 +133,13 @@ export class NodeMetrics {
           totals.auth.set(n, { authenticator, result: allowed === 'true' ? 'allowed' : 'refused' });
         }
         connections.reset();
-        for (const [transport, n] of node.connectionsByTransport()) connections.set({ transport }, n);
+        for (const [transport, n] of node.management.connectionsByTransport()) connections.set({ transport }, n);
         health.set(healthGauge(node.healthReport().state));
         sessions.set(node.sessions.state.size);
         retained.set(node.retained.size);
         subscriptions.set(node.routes.size);
         lag.set(node.deliveryLagReport().lagMs / 1000);
-        const ends = await node.messageEndOffsets();
+        const ends = await node.management.messageEndOffsets();
         ends.forEach((end, p) => tailLag.set({ partition: String(p) }, Math.max(0, end - (node.position[p] ?? end))));
     });
   }
