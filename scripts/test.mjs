@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureChromium } from './chromium.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -18,5 +19,7 @@ function step(title, cmd, cmdArgs, env = {}) {
 }
 
 step('type check', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+// The dashboard's browser tests need Debian's chromium (never a downloaded browser).
+ensureChromium();
 // Services (Kafka, Elasticsearch, LDAP, databases) are started here by the suites that need them.
 step('tests', 'npx', ['jest', '--ci', ...args]);

@@ -149,6 +149,9 @@ export class ApiServer {
       'content-length': Buffer.byteLength(body),
       'x-content-type-options': 'nosniff',
       'cache-control': 'no-store',
+      // The dashboard loads only its own files and talks only to this API; nobody frames it.
+      'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+      'referrer-policy': 'no-referrer',
     });
     res.end(body);
   }

@@ -17,6 +17,7 @@ import { clusterRoutes } from '../api/routes/cluster';
 import { openApiRoute } from '../api/routes/openapi';
 import { publishRoutes } from '../api/routes/publish';
 import { retainedRoutes } from '../api/routes/retained';
+import { dashboardRoutes } from '../api/routes/dashboard';
 import { replayRoutes } from '../api/routes/replay';
 import { BrokerConfig, DEFAULT_API_PASSWORD } from '../config';
 import { topicLimitError, topicNameError } from '../protocol/topics';
@@ -138,6 +139,7 @@ export class OperatorServices {
         },
       },
     ];
+    routes.push(...dashboardRoutes());
     if (node) routes.push(messagesRoute(this.history), ...publishRoutes(node.management), ...clientRoutes(node.management), ...retainedRoutes(node.management), ...clusterRoutes(node.management));
     if (this.replays) routes.push(...replayRoutes(this.replays, this.ctx.log.partitionCount(this.ctx.streams.messages), (limit, detail) => this.ctx.node?.limits.hit(limit, detail)));
     return routes;
