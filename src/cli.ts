@@ -5,11 +5,16 @@
  *   mqlog log verify [--data-dir DIR] [--config FILE]
  *   mqlog log repair --stream S --partition P (--truncate-at OFFSET | --skip OFFSET) [--data-dir DIR]
  *   mqlog audit [filters] | mqlog replay [options] | mqlog archiver [--config FILE]
+ *   mqlog status | clients | kick ID | publish TOPIC PAYLOAD | retained [list|delete]  (a running node's API)
+ *   mqlog admin add|remove|list NAME   (admin users of the API and dashboard)
  *   mqlog --help | --version
  */
+import { parseArgs as parseArgsOf, ParseArgsConfig } from 'util';
 import { VERSION } from './version';
 import { join } from 'path';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, defaultConfig, DEFAULT_API_PASSWORD, loadConfig } from './config';
+import { ApiAccess } from './api/ApiAccess';
+import { clients, kick, publish, retained, status } from './commands/operate';
 import { createBroker } from './index';
 import { repairPartition, verifyLog } from './log/file/LogMaintenance';
 import { existsSync, readFileSync } from 'fs';
@@ -31,6 +36,13 @@ Usage:
   mqlog audit [options]          message history: who published what, where, when (table or JSON lines)
   mqlog replay [options]         publish a topic's past messages again (after an outage), with progress
   mqlog archiver [options]       archive the log to Elasticsearch as its own process (Kafka log)
+  mqlog status                   a running node's health, counts and the cluster's nodes
+  mqlog clients [--search S]     clients and sessions (--page N, --limit N, --json)
+  mqlog kick CLIENT_ID           end a client's connection
+  mqlog publish TOPIC PAYLOAD    publish through the API (--qos 0|1|2, --retain, --encoding plain|base64)
+  mqlog retained [list|delete TOPIC]   retained messages (--search S, --json)
+  mqlog admin add NAME           add an admin user of the API and dashboard, or set its password
+  mqlog admin remove NAME        remove one; mqlog admin list: list them (--data-dir or --config)
   mqlog --help                   this text
   mqlog --version                the version
 
@@ -76,10 +88,13 @@ Options for replay:
                      --prefix P, default replay/<replay id>/ + original topic; never a $ topic)
   --detach           print the replay id and return instead of following its progress (Ctrl-C cancels)
 
-Options for audit and replay:
+Options for audit, replay, status, clients, kick, publish and retained:
   --url URL          the node's API (default http://127.0.0.1:18083, or MQLOG_API_URL)
   --api-user U       API user (default admin, or MQLOG_API_USER)
   --api-password P   API password (default public, or MQLOG_API_PASSWORD)
+  --api-key KEY      an API key instead of user and password (or MQLOG_API_KEY)
+
+Options for admin: --password PW (default: read from stdin), --data-dir DIR or --config FILE
 
 Options for archiver: --config FILE, --set PATH=VALUE, --log-level L (needs elasticsearch.nodes)
 
@@ -95,36 +110,43 @@ interface Parsed {
   flags: Map<string, string[]>;
 }
 
-const BOOLEAN_FLAGS = new Set(['help', 'version', 'delete', 'create', 'all', 'json', 'detach']);
+/** Every option of every command (each command then says which it takes: checkFlags). */
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  delete: { type: 'boolean' },
+  create: { type: 'boolean' },
+  all: { type: 'boolean' },
+  json: { type: 'boolean' },
+  detach: { type: 'boolean' },
+  retain: { type: 'boolean' },
+  set: { type: 'string', multiple: true },
+  ...Object.fromEntries(
+    [
+      'config', 'port', 'data-dir', 'node-id', 'log-level', 'stream', 'partition', 'truncate-at', 'skip', 'password', 'scheme',
+      'url', 'api-user', 'api-password', 'api-key', 'topic', 'from', 'to', 'client-id', 'username', 'text', 'limit', 'after',
+      'from-offset', 'to-offset', 'target', 'prefix', 'qos', 'search', 'page', 'encoding',
+    ].map((name) => [name, { type: 'string' }]),
+  ),
+} as const satisfies ParseArgsConfig['options'];
 
+/** Node's util.parseArgs over the options above: unknown options and missing values are errors. */
 export function parseArgs(argv: string[]): Parsed {
-  const command: string[] = [];
-  const flags = new Map<string, string[]>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h') {
-      flags.set('help', ['true']);
-      continue;
-    }
-    if (!arg.startsWith('--')) {
-      command.push(arg);
-      continue;
-    }
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    } else if (BOOLEAN_FLAGS.has(name)) {
-      value = 'true';
-    } else {
-      value = argv[++i];
-      if (value === undefined) throw new ConfigError(`option --${name} needs a value`);
-    }
-    flags.set(name, [...(flags.get(name) ?? []), value]);
+  let parsed;
+  try {
+    parsed = parseArgsOf({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    const m = (err as Error).message;
+    const unknown = /^Unknown option '([^']+)'/.exec(m);
+    const missing = /^Option '(--[a-z-]+)[^']*' argument missing/.exec(m);
+    throw new ConfigError(unknown ? `unknown option ${unknown[1]} (see mqlog --help)` : missing ? `option ${missing[1]} needs a value` : `${m} (see mqlog --help)`);
   }
-  return { command, flags };
+  const flags = new Map<string, string[]>();
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (value === undefined) continue;
+    flags.set(name, Array.isArray(value) ? value.map(String) : [String(value)]);
+  }
+  return { command: parsed.positionals, flags };
 }
 
 function one(flags: Map<string, string[]>, name: string): string | undefined {
@@ -191,7 +213,8 @@ async function start(flags: Map<string, string[]>): Promise<number> {
   process.on('unhandledRejection', (err) => node.fail('unhandled rejection', err));
   process.on('uncaughtException', (err) => node.fail('uncaught exception', err));
   try {
-    await node.start();
+    const ports = await node.start();
+    logger.info({ ports, dashboard: dashboardUrl(config, node, ports.api) }, startBanner(config, node, ports));
   } catch (err) {
     if (node.failed) return -1; // the 'failed' handler exits
     logger.fatal({ err }, 'mqlog could not start');
@@ -202,16 +225,31 @@ async function start(flags: Map<string, string[]>): Promise<number> {
   return -1; // keep running
 }
 
+type StartedNode = ReturnType<typeof createBroker>;
+
+function dashboardUrl(config: ReturnType<typeof configFrom>, node: StartedNode, port: number | undefined): string | null {
+  if (port === undefined) return null;
+  const host = node.operator?.apiHost ?? config.api.host;
+  return `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}/`;
+}
+
+/** The lines a person starting a node wants: where each listener is, where the dashboard is. */
+function startBanner(config: ReturnType<typeof configFrom>, node: StartedNode, ports: Awaited<ReturnType<StartedNode['start']>>): string {
+  const l = config.listeners;
+  const lines = [`mqlog ${VERSION} node ${node.nodeId} ready (${config.log.backend} log)`];
+  if (ports.tcp !== undefined) lines.push(`  MQTT over TCP        mqtt://${l.tcp.host}:${ports.tcp}`);
+  if (ports.tls !== undefined) lines.push(`  MQTT over TLS        mqtts://${l.tls.host}:${ports.tls}`);
+  if (ports.ws !== undefined) lines.push(`  MQTT over WebSocket  ws://${l.ws.host}:${ports.ws}${l.ws.path}`);
+  if (ports.wss !== undefined) lines.push(`  MQTT over WSS        wss://${l.wss.host}:${ports.wss}${l.wss.path}`);
+  const dash = dashboardUrl(config, node, ports.api);
+  if (dash) lines.push(`  dashboard and API    ${dash} (metrics: ${dash}metrics)`);
+  return lines.join('\n');
+}
+
 async function logCommand(sub: string | undefined, flags: Map<string, string[]>): Promise<number> {
-  const dataDirOf = () => {
-    const dir = one(flags, 'data-dir');
-    if (dir) return dir;
-    const file = one(flags, 'config');
-    return file ? loadConfig({ file }).dataDir : './data';
-  };
   if (sub === 'verify') {
     checkFlags(flags, ['data-dir', 'config']);
-    const dir = join(dataDirOf(), 'log');
+    const dir = join(dataDirOf(flags), 'log');
     const report = await verifyLog(dir);
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     const corrupt = report.partitions.reduce((n, p) => n + p.corrupt.length, 0);
@@ -227,7 +265,7 @@ async function logCommand(sub: string | undefined, flags: Map<string, string[]>)
     if (!stream || !Number.isInteger(partition) || (truncateAt === undefined) === (skip === undefined)) {
       throw new ConfigError('log repair needs --stream, --partition and exactly one of --truncate-at or --skip');
     }
-    const dir = join(dataDirOf(), 'log');
+    const dir = join(dataDirOf(flags), 'log');
     const action = truncateAt !== undefined ? { truncateAt: Number(truncateAt) } : { skip: Number(skip) };
     await repairPartition(dir, stream, partition, action);
     process.stderr.write(`repaired ${stream}/${partition} in ${dir}: ${JSON.stringify(action)}\n`);
@@ -265,10 +303,39 @@ async function passwd(args: string[], flags: Map<string, string[]>): Promise<num
   return 0;
 }
 
-const API_FLAGS = ['url', 'api-user', 'api-password'];
+const API_FLAGS = ['url', 'api-user', 'api-password', 'api-key'];
 
 function apiOf(flags: Map<string, string[]>) {
-  return apiTarget({ url: one(flags, 'url'), user: one(flags, 'api-user'), password: one(flags, 'api-password') });
+  return apiTarget({ url: one(flags, 'url'), user: one(flags, 'api-user'), password: one(flags, 'api-password'), key: one(flags, 'api-key') });
+}
+
+/** The data directory a command acts on: --data-dir, else the config file's, else ./data. */
+function dataDirOf(flags: Map<string, string[]>): string {
+  const dir = one(flags, 'data-dir');
+  if (dir) return dir;
+  const file = one(flags, 'config');
+  return file ? loadConfig({ file }).dataDir : './data';
+}
+
+async function adminCommand(args: string[], flags: Map<string, string[]>): Promise<number> {
+  checkFlags(flags, ['password', 'data-dir', 'config']);
+  const [sub, name] = args;
+  const dataDir = dataDirOf(flags);
+  const config = one(flags, 'config') ? loadConfig({ file: one(flags, 'config') }) : defaultConfig();
+  const access = new ApiAccess(dataDir, config.api, DEFAULT_API_PASSWORD);
+  if (sub === 'list') {
+    for (const a of access.listAdmins()) stdout(`${a.name}\t${a.source}`);
+    return 0;
+  }
+  if (!name || (sub !== 'add' && sub !== 'remove')) throw new ConfigError('usage: mqlog admin add|remove NAME [--password PW] | mqlog admin list');
+  if (sub === 'remove') {
+    if (!access.removeAdmin(name)) throw new ConfigError(`no admin '${name}' in ${dataDir}/admins.json`);
+    stderr(`removed admin '${name}'`);
+    return 0;
+  }
+  const result = access.setAdmin(name, one(flags, 'password') ?? (await readPassword()));
+  stderr(`${result === 'added' ? 'added' : 'changed the password of'} admin '${name}' in ${dataDir}/admins.json (a running node reads it at its next request)`);
+  return 0;
 }
 
 const stdout = (line: string) => process.stdout.write(`${line}\n`);
@@ -365,6 +432,23 @@ export async function main(argv: string[]): Promise<number> {
       return replayCommand(flags);
     case 'archiver':
       return archiverCommand(flags);
+    case 'admin':
+      return adminCommand(command.slice(1), flags);
+    case 'status':
+      checkFlags(flags, [...API_FLAGS, 'json']);
+      return status(apiOf(flags), one(flags, 'json') === 'true', stdout);
+    case 'clients':
+      checkFlags(flags, [...API_FLAGS, 'search', 'page', 'limit', 'json']);
+      return clients(apiOf(flags), { search: one(flags, 'search'), page: one(flags, 'page'), limit: one(flags, 'limit'), json: one(flags, 'json') === 'true' }, stdout);
+    case 'kick':
+      checkFlags(flags, API_FLAGS);
+      return kick(apiOf(flags), command[1], stdout);
+    case 'publish':
+      checkFlags(flags, [...API_FLAGS, 'qos', 'retain', 'encoding']);
+      return publish(apiOf(flags), command.slice(1), { qos: one(flags, 'qos'), retain: one(flags, 'retain') === 'true', encoding: one(flags, 'encoding') }, stdout);
+    case 'retained':
+      checkFlags(flags, [...API_FLAGS, 'search', 'json']);
+      return retained(apiOf(flags), command.slice(1), { search: one(flags, 'search'), json: one(flags, 'json') === 'true' }, stdout);
     default:
       throw new ConfigError(`unknown command '${command[0]}' (see mqlog --help)`);
   }

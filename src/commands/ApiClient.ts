@@ -5,6 +5,8 @@ export interface ApiTarget {
   url: string;
   user: string;
   password: string;
+  /** An API key (Bearer), used instead of user and password when set. */
+  key: string | null;
 }
 
 export class ApiCallError extends Error {
@@ -17,19 +19,24 @@ export class ApiCallError extends Error {
   }
 }
 
-export function apiTarget(flags: { url?: string; user?: string; password?: string }): ApiTarget {
+export function apiTarget(flags: { url?: string; user?: string; password?: string; key?: string }): ApiTarget {
   const url = flags.url ?? process.env.MQLOG_API_URL ?? 'http://127.0.0.1:18083';
   if (!/^https?:\/\//.test(url)) throw new ConfigError(`--url must be an http(s) URL, got '${url}'`);
-  return { url: url.replace(/\/+$/, ''), user: flags.user ?? process.env.MQLOG_API_USER ?? 'admin', password: flags.password ?? process.env.MQLOG_API_PASSWORD ?? 'public' };
+  return {
+    url: url.replace(/\/+$/, ''),
+    user: flags.user ?? process.env.MQLOG_API_USER ?? 'admin',
+    password: flags.password ?? process.env.MQLOG_API_PASSWORD ?? 'public',
+    key: flags.key ?? process.env.MQLOG_API_KEY ?? null,
+  };
 }
 
-export async function callApi<T>(target: ApiTarget, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function callApi<T>(target: ApiTarget, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(target.url + path, {
       method,
       headers: {
-        authorization: `Basic ${Buffer.from(`${target.user}:${target.password}`).toString('base64')}`,
+        authorization: target.key ? `Bearer ${target.key}` : `Basic ${Buffer.from(`${target.user}:${target.password}`).toString('base64')}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),

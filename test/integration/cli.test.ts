@@ -55,7 +55,7 @@ function sessionSegment(): string {
 test('mqlog --help documents the commands and options', () => {
   const r = run(['--help']);
   expect(r.status).toBe(0);
-  for (const word of ['start', '--config', '--port', '--data-dir', 'log verify', 'log repair']) expect(r.stdout).toContain(word);
+  for (const word of ['start', '--config', '--port', '--data-dir', 'log verify', 'log repair', 'passwd', 'audit', 'replay', 'archiver', 'status', 'clients', 'kick', 'publish', 'retained', 'admin add', '--api-key']) expect(r.stdout).toContain(word);
 });
 
 test('an unknown option or setting is a clear error with exit code 2', () => {
@@ -127,4 +127,74 @@ test('mqlog --version prints the package version', () => {
   const r = run(['--version']);
   expect(r.status).toBe(0);
   expect(r.stdout.trim()).toBe((JSON.parse(execFileSync('cat', [join(__dirname, '..', '..', 'package.json')]).toString()) as { version: string }).version);
+});
+
+test('operator commands talk to a running node: status, publish (an MQTT client receives it), retained list and delete, clients, kick, admin add', async () => {
+  const b = await spawnBroker(['start', '--config', configFile]);
+  const env = { ...process.env, MQLOG_API_URL: `http://127.0.0.1:${b.apiPort}` };
+  const cli = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000, env });
+  const spawnCli = (args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = require('child_process').spawn(process.execPath, [bin, ...args], { env }) as import('child_process').ChildProcess;
+      let stdout = '';
+      let stderr = '';
+      p.stdout!.on('data', (d) => (stdout += d));
+      p.stderr!.on('data', (d) => (stderr += d));
+      p.on('exit', (status) => resolve({ status, stdout, stderr }));
+    });
+  try {
+    const status = await spawnCli(['status']);
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/health\s+healthy/);
+
+    const sub = await RawClient.connect(b.port);
+    await sub.handshake('cli-sub');
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'cli/#', qos: 1 }] });
+    await sub.nextCmd('suback');
+    const pub = await spawnCli(['publish', 'cli/t', 'hello from the cli', '--qos', '1', '--retain']);
+    expect([pub.status, pub.stderr]).toEqual([0, '']);
+    const got = await sub.nextCmd<import('mqtt-packet').IPublishPacket>('publish');
+    expect([got.topic, got.payload.toString(), got.qos]).toEqual(['cli/t', 'hello from the cli', 1]);
+    sub.send({ cmd: 'puback', messageId: got.messageId });
+
+    const list = await spawnCli(['retained', 'list']);
+    expect(list.stdout).toMatch(/cli\/t\s+1\s+18\s+hello from the cli/);
+    expect((await spawnCli(['retained', 'delete', 'cli/t'])).status).toBe(0);
+    expect((await spawnCli(['retained', 'list', '--json'])).stdout).toBe('');
+
+    const clients = await spawnCli(['clients', '--search', 'cli-sub']);
+    expect(clients.stdout).toMatch(/cli-sub\s+yes/);
+    expect((await spawnCli(['kick', 'cli-sub'])).status).toBe(0);
+    expect(await sub.waitClosed()).toBe(true);
+    const again = await spawnCli(['kick', 'cli-sub']);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('not connected');
+
+    const add = cli(['admin', 'add', 'ops', '--password', 'a-long-password', '--config', configFile]);
+    expect(add.status).toBe(0);
+    expect(add.stderr).toContain("added admin 'ops'");
+    const asOps = await spawnCli(['status', '--api-user', 'ops', '--api-password', 'a-long-password']);
+    expect(asOps.status).toBe(0);
+    expect((await spawnCli(['status', '--api-user', 'ops', '--api-password', 'wrong-password'])).status).toBe(1);
+  } finally {
+    await stopHard(b);
+  }
+});
+
+test('logs are readable lines on a terminal (MQLOG_LOG_FORMAT=pretty here) with a start banner naming every listener and the dashboard', async () => {
+  const p = require('child_process').spawn(process.execPath, [bin, 'start', '--config', configFile, '--set', 'listeners.ws.enabled=true', '--set', 'listeners.ws.port=0'], {
+    env: { ...process.env, MQLOG_LOG_FORMAT: 'pretty' },
+  }) as import('child_process').ChildProcess;
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  try {
+    for (let i = 0; i < 200 && !out.includes('dashboard and API'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(out).toMatch(/INFO: mqlog \S+ node \S+ ready \(file log\)/);
+    expect(out).toMatch(/MQTT over TCP +mqtt:\/\/127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/MQTT over WebSocket +ws:\/\/0\.0\.0\.0:\d+\/mqtt/);
+    expect(out).toMatch(/dashboard and API +http:\/\/127\.0\.0\.1:\d+\//);
+    expect(out).not.toContain('{"level"');
+  } finally {
+    p.kill('SIGKILL');
+  }
 });
