@@ -86,8 +86,8 @@ export interface Management {
   overview(): Overview;
   clients(): ClientSummary[];
   client(clientId: string): ClientDetails | null;
-  /** Ends the client's connection on this node; false when it is not connected here. */
-  kick(clientId: string): boolean;
+  /** Ends the client's connection, on this node or (through the log) on the node that holds it; recorded in the audit trail. */
+  kick(clientId: string, actor: Actor, ip: string): Promise<'kicked' | 'forwarded' | 'not-connected'>;
   /** Discards a persistent session (kicking it first when connected here); false when there is none. */
   discardSession(clientId: string): Promise<boolean>;
   subscriptions(): Array<{ clientId: string; filter: string; qos: QoS }>;

@@ -176,6 +176,8 @@ export class BrokerNode extends EventEmitter {
     for (let p = 0; p < c.messagePartitions; p++) {
       this.projections.add(this.eventLog.tail(this.streams.messages, p, this.position[p], (records) => this.fanOut.onRecords(p, records), { onError: (err) => this.fail('message tail stopped', err) }));
     }
+    const auditEnd = await this.eventLog.endOffset(this.streams.audit, 0);
+    this.projections.add(this.eventLog.tail(this.streams.audit, 0, auditEnd, (records) => this.management.kickFromLog(records), { onError: (err) => this.fail('audit tail stopped', err) }));
     await this.cluster.heartbeat();
     await this.cluster.closeFailedSessions(true);
     this.metrics.rebuilt(Date.now() - t0);

@@ -15,7 +15,7 @@ import type { ApiPublish, ClientDetails, ClientSummary, Management, NodeSummary,
 import { BrokerConfig } from '../config';
 import { decodeEvents } from '../events/codec';
 import { BrokerEvent, MessageOrigin, OperatorAction, publishedEvent } from '../events/types';
-import { EventLog } from '../log/EventLog';
+import { EventLog, LogRecord } from '../log/EventLog';
 import { topicLimitError, topicNameError } from '../protocol/topics';
 import { LocalRoutes } from '../router/LocalRoutes';
 import { Appender } from './Appender';
@@ -133,11 +133,38 @@ export class NodeManagement implements Management {
     };
   }
 
-  kick(clientId: string): boolean {
+  /**
+   * Kicks a client wherever it is connected: here at once; on another node by
+   * an `operator.action` of kind `client.kick` in the audit stream, which the
+   * node holding the connection acts on (it tails that stream: kickFromLog).
+   */
+  async kick(clientId: string, actor: Actor, ip: string): Promise<'kicked' | 'forwarded' | 'not-connected'> {
     const conn = this.p.registry.current(clientId);
-    if (!conn || conn.channel.state !== 'connected') return false;
-    conn.run(conn.channel.kicked());
-    return true;
+    if (conn && conn.channel.state === 'connected') {
+      conn.run(conn.channel.kicked());
+      await this.audit(actor, ip, 'client.kick', clientId, `on ${this.nodeId}`);
+      return 'kicked';
+    }
+    const rec = this.p.sessions.state.get(clientId);
+    if (!rec || !rec.connected || rec.nodeId === this.nodeId) return 'not-connected';
+    await this.audit(actor, ip, 'client.kick', clientId, `forwarded to ${rec.nodeId}`);
+    return 'forwarded';
+  }
+
+  /** The audit stream's tail: a kick forwarded to this node ends the connection it names. */
+  kickFromLog(records: readonly LogRecord[]): void {
+    for (const r of records) {
+      // An undecodable record stops the tail and fails the node, named, as every tail does.
+      if (r.value) this.kickNamed(decodeEvents(r.value));
+    }
+  }
+
+  private kickNamed(events: readonly BrokerEvent[]): void {
+    for (const e of events) {
+      if (e.type !== 'operator.action' || e.action !== 'client.kick' || e.nodeId === this.nodeId || e.detail !== `forwarded to ${this.nodeId}`) continue;
+      const conn = this.p.registry.current(e.target);
+      if (conn && conn.channel.state === 'connected') conn.run(conn.channel.kicked());
+    }
   }
 
   async discardSession(clientId: string): Promise<boolean> {
@@ -145,6 +172,8 @@ export class NodeManagement implements Management {
     if (conn) {
       conn.run(conn.channel.kicked());
       await conn.settled();
+      // Its disconnect is folded from the log tail: wait (bounded) until the projection shows it.
+      for (let i = 0; i < 200 && this.p.sessions.state.get(clientId)?.connected; i++) await new Promise((r) => setTimeout(r, 10));
     }
     const rec = this.p.sessions.state.get(clientId);
     if (!rec) return false;

@@ -173,3 +173,18 @@ function summary(n: TestBroker): { sessions: string[]; retained: string[] } {
     retained: [...n.node.retained.keys()].sort(),
   };
 }
+
+test('the API of one node kicks a client connected to another (through the audit stream) and lists every node', async () => {
+  const [a, b] = nodes;
+  const { api, apiBase } = await import('../helpers/api');
+  const victim = await client(b, 'x-kick-remote');
+  const closed = new Promise<void>((resolve) => victim.once('close', () => resolve()));
+  // Node A learns of the connection from the session stream.
+  for (let i = 0; i < 400 && (await api<{ connected?: boolean }>(apiBase(a.ports.api), 'GET', '/api/v1/clients/x-kick-remote')).body.connected !== true; i++) await sleep(50);
+  const r = await api<{ forwarded: boolean }>(apiBase(a.ports.api), 'POST', '/api/v1/clients/x-kick-remote/kick');
+  expect([r.status, r.body.forwarded]).toEqual([202, true]);
+  await closed;
+  const listed = await api<{ nodes: Array<{ nodeId: string; live: boolean }> }>(apiBase(a.ports.api), 'GET', '/api/v1/nodes');
+  // Earlier tests' extra nodes may still count as live until their heartbeats time out.
+  expect(listed.body.nodes.filter((n) => n.live).map((n) => n.nodeId)).toEqual(expect.arrayContaining(['node-a', 'node-b', 'node-c']));
+});

@@ -52,12 +52,12 @@ export function clientRoutes(m: Management): Route[] {
     {
       method: 'POST',
       path: '/api/v1/clients/:id/kick',
-      summary: "End a client's connection (its will is published)",
+      summary: "End a client's connection wherever it is connected (its will is published); 202 when another node holds it",
       async handle(req) {
         const id = req.params[0];
-        if (!m.kick(id)) throw new NotFound(`client '${id.slice(0, 80)}' is not connected to this node`);
-        await m.audit(req.actor!, req.ip, 'client.kick', id, '');
-        return { status: 200, json: { clientId: id, kicked: true } };
+        const done = await m.kick(id, req.actor!, req.ip);
+        if (done === 'not-connected') throw new NotFound(`client '${id.slice(0, 80)}' is not connected`);
+        return { status: done === 'kicked' ? 200 : 202, json: { clientId: id, kicked: done === 'kicked', forwarded: done === 'forwarded' } };
       },
     },
     {
