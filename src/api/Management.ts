@@ -79,6 +79,8 @@ export interface Overview {
   bytesReceived: number;
   bytesSent: number;
   health: string;
+  /** Every live node's connections and message totals (this node's live; the others' from their \$SYS/brokers/<node>/ figures). */
+  nodes: Array<{ nodeId: string; connections: number; messagesReceived: number; messagesSent: number }>;
 }
 
 export interface Management {

@@ -8,6 +8,7 @@ const AUTH_KEY = 'mqlog.auth';
 let auth = sessionStorage.getItem(AUTH_KEY);
 let live = null; // the overview stream's reader
 const samples = []; // overview samples for the charts
+const COLOURS = ['#3366cc', '#0a7d2c', '#cc6633', '#9933cc', '#cc3366', '#339999'];
 
 // ---- API -------------------------------------------------------------------
 
@@ -158,19 +159,30 @@ const pages = {
     const connChart = el('div', { class: 'chart', id: 'chart-connections' });
     const rateChart = el('div', { class: 'chart', id: 'chart-rates' });
     show(el('h2', {}, 'Overview'), cards, el('div', { class: 'charts' }, connChart, rateChart));
-    const mk = (target, title, series) =>
-      new uPlot({ title, width: 520, height: 240, series: [{}, ...series.map((s) => ({ label: s, stroke: s.includes('out') ? '#0a7d2c' : '#3366cc' }))], axes: [{}, {}] }, [[], ...series.map(() => [])], target);
+    const mk = (target, title, series) => {
+      target.replaceChildren();
+      return new uPlot({ title, width: 520, height: 240, series: [{}, ...series.map((s, i) => ({ label: s, stroke: COLOURS[i % COLOURS.length] }))], axes: [{}, {}] }, [[], ...series.map(() => [])], target);
+    };
     let nodeId = '';
-    const connections = mk(connChart, 'Connections', ['connections']);
-    const rates = mk(rateChart, 'Messages per second', ['in', 'out']);
+    let nodeSet = '';
+    let connections;
+    let rates;
     const render = (o) => {
       nodeId = o.nodeId;
       samples.push(o);
       if (samples.length > 300) samples.shift();
+      // One series per live node (the others' figures come from their $SYS topics, every sys.intervalMs).
+      const ids = o.nodes.map((n) => n.nodeId);
+      if (ids.join(' ') !== nodeSet) {
+        nodeSet = ids.join(' ');
+        connections = mk(connChart, 'Connections per node', ids);
+        rates = mk(rateChart, 'Messages per second per node (in / out)', ids.flatMap((id) => [`${id} in`, `${id} out`]));
+      }
       const t = samples.map((h) => h.timestamp / 1000);
-      const rate = (key) => samples.map((h, i) => (i === 0 ? 0 : ((h[key] - samples[i - 1][key]) * 1000) / Math.max(1, h.timestamp - samples[i - 1].timestamp)));
-      connections.setData([t, samples.map((h) => h.connections)]);
-      rates.setData([t, rate('messagesReceived'), rate('messagesSent')]);
+      const of = (h, id) => h.nodes.find((n) => n.nodeId === id) || { connections: null, messagesReceived: null, messagesSent: null };
+      const rate = (id, key) => samples.map((h, i) => (i === 0 ? 0 : Math.max(0, ((of(h, id)[key] - of(samples[i - 1], id)[key]) * 1000) / Math.max(1, h.timestamp - samples[i - 1].timestamp))));
+      connections.setData([t, ...ids.map((id) => samples.map((h) => of(h, id).connections))]);
+      rates.setData([t, ...ids.flatMap((id) => [rate(id, 'messagesReceived'), rate(id, 'messagesSent')])]);
       cards.replaceChildren(
         ...[
           ['Node', nodeId],

@@ -79,6 +79,11 @@ export class NodeManagement implements Management {
       bytesReceived: s.bytesReceived,
       bytesSent: s.bytesSent,
       health: this.p.health().state,
+      nodes: this.p.membership.liveNodeIds(Date.now()).map((nodeId) => {
+        if (nodeId === this.nodeId) return { nodeId, connections: this.p.registry.size, messagesReceived: s.messagesReceived, messagesSent: s.publishOut[0] + s.publishOut[1] + s.publishOut[2] };
+        const figure = (name: string) => Number(this.p.retained.get(`$SYS/brokers/${nodeId}/${name}`)?.message.payload.toString() ?? 0) || 0;
+        return { nodeId, connections: figure('clients/connected'), messagesReceived: figure('publish/messages/received'), messagesSent: figure('publish/messages/sent') };
+      }),
     };
   }
 
