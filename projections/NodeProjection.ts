@@ -9,6 +9,8 @@ export interface NodeEntry {
   nodeId: string;
   startedAt: number;
   lastHeartbeat: number;
+  version: string | null;
+  health: string | null;
 }
 
 export type NodesState = Map<string, NodeEntry>;
@@ -20,7 +22,7 @@ export function emptyNodes(): NodesState {
 export function foldNode(state: NodesState, event: NodeHeartbeat): NodesState {
   const prev = state.get(event.nodeId);
   if (!prev || event.timestamp >= prev.lastHeartbeat) {
-    state.set(event.nodeId, { nodeId: event.nodeId, startedAt: event.startedAt, lastHeartbeat: event.timestamp });
+    state.set(event.nodeId, { nodeId: event.nodeId, startedAt: event.startedAt, lastHeartbeat: event.timestamp, version: event.version, health: event.health });
   }
   return state;
 }

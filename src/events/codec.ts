@@ -29,7 +29,7 @@ import {
  * Version 2 added the publisher's username and address and the delivery target
  * to `message.published`; version 3 added `foreignTakeover` to `client.connected`
  * and the `session.expired` event; version 4 added `message.dropped` and
- * `operator.action`. Every other event is laid out as in version 1, and older
+ * `operator.action`, and the version and health to `node.heartbeat`. Every other event is laid out as in version 1, and older
  * records stay readable.
  */
 export const EVENT_FORMAT_VERSION = 4;
@@ -189,7 +189,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .varuint(event.timestamp);
       break;
     case 'node.heartbeat':
-      w.string(event.nodeId).varuint(event.startedAt).varuint(event.timestamp);
+      w.string(event.nodeId).varuint(event.startedAt).varuint(event.timestamp).optionalString(event.version).optionalString(event.health);
       break;
     case 'access.decided':
       w.string(event.clientId)
@@ -468,7 +468,14 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
       };
       break;
     case TAG['node.heartbeat']:
-      event = { type: 'node.heartbeat', nodeId: r.string('node id'), startedAt: r.varuint('started at'), timestamp: r.varuint('timestamp') };
+      event = {
+        type: 'node.heartbeat',
+        nodeId: r.string('node id'),
+        startedAt: r.varuint('started at'),
+        timestamp: r.varuint('timestamp'),
+        version: version >= 4 ? r.optionalString('version') : null,
+        health: version >= 4 ? r.optionalString('health') : null,
+      };
       break;
     default:
       throw new DecodeError(`unknown event tag ${tag}`);

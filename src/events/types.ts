@@ -260,6 +260,9 @@ export interface NodeHeartbeat {
   nodeId: string;
   startedAt: number;
   timestamp: number;
+  /** The node's mqlog version and health (healthy, degraded, failed) when it sent this; null in records before format 4. */
+  version: string | null;
+  health: string | null;
 }
 
 /**

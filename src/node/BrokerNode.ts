@@ -137,7 +137,7 @@ export class BrokerNode extends EventEmitter {
     const opened = () => this.stats.clientConnected();
     const refusedForOwner = (conn: Connection) => this.decisions.refusedForOwner(conn);
     this.opener = new SessionOpener({ ...common, registry: this.registry, routes: this.routes, log: this.eventLog, streams: this.streams, allowSessionTakeoverByOtherUser: mqtt.allowSessionTakeoverByOtherUser, refusedForOwner, opened });
-    this.cluster = new ClusterDuties({ ...common, membership: this.membership, registry: this.registry, log: this.eventLog, streams: this.streams, audit, clock: this.clock, snapshots: config.snapshots });
+    this.cluster = new ClusterDuties({ ...common, membership: this.membership, registry: this.registry, log: this.eventLog, streams: this.streams, audit, clock: this.clock, snapshots: config.snapshots, health: () => this.healthReport().state });
     this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats, this.topicRates);
     const expired = (reader: unknown, count: number) => this.drops.expired(reader as Connection, count);
     this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log, this.stats);

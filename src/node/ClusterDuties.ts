@@ -35,6 +35,8 @@ export interface ClusterDutiesDeps {
   clock: TurnClock;
   logger: Logger;
   snapshots: { everyEvents: number; intervalMs: number };
+  /** The node's health state, carried by its heartbeat (other nodes' API shows it). */
+  health: () => string;
 }
 
 export class ClusterDuties {
@@ -51,7 +53,7 @@ export class ClusterDuties {
   }
 
   async heartbeat(): Promise<void> {
-    await this.deps.appender.append([this.deps.membership.heartbeat(Date.now())]);
+    await this.deps.appender.append([this.deps.membership.heartbeat(Date.now(), this.deps.health())]);
   }
 
   /** Every cluster.heartbeatIntervalMs: the heartbeat, and the coordinator's duties. */

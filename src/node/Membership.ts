@@ -7,6 +7,7 @@
  * the connection), and the node whose disconnect counted publishes the will, so
  * a will is published once even when views of who failed differ for a moment.
  */
+import { VERSION } from '../version';
 import { BrokerEvent, ClientDisconnected, DisconnectReason, NodeHeartbeat } from '../events/types';
 import { Logger } from '../logger';
 import { emptyNodes, foldNode, isNodeLive, liveNodes, NodesState } from '../../projections/NodeProjection';
@@ -32,8 +33,8 @@ export class Membership {
     if (event.type === 'node.heartbeat') foldNode(this.nodes, event);
   }
 
-  heartbeat(now: number): NodeHeartbeat {
-    return { type: 'node.heartbeat', nodeId: this.nodeId(), startedAt: this.startedAt, timestamp: now };
+  heartbeat(now: number, health: string | null = null): NodeHeartbeat {
+    return { type: 'node.heartbeat', nodeId: this.nodeId(), startedAt: this.startedAt, timestamp: now, version: VERSION, health };
   }
 
   isLive(nodeId: string, now: number): boolean {

@@ -184,7 +184,10 @@ test('the API of one node kicks a client connected to another (through the audit
   const r = await api<{ forwarded: boolean }>(apiBase(a.ports.api), 'POST', '/api/v1/clients/x-kick-remote/kick');
   expect([r.status, r.body.forwarded]).toEqual([202, true]);
   await closed;
-  const listed = await api<{ nodes: Array<{ nodeId: string; live: boolean }> }>(apiBase(a.ports.api), 'GET', '/api/v1/nodes');
+  const listed = await api<{ nodes: Array<{ nodeId: string; live: boolean; version: string | null; health: { state: string } | null }> }>(apiBase(a.ports.api), 'GET', '/api/v1/nodes');
+  // Another node's version and health come with its heartbeat.
+  const other = listed.body.nodes.find((n) => n.nodeId === 'node-b')!;
+  expect([typeof other.version, other.health?.state]).toEqual(['string', 'healthy']);
   // Earlier tests' extra nodes may still count as live until their heartbeats time out.
   expect(listed.body.nodes.filter((n) => n.live).map((n) => n.nodeId)).toEqual(expect.arrayContaining(['node-a', 'node-b', 'node-c']));
 });

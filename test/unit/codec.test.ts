@@ -41,7 +41,11 @@ const events: BrokerEvent[] = [
   { type: 'message.acknowledged', clientId: 'c', packetId: 3, kind: 'pubrec', direction: 'out', timestamp: 13 },
   { type: 'message.acknowledged', clientId: 'c', packetId: 4, kind: 'pubcomp', direction: 'in', timestamp: 14 },
   { type: 'client.disconnected', clientId: 'c', connectionId: 'n2/x/9', nodeId: 'n1', reason: DisconnectReason.NodeFailure, willPublished: false, servedUpTo: [], timestamp: 15 },
-  { type: 'node.heartbeat', nodeId: 'n1', startedAt: 1_790_000_000_000, timestamp: 1_790_000_002_000 },
+  { type: 'node.heartbeat', nodeId: 'n1', startedAt: 1_790_000_000_000, timestamp: 1_790_000_002_000, version: '0.1.0', health: 'healthy' },
+  { type: 'node.heartbeat', nodeId: 'n2', startedAt: 1, timestamp: 2, version: null, health: null },
+  { type: 'message.dropped', clientId: 'c', count: 17, reason: 'queue_full', detail: 'queue full', nodeId: 'n1', timestamp: 18 },
+  { type: 'message.dropped', clientId: 'c', count: 1, reason: 'too_large', detail: '', nodeId: 'n1', timestamp: 19 },
+  { type: 'operator.action', actor: 'key:ci', ip: '127.0.0.1', action: 'client.kick', target: 'c', detail: 'forwarded to n2', nodeId: 'n1', timestamp: 20 },
   { type: 'access.decided', clientId: 'c', username: 'alice', ip: '10.0.0.1', action: 'connect', topic: null, allowed: false, code: 4, source: 'ldap', reason: 'wrong password', nodeId: 'n1', timestamp: 16 },
   { type: 'access.decided', clientId: 'c', username: null, ip: '::1', action: 'publish', topic: 'secret/x', allowed: false, code: 0, source: 'acl', reason: 'rule', nodeId: 'n1', timestamp: 17 },
 ];
