@@ -83,6 +83,14 @@ export interface Overview {
   nodes: Array<{ nodeId: string; connections: number; messagesReceived: number; messagesSent: number }>;
 }
 
+/** A client's event history, oldest first: from the log (events as they are) or the archive (their documents). */
+export interface ClientEventHistory {
+  source: 'log' | 'elasticsearch';
+  events: Array<Record<string, unknown>>;
+  scanned: number;
+  truncated: boolean;
+}
+
 export interface Management {
   readonly nodeId: string;
   overview(): Overview;

@@ -6,6 +6,7 @@
  */
 import { Client } from '@elastic/elasticsearch';
 import { Archiver, ElasticsearchHistory, elasticsearchClient } from '../../connectors/elasticsearch';
+import { elasticsearchClientEvents } from '../../connectors/elasticsearch/ElasticsearchClientEvents';
 import { ApiServer, NotFound, Route } from '../api/ApiServer';
 import { messagesRoute } from '../api/routes/messages';
 import { metricsRoute } from '../api/routes/metrics';
@@ -140,7 +141,7 @@ export class OperatorServices {
       },
     ];
     routes.push(...dashboardRoutes());
-    if (node) routes.push(messagesRoute(this.history), ...publishRoutes(node.management), ...clientRoutes(node.management), ...retainedRoutes(node.management), ...clusterRoutes(node.management));
+    if (node) routes.push(messagesRoute(this.history), ...publishRoutes(node.management), ...clientRoutes(node.management, this.history.name === 'elasticsearch' && this.es ? elasticsearchClientEvents(this.es, this.ctx.config.elasticsearch.indexPrefix) : undefined), ...retainedRoutes(node.management), ...clusterRoutes(node.management));
     if (this.replays) routes.push(...replayRoutes(this.replays, this.ctx.log.partitionCount(this.ctx.streams.messages), (limit, detail) => this.ctx.node?.limits.hit(limit, detail)));
     return routes;
   }

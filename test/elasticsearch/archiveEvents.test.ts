@@ -70,6 +70,14 @@ test('connects, subscriptions, disconnects and refused logins are archived as ev
   const refused = docs.find((d) => d.client_id === 'intruder')!;
   expect(refused).toMatchObject({ kind: 'access.decided', action: 'connect', allowed: false, code: 5 });
   expect(JSON.stringify(docs)).not.toMatch(/password/i);
+
+  // The API's per-client history comes from the archive here (history from Elasticsearch), in order.
+  const h = await api<{ source: string; events: Array<{ type: string; reasonName?: string }> }>(apiBase(broker.ports.api), 'GET', '/api/v1/clients/ev-dev/events');
+  expect(h.body.source).toBe('elasticsearch');
+  expect(h.body.events.map((e) => e.type)).toEqual(['access.decided', 'client.connected', 'client.subscribed', 'client.unsubscribed', 'client.disconnected']);
+  expect(h.body.events[4].reasonName).toBe('normal');
+  const intruder = await api<{ events: Array<{ type: string; allowed: boolean }> }>(apiBase(broker.ports.api), 'GET', '/api/v1/clients/intruder/events');
+  expect(intruder.body.events).toEqual([expect.objectContaining({ type: 'access.decided', allowed: false })]);
 });
 
 test('daily indices from index templates; a replay is not archived a second time', async () => {

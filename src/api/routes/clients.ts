@@ -5,14 +5,15 @@
  * holding a persistent session.
  */
 import { NotFound, Route } from '../ApiServer';
-import type { Management } from '../Management';
+import type { ClientEventHistory, Management } from '../Management';
 import { boolParam, intParam, page, searchParam } from './paging';
 import { BadRequest } from '../../history/HistoryQuery';
 import { DISCONNECT_REASON_NAMES, DisconnectReason } from '../../events/types';
 
 const LIST_QUERY = { search: 'substring of client id, user name or address', connected: 'true or false', node: 'node id', page: 'page number (from 1)', limit: 'page size (1..1000)' };
 
-export function clientRoutes(m: Management): Route[] {
+/** `history`: where a client's events are read (the archive when history comes from Elasticsearch); default the log. */
+export function clientRoutes(m: Management, history?: (clientId: string, limit: number) => Promise<ClientEventHistory>): Route[] {
   const known = (id: string) => {
     const c = m.client(id);
     if (!c) throw new NotFound(`no client '${id.slice(0, 80)}'`);
@@ -45,8 +46,9 @@ export function clientRoutes(m: Management): Route[] {
       query: { limit: 'most recent events (1..1000, default 200)' },
       async handle(req) {
         const limit = intParam(req.query, 'limit', 200, 1, 1000);
+        if (history) return { status: 200, json: { clientId: req.params[0], ...(await history(req.params[0], limit)) } };
         const h = await m.clientHistory(req.params[0], limit);
-        return { status: 200, json: { clientId: req.params[0], ...h, events: h.events.map(historyJson) } };
+        return { status: 200, json: { clientId: req.params[0], source: 'log', ...h, events: h.events.map(historyJson) } };
       },
     },
     {
