@@ -8,6 +8,7 @@
  * returns it; whoever folds owns the state and keeps no older copy.
  */
 import { BinaryReader, BinaryWriter, DecodeError } from '../src/events/binary';
+import { readMessageProperties, readSubscriptionOptions, writeMessageProperties, writeSubscriptionOptions } from '../src/events/codec';
 import {
   MessageRef,
   MessageSource,
@@ -16,6 +17,7 @@ import {
   QoS,
   SessionEvent,
   SUBACK_FAILURE,
+  SubscriptionOptions,
   WillMessage,
 } from '../src/events/types';
 import { maxPositions } from './positions';
@@ -25,6 +27,8 @@ export interface StoredSubscription {
   qos: QoS;
   /** Messages before this position predate the subscription. */
   since: Positions;
+  /** MQTT 5 subscription options (absent for 3.1.1). */
+  options?: SubscriptionOptions;
 }
 
 export interface OutboundEntry {
@@ -148,7 +152,9 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
         const existing = rec.subscriptions.get(s.filter);
         // A repeated subscription replaces the QoS without interrupting the flow [MQTT-3.8.4-3].
         // `since` is never written to, so the subscriptions of one event share its position.
-        rec.subscriptions.set(s.filter, { qos: s.granted, since: existing ? existing.since : event.position });
+        const stored: StoredSubscription = { qos: s.granted, since: existing ? existing.since : event.position };
+        if (s.options) stored.options = s.options;
+        rec.subscriptions.set(s.filter, stored);
       }
       return state;
     }
@@ -206,7 +212,8 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
 // ---------------------------------------------------------------------------
 // Snapshots: the state of one session-stream partition at an offset.
 
-const SNAPSHOT_VERSION = 1;
+/** Version 2 added MQTT 5 subscription options and will properties; version 1 snapshots stay readable. */
+const SNAPSHOT_VERSION = 2;
 
 export interface SessionsSnapshot {
   /** The next session-stream offset to fold after restoring this snapshot. */
@@ -234,10 +241,16 @@ export function encodeSessionsSnapshot(snapshot: SessionsSnapshot): Buffer {
       .varuint(s.generation)
       .varuint(s.connectedAt)
       .varuint(s.disconnectedAt === null ? 0 : s.disconnectedAt + 1);
-    if (s.will) w.u8(1).string(s.will.topic).u8(s.will.qos).bool(s.will.retain).bytes(s.will.payload);
-    else w.u8(0);
+    if (s.will) {
+      w.u8(1).string(s.will.topic).u8(s.will.qos).bool(s.will.retain).bytes(s.will.payload);
+      writeMessageProperties(w, s.will.properties);
+      w.varuint(s.will.delayMs ?? 0).varuint(s.will.expirySeconds ?? 0);
+    } else w.u8(0);
     w.varuint(s.subscriptions.size);
-    for (const [filter, sub] of s.subscriptions) w.string(filter).u8(sub.qos).varuintArray(sub.since);
+    for (const [filter, sub] of s.subscriptions) {
+      w.string(filter).u8(sub.qos).varuintArray(sub.since);
+      writeSubscriptionOptions(w, sub.options);
+    }
     w.varuint(s.outbound.size);
     for (const e of s.outbound.values()) {
       w.varuint(e.packetId).u8(e.qos).bool(e.released);
@@ -258,7 +271,7 @@ function oneOf<T extends number>(r: BinaryReader, allowed: readonly T[], what: s
 export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
   const r = new BinaryReader(buf);
   const version = r.u8('snapshot version');
-  if (version !== SNAPSHOT_VERSION) throw new DecodeError(`unsupported session snapshot version ${version}`);
+  if (version !== 1 && version !== SNAPSHOT_VERSION) throw new DecodeError(`unsupported session snapshot version ${version}`);
   const nextOffset = r.varuint('offset');
   const count = r.varuint('session count');
   if (count > r.remaining) throw new DecodeError(`session count ${count} exceeds the snapshot`);
@@ -278,10 +291,26 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
     const disc = r.varuint();
     const will: WillMessage | null =
       oneOf(r, [0, 1], 'will flag') === 1 ? { topic: r.string(), qos: oneOf<QoS>(r, [0, 1, 2], 'will QoS'), retain: r.bool(), payload: Buffer.from(r.bytes()) } : null;
+    if (will && version >= 2) {
+      const properties = readMessageProperties(r);
+      if (properties) will.properties = properties;
+      const delayMs = r.varuint();
+      const expirySeconds = r.varuint();
+      if (delayMs) will.delayMs = delayMs;
+      if (expirySeconds) will.expirySeconds = expirySeconds;
+    }
     const subscriptions = new Map<string, StoredSubscription>();
     const nSubs = r.varuint();
     if (nSubs > r.remaining) throw new DecodeError(`subscription count ${nSubs} exceeds the snapshot`);
-    for (let j = 0; j < nSubs; j++) subscriptions.set(r.string(), { qos: oneOf<QoS>(r, [0, 1, 2], 'subscription QoS'), since: r.varuintArray() });
+    for (let j = 0; j < nSubs; j++) {
+      const filter = r.string();
+      const sub: StoredSubscription = { qos: oneOf<QoS>(r, [0, 1, 2], 'subscription QoS'), since: r.varuintArray() };
+      if (version >= 2) {
+        const options = readSubscriptionOptions(r);
+        if (options) sub.options = options;
+      }
+      subscriptions.set(filter, sub);
+    }
     const nOut = r.varuint();
     if (nOut > r.remaining) throw new DecodeError(`exchange count ${nOut} exceeds the snapshot`);
     const outbound = nOut === 0 ? NO_OUTBOUND : new Map<number, OutboundEntry>();

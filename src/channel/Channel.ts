@@ -24,11 +24,15 @@ import {
 import { ConnectRefusal } from '../protocol/ConnectRefusal';
 import { ProtocolViolation } from '../protocol/ProtocolViolation';
 import { publishSize } from '../protocol/PublishEncoder';
+import { encodePublish5, PublishProperties } from '../protocol/v5/Mqtt5Encoder';
+import { publishPropertiesFor } from '../protocol/v5/messageProperties';
 import { Delivery, InflightEntry, QueueWatch, Session } from '../session/Session';
 import { ConnectionAcl } from '../../auth/acl/ConnectionAcl';
 import type { ClientIdentity } from '../../auth/types';
 import { Effect } from './effects';
 import { MqttSettings } from './MqttSettings';
+import { TOPIC_ALIAS_MAXIMUM, V5Session } from './V5Session';
+import type { Properties } from '../protocol/v5/properties';
 import { handleConnect } from './handlers/connect';
 import { handleDisconnect } from './handlers/disconnect';
 import { handlePuback, handlePubcomp, handlePubrec } from './handlers/outboundAcks';
@@ -83,6 +87,16 @@ export function persistentSessionExpiry(settings: MqttSettings): number {
   return settings.sessionExpiryMs === 0 ? NEVER_EXPIRES : Math.ceil(settings.sessionExpiryMs / 1000);
 }
 
+/** MQTT 5 DISCONNECT reason codes for the server's own reasons to end a connection (table 3-10). */
+const SERVER_DISCONNECT_CODES: Partial<Record<DisconnectReason, number>> = {
+  [DisconnectReason.KeepaliveTimeout]: 0x8d,
+  [DisconnectReason.Takeover]: 0x8e,
+  [DisconnectReason.ProtocolError]: 0x82,
+  [DisconnectReason.ServerShutdown]: 0x8b,
+  [DisconnectReason.NotAuthorized]: 0x87,
+  [DisconnectReason.Kicked]: 0x98,
+};
+
 /** How a connection refused after authentication is closed (the node logs those where it decided). */
 export const REFUSED_DETAIL = 'connection refused:';
 
@@ -97,6 +111,8 @@ export class Channel {
   cleanSession = true;
   keepalive = 0;
   will: WillMessage | null = null;
+  /** MQTT 5: what the connection agreed on (null for 3.1/3.1.1). */
+  v5: V5Session | null = null;
   session: Session | null = null;
   private rules: ConnectionAcl = ConnectionAcl.allowAll();
   /** Who authentication says this client is (groups and superuser included); set once authenticated. */
@@ -179,7 +195,7 @@ export class Channel {
       case 'pingreq':
         return handlePingreq();
       case 'disconnect':
-        return handleDisconnect(this);
+        return handleDisconnect(this, packet);
       default:
         return this.violation(new ProtocolViolation(`unexpected ${packet.cmd} from a client`));
     }
@@ -249,7 +265,7 @@ export class Channel {
       cleanSession: this.cleanSession,
       keepalive: this.keepalive,
       // MQTT 5 shape (seconds): a 3.1.1 session ends with its connection when clean, after mqtt.sessionExpiryMs otherwise.
-      sessionExpiry: this.cleanSession ? 0 : persistentSessionExpiry(this.settings),
+      sessionExpiry: this.v5 ? this.v5.sessionExpiryInterval : this.cleanSession ? 0 : persistentSessionExpiry(this.settings),
       will: this.will,
       username: this.username,
       remoteAddress: this.remoteAddress,
@@ -268,10 +284,12 @@ export class Channel {
   opened(opened: OpenedSession, room = Infinity): Effect[] {
     if (this.state !== 'opening') return [];
     this.state = 'connected';
-    const session = new Session(this.clientId, this.settings.maxInflight, this.settings.maxQueuedMessages, this.ctx.queueWatch);
+    // MQTT 5: never more in flight than the client's receive maximum [MQTT-3.3.4-9].
+    const window = this.v5 ? Math.min(this.settings.maxInflight, this.v5.receiveMaximum) : this.settings.maxInflight;
+    const session = new Session(this.clientId, window, this.settings.maxQueuedMessages, this.ctx.queueWatch);
     session.progress(this.ctx.now());
     this.session = session;
-    const effects: Effect[] = [{ type: 'connack', refusal: null, sessionPresent: opened.sessionPresent }, { type: 'accepted' }];
+    const effects: Effect[] = [{ type: 'connack', refusal: null, sessionPresent: opened.sessionPresent, ...(this.v5 ? { v5: this.connackProperties(this.v5) } : {}) }, { type: 'accepted' }];
     for (const id of opened.inbound) session.inbound.add(id);
     for (const { packetId, entry, message } of opened.outbound) {
       session.inflight.set(packetId, entry);
@@ -288,6 +306,22 @@ export class Channel {
       effects.push(...this.dispatch(p, room));
     }
     return effects;
+  }
+
+  /** What the server tells a v5 client in CONNACK (section 3.2.2.3). */
+  private connackProperties(v5: V5Session): Properties {
+    const props: Properties = {
+      topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+      maximumPacketSize: this.settings.maxPacketSize,
+      retainAvailable: this.settings.retainAvailable ? 1 : 0,
+      wildcardSubscriptionAvailable: 1,
+      subscriptionIdentifiersAvailable: 1,
+      sharedSubscriptionAvailable: 0,
+    };
+    if (v5.assignedClientId) props.assignedClientIdentifier = v5.assignedClientId;
+    // The interval granted, when it is not what was asked for [MQTT-3.2.2-?]: said always, it costs 5 bytes.
+    props.sessionExpiryInterval = v5.sessionExpiryInterval;
+    return props;
   }
 
   /** A message routed to this session (live or retained); `room` as for `handle`. */
@@ -339,17 +373,32 @@ export class Channel {
     if (!session) return effects;
     let d: Delivery | undefined;
     let sent = false;
+    const v5 = this.v5;
     while (room > 0 && (d = session.take()) !== undefined) {
       sent = true;
+      let props: PublishProperties | undefined;
+      if (v5) {
+        const now = this.ctx.now();
+        // An expired message is not delivered [MQTT-3.3.2-5]; one larger than the client takes is dropped [MQTT-3.1.2-25].
+        if (d.props?.expiresAt !== undefined && d.props.expiresAt <= now) {
+          effects.push({ type: 'dropped', count: 1, reason: 'expired', detail: 'message expiry interval passed before delivery' });
+          continue;
+        }
+        props = publishPropertiesFor(d.props, now, d.subscriptionIds);
+        if (v5.maximumPacketSize !== Infinity && encodePublish5(d, d.qos, 1, false, props).length > v5.maximumPacketSize) {
+          effects.push({ type: 'dropped', count: 1, reason: 'too_large', detail: `larger than the client's maximum packet size (${v5.maximumPacketSize} bytes)` });
+          continue;
+        }
+      }
       room -= publishSize(d, d.qos);
       if (d.qos === 0) {
-        effects.push({ type: 'publish', delivery: d, qos: 0, packetId: 0, dup: false });
+        effects.push({ type: 'publish', delivery: d, qos: 0, packetId: 0, dup: false, ...(props ? { v5: props } : {}) });
         continue;
       }
       const packetId = session.allocatePacketId();
       const qos = d.qos;
       session.inflight.set(packetId, { qos, ref: d.ref, released: false });
-      const publish: Effect = { type: 'publish', delivery: d, qos, packetId, dup: false };
+      const publish: Effect = { type: 'publish', delivery: d, qos, packetId, dup: false, ...(props ? { v5: props } : {}) };
       const events = [{ type: 'message.delivered' as const, clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() }];
       // A QoS 2 message is only sent once its delivery is durable, so a restart resends it with the
       // same packet id and DUP set instead of as a new message the client would deliver twice.
@@ -412,14 +461,18 @@ export class Channel {
   /** A protocol violation: a CONNACK where the spec asks for one, the will if connected, then close. */
   violation(err: ProtocolViolation): Effect[] {
     if (this.state === 'closed') return [];
-    if (this.state === 'connected') return this.end(DisconnectReason.ProtocolError, err.message, true);
+    if (this.state === 'connected') return this.end(DisconnectReason.ProtocolError, err.message, true, undefined, err.reasonCode ?? 0x82);
     const effects: Effect[] = [];
     if (err.refusal !== undefined && this.state === 'new') effects.push({ type: 'connack', refusal: err.refusal, sessionPresent: false });
+    else if (this.v5 && this.state === 'new' && err.reasonCode !== undefined) {
+      // A v5 CONNECT that breaks a rule is answered with a CONNACK saying which, then closed [MQTT-4.13.1-1].
+      effects.push({ type: 'connack', refusal: err.reasonCode === 0x81 ? 'malformed' : 'protocol-error', sessionPresent: false });
+    }
     return [...effects, ...this.close(null, err.message)];
   }
 
   /** Ends a connected session: the will if asked and present [MQTT-3.1.2-8], the disconnect event, close. */
-  end(reason: DisconnectReason, detail: string, publishWill: boolean, served?: Positions): Effect[] {
+  end(reason: DisconnectReason, detail: string, publishWill: boolean, served?: Positions, reasonCode?: number, byClient = false): Effect[] {
     let will = publishWill ? this.will : null;
     this.will = null;
     const now = this.ctx.now();
@@ -442,6 +495,7 @@ export class Channel {
           timestamp: now,
           username: this.username,
           remoteAddress: this.remoteAddress,
+          ...(will.properties || will.expirySeconds !== undefined ? { properties: { ...will.properties, ...(will.expirySeconds !== undefined ? { expiresAt: now + will.expirySeconds * 1000 } : {}) } } : {}),
         }),
       );
     }
@@ -455,7 +509,11 @@ export class Channel {
       servedUpTo: served ?? (this.session ? this.session.servedFloor(this.ctx.position()) : this.ctx.position()),
       timestamp: now,
     });
-    return [{ type: 'append', events }, ...this.close(reason, detail)];
+    const effects: Effect[] = [{ type: 'append', events }];
+    // MQTT 5: the server says why it ends the connection [MQTT-3.14.2-1]; not when the client did.
+    const code = this.v5 && !byClient ? (reasonCode ?? SERVER_DISCONNECT_CODES[reason]) : undefined;
+    if (code !== undefined) effects.push({ type: 'disconnect', reasonCode: code, ...(this.v5!.requestProblemInformation ? { reasonString: detail.slice(0, 200) } : {}) });
+    return [...effects, ...this.close(reason, detail)];
   }
 
   close(reason: DisconnectReason | null, detail: string): Effect[] {

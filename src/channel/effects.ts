@@ -4,7 +4,7 @@
  * them out in order, and the protocol's codec (protocol/Mqtt3Encoder) turns the
  * ones for the client into bytes.
  */
-import { BrokerEvent, DisconnectReason, DropReason, Positions, QoS } from '../events/types';
+import { BrokerEvent, DisconnectReason, DropReason, Positions, QoS, SubscriptionOptions } from '../events/types';
 import type { ServerPacket } from '../protocol/ServerPacket';
 import type { Delivery } from '../session/Session';
 import type { LimitName } from './limits';
@@ -21,6 +21,7 @@ export interface RouteChange {
   filter: string;
   qos: QoS;
   since: Positions;
+  options?: SubscriptionOptions;
 }
 
 /** Effects that put something on the wire to the client (ServerPacket, with the session's Delivery). */
@@ -47,7 +48,7 @@ export type Effect =
   | { type: 'route-add'; routes: RouteChange[] }
   | { type: 'route-remove'; filters: string[] }
   /** Send the retained messages matching these new subscriptions [MQTT-3.3.1-6]. */
-  | { type: 'send-retained'; subscriptions: Array<{ filter: string; qos: QoS }> }
+  | { type: 'send-retained'; subscriptions: Array<{ filter: string; qos: QoS; subscriptionId?: number }> }
   /**
    * Read the session's next page of the message stream, from `from` up to the
    * node's position, at most `limit` deliveries; answer with `Channel.pageRead`

@@ -28,6 +28,8 @@ export enum DeliveryPath {
 /** What the decision needs of the session. */
 export interface DeliveryReader {
   readonly clientId: string;
+  /** Set for an MQTT 5 connection (its subscription options are applied). */
+  readonly v5?: object | null;
   readonly acl: { readonly unrestricted: boolean; mayRead(topic: string): boolean };
 }
 

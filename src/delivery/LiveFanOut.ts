@@ -6,8 +6,8 @@
  * sessions that get it, so its PUBLISH is encoded once.
  */
 import { DecodeError } from '../events/binary';
-import { decodePublishedForDelivery } from '../events/codec';
-import { MessagePublished, MessageSource, QoS } from '../events/types';
+import { decodePublishedForDelivery, PublishedForDelivery } from '../events/codec';
+import { MessageProperties, MessagePublished, MessageRef, MessageSource, QoS } from '../events/types';
 import { LogRecord } from '../log/EventLog';
 import { UndecodableRecord } from '../log/UndecodableRecord';
 import { LocalRoutes } from '../router/LocalRoutes';
@@ -60,11 +60,14 @@ export class LiveFanOut {
     const topic = local !== undefined ? local.topic : r.key.toString('utf8');
     this.counters.messagesScanned++;
     this.topics.count(topic);
-    const matches = this.routes.match(topic, partition, r.offset, this.matchScratch);
+    const publisherId = local !== undefined ? local.publisherId : null;
+    // No Local needs the publisher; a record from another node is decoded for it only when a v5 route asks.
+    const matches = this.routes.match(topic, partition, r.offset, this.matchScratch, publisherId ?? (this.routes.hasV5Options ? decodePublishedForDelivery(r.value).publisherId : null));
     if (matches.size === 0) return; // skipped by key, never decoded
     this.counters.messagesRouted++;
     // Appended by this process: the event itself; otherwise decode what delivery needs.
     const event = local ?? decodePublishedForDelivery(r.value);
+    const publisher = local !== undefined ? local.publisherId : (event as PublishedForDelivery).publisherId;
     const ref = { source: MessageSource.Messages, partition, offset: r.offset };
     const byQos: Array<Delivery | undefined> = [];
     for (const [clientId, granted] of matches) {
@@ -74,7 +77,22 @@ export class LiveFanOut {
       if (decision === NOT_DELIVERED) continue;
       this.counters.messagesSent++;
       const qos = decidedQos(decision);
-      target.deliver((byQos[qos] ??= { topic, payload: event.payload, qos, retain: false, ref }));
+      const v5 = target.channel.v5 ? this.routes.v5Match(clientId, topic, partition, r.offset, publisher) : null;
+      if (v5) {
+        // Per subscriber: its subscription identifiers, and the retain flag as published when asked [MQTT-3.3.1-12].
+        const d: Delivery = { topic, payload: event.payload, qos, retain: v5.retainAsPublished && event.retain, ref };
+        if (event.properties) d.props = event.properties;
+        if (v5.subscriptionIds.length) d.subscriptionIds = v5.subscriptionIds;
+        target.deliver(d);
+        continue;
+      }
+      target.deliver((byQos[qos] ??= shared(topic, event, qos, ref)));
     }
   }
+}
+
+function shared(topic: string, event: { payload: Buffer; properties?: MessageProperties }, qos: QoS, ref: MessageRef): Delivery {
+  const d: Delivery = { topic, payload: event.payload, qos, retain: false, ref };
+  if (event.properties) d.props = event.properties;
+  return d;
 }

@@ -7,7 +7,7 @@
  * log still holds is dropped for a full queue.
  */
 import { decodePublishedForDelivery } from '../events/codec';
-import { MessageSource, Positions, QoS } from '../events/types';
+import { MessageSource, Positions, QoS, SubscriptionOptions } from '../events/types';
 import { EventLog } from '../log/EventLog';
 import { UndecodableRecord } from '../log/UndecodableRecord';
 import { MessageStreamReader } from '../history/MessageScan';
@@ -19,6 +19,8 @@ export interface PageSubscription {
   qos: QoS;
   /** Messages before this position predate the subscription. */
   since: Positions;
+  /** MQTT 5 options (No Local, Retain As Published, the identifier). */
+  options?: SubscriptionOptions;
 }
 
 export interface PageRequest {
@@ -90,9 +92,24 @@ export async function readPage(log: EventLog, stream: string, request: PageReque
       throw UndecodableRecord.at(stream, p, r.offset, err);
     }
     const path = offlineUntil !== null && r.offset < (offlineUntil[p] ?? 0) ? DeliveryPath.Offline : DeliveryPath.Log;
+    // MQTT 5 options: No Local leaves out the session's own messages, Retain As Published keeps the flag, identifiers go along.
+    let retain = false;
+    let subscriptionIds: number[] | undefined;
+    if (matches.some((m) => m.options)) {
+      granted = -1;
+      for (const sub of matches) {
+        if (r.offset < (sub.since[p] ?? 0) || (sub.options?.noLocal && event.publisherId === session.clientId)) continue;
+        if (sub.qos > granted) granted = sub.qos;
+        if (sub.options?.retainAsPublished && event.retain) retain = true;
+        if (sub.options?.subscriptionId) (subscriptionIds ??= []).push(sub.options.subscriptionId);
+      }
+    }
     const decision = decideDelivery(session, topic, event, granted, path);
     if (decision === NOT_DELIVERED) continue;
-    deliveries.push({ topic, payload: event.payload, qos: decidedQos(decision), retain: false, ref: { source: MessageSource.Messages, partition: p, offset: r.offset } });
+    const d: Delivery = { topic, payload: event.payload, qos: decidedQos(decision), retain, ref: { source: MessageSource.Messages, partition: p, offset: r.offset } };
+    if (event.properties) d.props = event.properties;
+    if (subscriptionIds) d.subscriptionIds = subscriptionIds;
+    deliveries.push(d);
   }
   const next = reader.positions();
   return { deliveries, next, complete: next.every((o, p) => o >= upTo[p]), expired };

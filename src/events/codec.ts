@@ -17,6 +17,9 @@ import {
   DROP_REASONS,
   GrantedQoS,
   MessageOrigin,
+  MessageProperties,
+  SubscriptionOptions,
+  SubscriptionRequest,
   MessagePublished,
   MessageSource,
   ProtocolLevel,
@@ -29,10 +32,12 @@ import {
  * Version 2 added the publisher's username and address and the delivery target
  * to `message.published`; version 3 added `foreignTakeover` to `client.connected`
  * and the `session.expired` event; version 4 added `message.dropped` and
- * `operator.action`, and the version and health to `node.heartbeat`. Every other event is laid out as in version 1, and older
+ * `operator.action`, and the version and health to `node.heartbeat`; version 5
+ * added MQTT 5 message properties to `message.published` and wills, and
+ * subscription options to `client.subscribed`. Every other event is laid out as in version 1, and older
  * records stay readable.
  */
-export const EVENT_FORMAT_VERSION = 4;
+export const EVENT_FORMAT_VERSION = 5;
 const OLDEST_READABLE_VERSION = 1;
 
 function readVersion(r: BinaryReader): number {
@@ -151,6 +156,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
       for (const s of event.subscriptions) {
         encodable(s.granted === SUBACK_FAILURE || s.granted <= 2, 'granted QoS', s.granted);
         w.string(s.filter).u8(qosByte(s.requestedQos, false, 'requested QoS')).u8(s.granted);
+        writeSubscriptionOptions(w, s.options);
       }
       w.varuintArray(event.position).varuint(event.timestamp);
       break;
@@ -171,6 +177,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .string(event.remoteAddress)
         .optionalString(event.target)
         .bytes(event.payload);
+      writeMessageProperties(w, event.properties);
       break;
     case 'message.delivered':
       encodable(event.qos === 1 || event.qos === 2, 'delivered QoS', event.qos);
@@ -228,6 +235,80 @@ function writeWill(w: BinaryWriter, will: WillMessage | null): void {
     return;
   }
   w.u8(1).string(will.topic).u8(qosByte(will.qos, will.retain, 'will QoS')).bytes(will.payload);
+  writeMessageProperties(w, will.properties);
+  w.varuint(will.delayMs ?? 0).varuint(will.expirySeconds ?? 0);
+}
+
+const PROP_PFI = 1;
+const PROP_EXPIRES = 2;
+const PROP_CONTENT_TYPE = 4;
+const PROP_RESPONSE_TOPIC = 8;
+const PROP_CORRELATION = 16;
+const PROP_USER = 32;
+
+/** MQTT 5 message properties (format 5): a presence byte, then the present ones in bit order. */
+export function writeMessageProperties(w: BinaryWriter, p: MessageProperties | undefined): void {
+  if (!p) {
+    w.u8(0);
+    return;
+  }
+  const flags =
+    (p.payloadFormatIndicator !== undefined ? PROP_PFI : 0) |
+    (p.expiresAt !== undefined ? PROP_EXPIRES : 0) |
+    (p.contentType !== undefined ? PROP_CONTENT_TYPE : 0) |
+    (p.responseTopic !== undefined ? PROP_RESPONSE_TOPIC : 0) |
+    (p.correlationData !== undefined ? PROP_CORRELATION : 0) |
+    (p.userProperties !== undefined && p.userProperties.length > 0 ? PROP_USER : 0);
+  w.u8(flags);
+  if (flags & PROP_PFI) w.u8(p.payloadFormatIndicator!);
+  if (flags & PROP_EXPIRES) w.varuint(p.expiresAt!);
+  if (flags & PROP_CONTENT_TYPE) w.string(p.contentType!);
+  if (flags & PROP_RESPONSE_TOPIC) w.string(p.responseTopic!);
+  if (flags & PROP_CORRELATION) w.bytes(p.correlationData!);
+  if (flags & PROP_USER) {
+    w.varuint(p.userProperties!.length);
+    for (const [k, v] of p.userProperties!) w.string(k).string(v);
+  }
+}
+
+export function readMessageProperties(r: BinaryReader): MessageProperties | undefined {
+  const flags = r.u8('message properties');
+  if (flags === 0) return undefined;
+  if (flags > 63) throw new DecodeError(`invalid message property flags ${flags}`);
+  const p: MessageProperties = {};
+  if (flags & PROP_PFI) {
+    const v = r.u8('payload format indicator');
+    if (v > 1) throw new DecodeError(`invalid payload format indicator ${v}`);
+    p.payloadFormatIndicator = v as 0 | 1;
+  }
+  if (flags & PROP_EXPIRES) p.expiresAt = r.varuint('expires at');
+  if (flags & PROP_CONTENT_TYPE) p.contentType = r.string('content type');
+  if (flags & PROP_RESPONSE_TOPIC) p.responseTopic = r.string('response topic');
+  if (flags & PROP_CORRELATION) p.correlationData = r.bytes('correlation data');
+  if (flags & PROP_USER) {
+    const n = r.varuint('user property count');
+    const pairs: Array<[string, string]> = [];
+    for (let i = 0; i < n; i++) pairs.push([r.string('user property name'), r.string('user property value')]);
+    p.userProperties = pairs;
+  }
+  return p;
+}
+
+/** MQTT 5 subscription options (format 5): a byte (no local 1, retain as published 2, retain handling << 2, 0x80 present) and the identifier. */
+export function writeSubscriptionOptions(w: BinaryWriter, o: SubscriptionOptions | undefined): void {
+  if (!o) {
+    w.u8(0);
+    return;
+  }
+  w.u8(0x80 | (o.noLocal ? 1 : 0) | (o.retainAsPublished ? 2 : 0) | (o.retainHandling << 2)).varuint(o.subscriptionId);
+}
+
+export function readSubscriptionOptions(r: BinaryReader): SubscriptionOptions | undefined {
+  const b = r.u8('subscription options');
+  if (b === 0) return undefined;
+  const rh = (b >> 2) & 3;
+  if ((b & 0x80) === 0 || (b & 0x70) !== 0 || rh === 3) throw new DecodeError(`invalid subscription options byte ${b}`);
+  return { noLocal: (b & 1) !== 0, retainAsPublished: (b & 2) !== 0, retainHandling: rh as 0 | 1 | 2, subscriptionId: r.varuint('subscription id') };
 }
 
 function readQos(r: BinaryReader, what: string): QoS {
@@ -243,12 +324,21 @@ function readQosAndRetain(r: BinaryReader, what: string): { qos: QoS; retain: bo
   return { qos: qos as QoS, retain: (b & 4) !== 0 };
 }
 
-function readWill(r: BinaryReader): WillMessage | null {
+function readWill(r: BinaryReader, version: number): WillMessage | null {
   if (r.u8('will flag') === 0) return null;
   const topic = r.string('will topic');
   const { qos, retain } = readQosAndRetain(r, 'will qos');
   const payload = r.bytes('will payload');
-  return { topic, qos, retain, payload };
+  const will: WillMessage = { topic, qos, retain, payload };
+  if (version >= 5) {
+    const properties = readMessageProperties(r);
+    if (properties) will.properties = properties;
+    const delayMs = r.varuint('will delay');
+    const expirySeconds = r.varuint('will expiry');
+    if (delayMs) will.delayMs = delayMs;
+    if (expirySeconds) will.expirySeconds = expirySeconds;
+  }
+  return will;
 }
 
 function readEnum<T extends number>(r: BinaryReader, max: number, what: string): T {
@@ -313,7 +403,7 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         sessionPresent: r.bool('session present'),
         position: r.varuintArray('position'),
         timestamp: r.varuint('timestamp'),
-        will: readWill(r),
+        will: readWill(r, version),
         foreignTakeover: version >= 3 ? r.bool('foreign takeover') : true,
       };
       break;
@@ -339,13 +429,18 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
       const packetId = r.varuint('packet id');
       const n = r.varuint('subscription count');
       if (n > r.remaining) throw new DecodeError(`subscription count ${n} exceeds record`);
-      const subscriptions = [];
+      const subscriptions: SubscriptionRequest[] = [];
       for (let i = 0; i < n; i++) {
         const filter = r.string('filter');
         const requestedQos = readQos(r, 'requested qos');
         const granted = r.u8('granted qos');
         if (granted > 2 && granted !== SUBACK_FAILURE) throw new DecodeError(`invalid granted QoS ${granted}`);
-        subscriptions.push({ filter, requestedQos, granted: granted as GrantedQoS });
+        const sub: SubscriptionRequest = { filter, requestedQos, granted: granted as GrantedQoS };
+        if (version >= 5) {
+          const options = readSubscriptionOptions(r);
+          if (options) sub.options = options;
+        }
+        subscriptions.push(sub);
       }
       event = {
         type: 'client.subscribed',
@@ -385,6 +480,10 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         target: version >= 2 ? r.optionalString('target') : null,
         payload: r.bytes('payload'),
       };
+      if (version >= 5) {
+        const properties = readMessageProperties(r);
+        if (properties) published.properties = properties;
+      }
       event = published;
       break;
     }
@@ -492,6 +591,10 @@ export interface PublishedForDelivery {
   payload: Buffer;
   /** MessagePublished.target: the one client id this message is for, or null. */
   target: string | null;
+  /** MQTT 5 properties, passed on to MQTT 5 subscribers. */
+  properties: MessageProperties | undefined;
+  /** Who published it (MQTT 5's No Local compares it with the subscriber). */
+  publisherId: string;
 }
 
 /**
@@ -507,7 +610,7 @@ export function decodePublishedForDelivery(buf: Buffer): PublishedForDelivery {
   if (tag !== TAG['message.published']) throw new DecodeError(`expected a message.published record, found tag ${tag}`);
   r.skipBytes('topic');
   const { qos, retain } = readQosAndRetain(r, 'qos');
-  r.skipBytes('publisher id');
+  const publisherId = r.string('publisher id');
   r.varuint('packet id');
   readEnum<MessageOrigin>(r, MessageOrigin.Replay, 'message origin');
   r.skipBytes('node id');
@@ -519,6 +622,7 @@ export function decodePublishedForDelivery(buf: Buffer): PublishedForDelivery {
     target = r.optionalString('target');
   }
   const payload = r.bytes('payload');
+  const properties = version >= 5 ? readMessageProperties(r) : undefined;
   r.expectEnd('message.published');
-  return { qos, retain, timestamp, payload, target };
+  return { qos, retain, timestamp, payload, target, properties, publisherId };
 }

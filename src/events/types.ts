@@ -23,11 +23,33 @@ export type Positions = readonly number[];
 /** Protocol levels: 3 = MQTT 3.1 ("MQIsdp"), 4 = MQTT 3.1.1, 5 = MQTT 5. */
 export type ProtocolLevel = 3 | 4 | 5;
 
+/**
+ * MQTT 5 message properties kept with a message (in the log, the archive and
+ * history) and passed on to MQTT 5 subscribers [MQTT-3.3.2-17, MQTT-3.3.2-18,
+ * MQTT-3.3.2-20]. Absent for MQTT 3.1.1 publishers.
+ */
+export interface MessageProperties {
+  payloadFormatIndicator?: 0 | 1;
+  /** When the message expires (ms since the epoch): publish time + Message Expiry Interval. */
+  expiresAt?: number;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  /** In order; names may repeat. */
+  userProperties?: Array<[string, string]>;
+}
+
 export interface WillMessage {
   topic: string;
   payload: Buffer;
   qos: QoS;
   retain: boolean;
+  /** MQTT 5 will properties (expiry measured from when the will is published). */
+  properties?: MessageProperties;
+  /** MQTT 5 Will Delay Interval, ms (0: at once). */
+  delayMs?: number;
+  /** MQTT 5 Message Expiry Interval of the will, seconds (its expiresAt is set when it is published). */
+  expirySeconds?: number;
 }
 
 /** Why a connection ended. Numeric values are part of the encoding: append only. */
@@ -154,11 +176,21 @@ export interface ClientDisconnected {
   timestamp: number;
 }
 
+/** MQTT 5 subscription options [MQTT-3.8.3.1] and identifier; absent for MQTT 3.1.1. */
+export interface SubscriptionOptions {
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  /** Subscription Identifier, 0 when none. */
+  subscriptionId: number;
+}
+
 export interface SubscriptionRequest {
   filter: string;
   requestedQos: QoS;
   /** Granted QoS or 0x80 for a refused filter. */
   granted: GrantedQoS;
+  options?: SubscriptionOptions;
 }
 
 export interface Subscribed {
@@ -201,6 +233,8 @@ export interface MessagePublished {
    * null: to every matching subscription.
    */
   target: string | null;
+  /** MQTT 5 properties; absent for MQTT 3.1.1 publishers and the broker's own messages. */
+  properties?: MessageProperties;
 }
 
 /** The fields of a `message.published` that are often left at their defaults. */

@@ -6,6 +6,7 @@
  */
 import { Packet } from 'mqtt-packet';
 import { encodeMqtt3 } from '../protocol/Mqtt3Encoder';
+import { encodeMqtt5 } from '../protocol/v5/Mqtt5Encoder';
 import { Channel } from '../channel/Channel';
 import { Effect } from '../channel/effects';
 import type { LimitName } from '../channel/limits';
@@ -271,14 +272,18 @@ export class Connection implements TransportSink {
     switch (effect.type) {
       case 'publish':
         this.host.countPublishOut(effect.qos);
-        this.send(encodeMqtt3(effect));
+        this.send(this.channel.v5 ? encodeMqtt5(effect) : encodeMqtt3(effect));
         return;
       case 'ack':
       case 'connack':
       case 'suback':
       case 'unsuback':
       case 'pingresp':
-        this.send(encodeMqtt3(effect));
+        this.send(this.channel.v5 ? encodeMqtt5(effect) : encodeMqtt3(effect));
+        return;
+      case 'disconnect':
+        // MQTT 5 only (a 3.1.1 connection just closes); written before the close that follows.
+        if (this.channel.v5) this.send(encodeMqtt5(effect));
         return;
       case 'append': {
         const then = effect.then;

@@ -87,7 +87,7 @@ export class ConnectionServices implements ConnectionHost {
   }
 
   routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void {
-    for (const r of effect.routes) this.d.routes.add(conn.channel.clientId, r.filter, r.qos, r.since);
+    for (const r of effect.routes) this.d.routes.add(conn.channel.clientId, r.filter, r.qos, r.since, r.options);
   }
 
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void {

@@ -33,8 +33,12 @@ function remainingLength(n: number): number[] {
   return out;
 }
 
+const NOTHING = Buffer.alloc(0);
+
 export function encodeMqtt3(effect: ServerPacket): Buffer {
   switch (effect.type) {
+    case 'disconnect':
+      return NOTHING; // MQTT 3.1.1 has no DISCONNECT from the server: the connection just closes
     case 'publish':
       return encodePublish(effect.delivery, effect.qos, effect.packetId, effect.dup);
     case 'ack':

@@ -10,6 +10,7 @@ import { isUtf8 } from 'buffer';
 import mqttPacket, { IConnectPacket, IPublishPacket, ISubscribePacket, ISubscription, Packet } from 'mqtt-packet';
 import { QoS } from '../events/types';
 import { PacketTooLarge, ProtocolViolation } from './ProtocolViolation';
+import { decodeConnect5, decodePacket5 } from './v5/Mqtt5Decoder';
 
 /** Largest remaining length the 4-byte encoding allows [MQTT-2.2.3]. */
 export const MAX_REMAINING_LENGTH = 268_435_455;
@@ -165,6 +166,11 @@ export class PacketDecoder<C = unknown> {
 
   private decodeFrame(frame: Buffer, headerLength: number): void {
     const type = frame[0] >> 4;
+    if (this.protocolLevel === 5) {
+      // MQTT 5: the one v5 reader (properties, reason codes), never mqtt-packet.
+      this.onPacket.call(this.context as C, decodePacket5(frame, headerLength), frame.length);
+      return;
+    }
     if (this.protocolLevel < 5) {
       if (type === PUBLISH) {
         this.onPacket.call(this.context as C, decodePublish(frame, headerLength), frame.length);
@@ -179,13 +185,10 @@ export class PacketDecoder<C = unknown> {
       throw new ProtocolViolation(`packet type ${type} may not be sent by a client [MQTT-2.2.1]`);
     }
     if (type === CONNECT) {
-      const connect = decodeConnect(frame, headerLength);
-      if (connect !== null) {
-        this.protocolLevel = connect.protocolVersion!;
-        this.onPacket.call(this.context as C, connect, frame.length);
-        return;
-      }
-      // MQTT 5: mqtt-packet reads its properties.
+      const connect = decodeConnect(frame, headerLength) ?? decodeConnect5(frame, headerLength);
+      this.protocolLevel = connect.protocolVersion!;
+      this.onPacket.call(this.context as C, connect, frame.length);
+      return;
     } else if (type === SUBSCRIBE && this.protocolLevel < 5) {
       this.onPacket.call(this.context as C, decodeSubscribe(frame, headerLength), frame.length);
       return;
@@ -334,7 +337,7 @@ const CONNECT_FLAG_USERNAME = 0x80;
  * one), reserved flag [MQTT-3.1.2-3], will flags without a will [MQTT-3.1.2-11,
  * MQTT-3.1.2-13, MQTT-3.1.2-15], password without user name [MQTT-3.1.2-22],
  * UTF-8 strings, and fields that fill the packet exactly. Returns null for
- * protocol level 5, which mqtt-packet decodes.
+ * protocol level 5 (v5/Mqtt5Decoder).
  */
 function decodeConnect(frame: Buffer, headerLength: number): IConnectPacket | null {
   if ((frame[0] & 0x0f) !== 0) throw new ProtocolViolation('malformed packet: CONNECT with reserved flags set [MQTT-2.2.2-2]');

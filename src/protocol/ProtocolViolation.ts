@@ -9,6 +9,8 @@ export class ProtocolViolation extends Error {
   constructor(
     message: string,
     readonly refusal?: ConnectRefusal,
+    /** MQTT 5: the reason code of the DISCONNECT (or CONNACK) that answers it; default Protocol Error (0x82). */
+    readonly reasonCode?: number,
   ) {
     super(message);
     this.name = 'ProtocolViolation';

@@ -6,15 +6,21 @@
 import { AckKind, GrantedQoS, QoS } from '../events/types';
 import type { ConnectRefusal } from './ConnectRefusal';
 import type { PublishSource } from './PublishEncoder';
+import type { Properties } from './v5/properties';
+import type { PublishProperties } from './v5/Mqtt5Encoder';
 
+/** MQTT 5 adds reason codes and properties; the MQTT 3 codec ignores them. */
 export type ServerPacket =
-  /** The answer to CONNECT: accepted (refusal null) or why not. */
-  | { type: 'connack'; refusal: ConnectRefusal | null; sessionPresent: boolean }
-  /** PUBACK, PUBREC, PUBREL or PUBCOMP for a packet id. */
-  | { type: 'ack'; kind: AckKind; packetId: number }
-  /** The answer to SUBSCRIBE: one granted QoS (or refusal) per filter, in order [MQTT-3.8.4-5]. */
-  | { type: 'suback'; packetId: number; granted: GrantedQoS[] }
-  | { type: 'unsuback'; packetId: number }
+  /** The answer to CONNECT: accepted (refusal null) or why not; `v5`: CONNACK properties. */
+  | { type: 'connack'; refusal: ConnectRefusal | null; sessionPresent: boolean; v5?: Properties }
+  /** PUBACK, PUBREC, PUBREL or PUBCOMP for a packet id; v5: a reason code other than success. */
+  | { type: 'ack'; kind: AckKind; packetId: number; reasonCode?: number; reasonString?: string }
+  /** The answer to SUBSCRIBE: one granted QoS (or refusal) per filter, in order [MQTT-3.8.4-5]; v5: the reason codes. */
+  | { type: 'suback'; packetId: number; granted: GrantedQoS[]; codes?: number[] }
+  /** v5: a reason code per filter (success, or no subscription existed). */
+  | { type: 'unsuback'; packetId: number; codes?: number[] }
   | { type: 'pingresp' }
-  /** A message to the client (`packetId` 0 at QoS 0); DUP on a resend [MQTT-3.3.1-1]. */
-  | { type: 'publish'; delivery: PublishSource; qos: QoS; packetId: number; dup: boolean };
+  /** A message to the client (`packetId` 0 at QoS 0); DUP on a resend [MQTT-3.3.1-1]; v5: its properties. */
+  | { type: 'publish'; delivery: PublishSource; qos: QoS; packetId: number; dup: boolean; v5?: PublishProperties }
+  /** MQTT 5 only: the server ends the connection, saying why [MQTT-3.14.2-1]. */
+  | { type: 'disconnect'; reasonCode: number; reasonString?: string };

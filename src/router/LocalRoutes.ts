@@ -3,12 +3,22 @@
  * carries the message-stream position it starts at, so a message is delivered
  * exactly when an offline-queue scan would have picked it.
  */
-import { Positions, QoS } from '../events/types';
+import { Positions, QoS, SubscriptionOptions } from '../events/types';
 import { TopicTrie } from './TopicTrie';
 
 interface LocalRoute {
   qos: QoS;
   since: Positions;
+  /** MQTT 5 options; absent for 3.1.1 subscriptions (the common, fast case). */
+  options?: SubscriptionOptions;
+}
+
+/** What MQTT 5 options make of one client's matching subscriptions for one message. */
+export interface V5Match {
+  /** Keep the message's retain flag (a matching subscription has Retain As Published) [MQTT-3.3.1-12]. */
+  retainAsPublished: boolean;
+  /** Identifiers of the matching subscriptions [MQTT-3.3.4-3]. */
+  subscriptionIds: number[];
 }
 
 export class LocalRoutes {
@@ -28,11 +38,21 @@ export class LocalRoutes {
     return this.trie.size;
   }
 
-  add(clientId: string, filter: string, qos: QoS, since: Positions): void {
+  /** Routes with MQTT 5 options (No Local needs the publisher of each message while there are any). */
+  private withOptions = 0;
+
+  get hasV5Options(): boolean {
+    return this.withOptions > 0;
+  }
+
+  add(clientId: string, filter: string, qos: QoS, since: Positions, options?: SubscriptionOptions): void {
     this.dropCache();
     const existing = this.trie.get(filter, clientId);
     // Re-subscribing keeps the original start so the flow is not interrupted [MQTT-3.8.4-3].
-    this.trie.add(filter, clientId, { qos, since: existing ? existing.since : since });
+    const route: LocalRoute = { qos, since: existing ? existing.since : since };
+    if (options) route.options = options;
+    this.withOptions += (options ? 1 : 0) - (existing?.options ? 1 : 0);
+    this.trie.add(filter, clientId, route);
     const filters = this.byClient.get(clientId);
     if (filters === undefined) this.byClient.set(clientId, filter);
     else if (typeof filters !== 'string') filters.add(filter);
@@ -41,6 +61,7 @@ export class LocalRoutes {
 
   remove(clientId: string, filter: string): void {
     this.dropCache();
+    if (this.trie.get(filter, clientId)?.options) this.withOptions--;
     this.trie.remove(filter, clientId);
     const filters = this.byClient.get(clientId);
     if (filters === filter) this.byClient.delete(clientId);
@@ -51,8 +72,10 @@ export class LocalRoutes {
     const filters = this.byClient.get(clientId);
     if (filters === undefined) return;
     this.dropCache();
-    if (typeof filters === 'string') this.trie.remove(filters, clientId);
-    else for (const f of filters) this.trie.remove(f, clientId);
+    for (const f of typeof filters === 'string' ? [filters] : filters) {
+      if (this.trie.get(f, clientId)?.options) this.withOptions--;
+      this.trie.remove(f, clientId);
+    }
     this.byClient.delete(clientId);
   }
 
@@ -86,7 +109,7 @@ export class LocalRoutes {
    * Clients that should receive the message at (partition, offset) on `topic`,
    * each once at the highest QoS of its matching subscriptions.
    */
-  match(topic: string, partition: number, offset: number, out: Map<string, QoS>): Map<string, QoS> {
+  match(topic: string, partition: number, offset: number, out: Map<string, QoS>, publisherId: string | null = null): Map<string, QoS> {
     out.clear();
     let candidates = this.cache.get(topic);
     if (!candidates) {
@@ -97,9 +120,30 @@ export class LocalRoutes {
     }
     for (const [clientId, route] of candidates) {
       if (offset < (route.since[partition] ?? 0)) continue;
+      // No Local: not back to the client that published it [MQTT-3.8.3-3].
+      if (route.options?.noLocal && clientId === publisherId) continue;
       const prev = out.get(clientId);
       if (prev === undefined || route.qos > prev) out.set(clientId, route.qos);
     }
     return out;
+  }
+
+  /** MQTT 5 options of `clientId`'s subscriptions matching `topic` (after `match` found it); null when none has options. */
+  v5Match(clientId: string, topic: string, partition: number, offset: number, publisherId: string | null): V5Match | null {
+    let result: V5Match | null = null;
+    let candidates = this.cache.get(topic);
+    if (!candidates) {
+      const found: Array<[string, LocalRoute]> = [];
+      this.trie.match(topic, (id, route) => found.push([id, route]));
+      candidates = found;
+    }
+    for (const [id, route] of candidates) {
+      const o = route.options;
+      if (id !== clientId || !o || offset < (route.since[partition] ?? 0) || (o.noLocal && clientId === publisherId)) continue;
+      result ??= { retainAsPublished: false, subscriptionIds: [] };
+      if (o.retainAsPublished) result.retainAsPublished = true;
+      if (o.subscriptionId) result.subscriptionIds.push(o.subscriptionId);
+    }
+    return result;
   }
 }

@@ -12,7 +12,7 @@
  * node's position. Memory per session is bounded by `maxQueued`; what is
  * delivered is not.
  */
-import { MessageRef, MessageSource, Positions, QoS } from '../events/types';
+import { MessageProperties, MessageRef, MessageSource, Positions, QoS } from '../events/types';
 import type { PublishSource } from '../protocol/PublishEncoder';
 
 /** A message on its way to this session, at the QoS it will be delivered with. */
@@ -24,6 +24,10 @@ export interface Delivery {
   ref: MessageRef;
   /** Shared PUBLISH encodings (see protocol/PublishEncoder): one Delivery may go to many sessions. */
   encoded?: PublishSource['encoded'];
+  /** MQTT 5 message properties (passed on to MQTT 5 subscribers; their expiry is checked when sent). */
+  props?: MessageProperties;
+  /** MQTT 5: identifiers of the session's subscriptions that matched [MQTT-3.3.4-3]. */
+  subscriptionIds?: number[];
 }
 
 export interface InflightEntry {

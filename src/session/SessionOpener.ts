@@ -81,7 +81,7 @@ export class SessionOpener {
       return;
     }
     // Routes first, then the channel: both in this synchronous block, so no message slips between.
-    for (const [filter, sub] of rec.subscriptions) routes.add(clientId, filter, sub.qos, sub.since);
+    for (const [filter, sub] of rec.subscriptions) routes.add(clientId, filter, sub.qos, sub.since, sub.options);
     this.deps.opened(conn);
     const backlogFrom = sessionPresent && rec.subscriptions.size > 0 ? rec.served : null;
     conn.runSafely(ch.opened({ sessionPresent, outbound, inbound: rec.inbound, backlogFrom }, conn.room()));
@@ -103,6 +103,8 @@ export class SessionOpener {
     if (!record || record.offset !== entry.ref.offset || !record.value) return null;
     const event = decodeEvent(record.value);
     if (event.type !== 'message.published') return null;
-    return { topic: event.topic, payload: event.payload, qos: entry.qos, retain: entry.ref.source === MessageSource.Retained, ref: entry.ref };
+    const d: Delivery = { topic: event.topic, payload: event.payload, qos: entry.qos, retain: entry.ref.source === MessageSource.Retained, ref: entry.ref };
+    if (event.properties) d.props = event.properties;
+    return d;
   }
 }

@@ -4,6 +4,16 @@ import { ConnectRefusal } from '../../protocol/ConnectRefusal';
 import { ProtocolViolation } from '../../protocol/ProtocolViolation';
 import { topicLimitError, topicNameError } from '../../protocol/topics';
 import type { Channel } from '../Channel';
+import { V5Connect } from '../../protocol/v5/Mqtt5Decoder';
+import { messagePropertiesOf } from '../../protocol/v5/messageProperties';
+import { SESSION_NEVER_EXPIRES, V5Session } from '../V5Session';
+
+/** A v5 session expiry interval, at most mqtt.sessionExpiryMs (0 there: no cap); the CONNACK says what was granted. */
+function cappedExpiry(requested: number, maxMs: number): number {
+  if (maxMs === 0) return requested;
+  const max = Math.ceil(maxMs / 1000);
+  return requested === SESSION_NEVER_EXPIRES || requested > max ? max : requested;
+}
 import { Effect } from '../effects';
 
 /** MQTT 3.1 limits client ids to 23 characters and answers longer ones with CONNACK 2. */
@@ -18,11 +28,15 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
   const name = packet.protocolId ?? 'MQTT';
   // Protocol name and level must agree, as Mosquitto checks: MQIsdp is 3.1, MQTT is 3.1.1 [MQTT-3.1.2-1, MQTT-3.1.2-2].
   if (name === 'MQIsdp' && level !== 3) return refuse(ch, 'unsupported-protocol', `MQIsdp with protocol level ${level}`);
-  if (name === 'MQTT' && level !== 4) {
-    const why = level === 5 ? 'MQTT 5 is not supported yet' : `MQTT with protocol level ${level}`;
-    return refuse(ch, 'unsupported-protocol', why);
-  }
+  if (name === 'MQTT' && level !== 4 && level !== 5) return refuse(ch, 'unsupported-protocol', `MQTT with protocol level ${level}`);
   ch.protocolVersion = level as ProtocolLevel;
+  if (level === 5) {
+    const v5 = (packet as V5Connect).v5 ?? {};
+    // Enhanced authentication is not offered: a method the server does not support is refused [MQTT-4.12.0-1].
+    if (v5.authenticationMethod !== undefined) return refuse(ch, 'bad-auth-method', `authentication method ${v5.authenticationMethod.slice(0, 64)} is not supported`);
+    ch.v5 = new V5Session(v5);
+    ch.v5.sessionExpiryInterval = cappedExpiry(ch.v5.sessionExpiryInterval, ch.settings.sessionExpiryMs);
+  }
   ch.cleanSession = packet.clean !== false;
   ch.keepalive = packet.keepalive ?? 0;
   ch.username = packet.username ?? null;
@@ -32,11 +46,13 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
     return ch.violation(new ProtocolViolation('U+0000 in client id or user name [MQTT-1.5.3-2]'));
   }
   if (clientId.length === 0) {
-    // MQTT 3.1 requires a client id; 3.1.1 allows an empty one only with clean session [MQTT-3.1.3-7, MQTT-3.1.3-8].
+    // MQTT 3.1 requires a client id; 3.1.1 allows an empty one only with clean session [MQTT-3.1.3-7, MQTT-3.1.3-8];
+    // MQTT 5 allows one always, and the server names the id it assigned [MQTT-3.1.3-6, MQTT-3.2.2-16].
     if (level === 3) return refuse(ch, 'bad-client-id', 'empty client id with MQTT 3.1');
-    if (!ch.cleanSession) return refuse(ch, 'bad-client-id', 'empty client id without clean session [MQTT-3.1.3-8]');
+    if (!ch.cleanSession && level !== 5) return refuse(ch, 'bad-client-id', 'empty client id without clean session [MQTT-3.1.3-8]');
     if (!ch.settings.allowZeroLengthClientId) return refuse(ch, 'bad-client-id', 'empty client id refused by configuration');
     clientId = ch.ctx.newClientId(); // [MQTT-3.1.3-6]
+    if (ch.v5) ch.v5.assignedClientId = clientId;
   } else if (level === 3 && clientId.length > MQTT31_MAX_CLIENT_ID) {
     return refuse(ch, 'bad-client-id', `client id longer than ${MQTT31_MAX_CLIENT_ID} characters with MQTT 3.1`);
   } else if (clientId.length > ch.settings.maxClientIdLength) {
@@ -59,6 +75,13 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
       qos: (packet.will.qos ?? 0) as QoS,
       retain: packet.will.retain === true,
     };
+    const wp = (packet as V5Connect).willProperties;
+    if (level === 5 && wp) {
+      const properties = messagePropertiesOf(wp, 0);
+      if (properties) ch.will.properties = properties;
+      if (wp.willDelayInterval) ch.will.delayMs = wp.willDelayInterval * 1000;
+      if (wp.messageExpiryInterval !== undefined) ch.will.expirySeconds = wp.messageExpiryInterval;
+    }
   }
 
   ch.state = 'authenticating';

@@ -3,6 +3,10 @@ import { DisconnectReason, MessageOrigin, MessagePublished } from '../../events/
 import { ProtocolViolation } from '../../protocol/ProtocolViolation';
 import { topicLimitError, topicNameError } from '../../protocol/topics';
 import type { Channel } from '../Channel';
+import { isUtf8 } from 'buffer';
+import { V5Publish } from '../../protocol/v5/Mqtt5Decoder';
+import { messagePropertiesOf } from '../../protocol/v5/messageProperties';
+import { TOPIC_ALIAS_MAXIMUM } from '../V5Session';
 import { Effect } from '../effects';
 
 /**
@@ -11,6 +15,13 @@ import { Effect } from '../effects';
  * packet id still awaiting PUBREL is a resend: acknowledged, not published again.
  */
 export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
+  const v5 = (packet as V5Publish).v5;
+  if (ch.v5) {
+    // Topic aliases [MQTT-3.3.2-7..12]: the packet's topic becomes the one its alias names.
+    const topic = ch.v5.resolveAlias(packet.topic, v5?.topicAlias);
+    if (typeof topic === 'number') return ch.violation(new ProtocolViolation(topic === 0x94 ? `topic alias ${v5?.topicAlias} out of range (1..${TOPIC_ALIAS_MAXIMUM})` : `unknown topic alias ${v5?.topicAlias} or empty topic`, undefined, topic));
+    packet.topic = topic;
+  }
   const topicError = topicNameError(packet.topic);
   if (topicError) return ch.violation(new ProtocolViolation(topicError));
   // 3.1.1 has no negative PUBACK: a topic past the limits closes the connection, as EMQX does.
@@ -29,6 +40,8 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
 
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
   const now = ch.ctx.now();
+  // A payload that says it is UTF-8 and is not: refused with 0x99 [MQTT-3.3.2-4] (a QoS 0 one is dropped).
+  if (v5?.payloadFormatIndicator === 1 && !isUtf8(payload)) return negativeAck(ch, packet, packetId, 0x99, 'payload is not UTF-8 though its payload format indicator says so');
   let retain = packet.retain && ch.settings.retainAvailable;
   let full: Effect | null = null;
   if (retain && payload.length > 0) {
@@ -54,6 +67,10 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
     remoteAddress: ch.remoteAddress,
     target: null,
   };
+  if (v5) {
+    const properties = messagePropertiesOf(v5, now);
+    if (properties) event.properties = properties;
+  }
   const effects: Effect[] = full ? [full] : [];
   if (qos === 0) effects.push({ type: 'append', events: [event] });
   else if (qos === 1) effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }] });
@@ -81,6 +98,8 @@ function refused(ch: Channel, packet: IPublishPacket, packetId: number): Effect[
   if (ch.ctx.aclDenyAction === 'disconnect') {
     return [{ type: 'append', events: [denied] }, ...ch.end(DisconnectReason.NotAuthorized, `publish to ${packet.topic} refused by the access rules`, true)];
   }
+  // MQTT 5 says so: PUBACK or PUBREC 0x87 Not authorized, and no QoS 2 exchange is opened [MQTT-3.4.2-?].
+  if (ch.v5) return [{ type: 'append', events: [denied] }, ...negativeAck(ch, packet, packetId, 0x87, 'not authorized')];
   if (packet.qos === 0) return [{ type: 'append', events: [denied] }];
   if (packet.qos === 1) return [{ type: 'append', events: [denied], then: [{ type: 'ack', kind: 'puback', packetId }] }];
   ch.session!.inbound.add(packetId);
@@ -91,4 +110,12 @@ function refused(ch: Channel, packet: IPublishPacket, packetId: number): Effect[
       then: [{ type: 'ack', kind: 'pubrec', packetId }],
     },
   ];
+}
+
+/** MQTT 5: a PUBLISH not taken, answered with its reason code (QoS 1 PUBACK, QoS 2 PUBREC; QoS 0 has no answer). */
+function negativeAck(ch: Channel, packet: IPublishPacket, packetId: number, reasonCode: number, why: string): Effect[] {
+  if (!ch.v5) return ch.violation(new ProtocolViolation(why));
+  const reasonString = ch.v5.requestProblemInformation ? why : undefined;
+  if (packet.qos === 0) return [];
+  return [{ type: 'ack', kind: packet.qos === 1 ? 'puback' : 'pubrec', packetId, reasonCode, ...(reasonString ? { reasonString } : {}) }];
 }

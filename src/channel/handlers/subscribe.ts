@@ -3,6 +3,7 @@ import { GrantedQoS, QoS, SUBACK_FAILURE, SubscriptionRequest } from '../../even
 import { ProtocolViolation } from '../../protocol/ProtocolViolation';
 import { topicFilterError, topicLimitError } from '../../protocol/topics';
 import type { Channel } from '../Channel';
+import type { V5Subscribe } from '../../protocol/v5/Mqtt5Decoder';
 import { Effect, RouteChange } from '../effects';
 
 /**
@@ -21,10 +22,15 @@ import { Effect, RouteChange } from '../effects';
 export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[] {
   const packetId = packet.messageId ?? 0;
   if (packetId === 0) return ch.violation(new ProtocolViolation('SUBSCRIBE without a packet identifier [MQTT-2.3.1-1]'));
+  const v5 = ch.v5 !== null;
+  const v5subs = v5 ? (packet as unknown as V5Subscribe).subscriptions : null;
+  const subscriptionId = v5 ? ((packet as unknown as V5Subscribe).v5?.subscriptionIdentifiers?.[0] ?? 0) : 0;
+  /** MQTT 5 reason codes per filter where they say more than 0x80 (table 3-8). */
+  const v5codes: number[] = [];
   for (const s of packet.subscriptions) {
-    // An invalid filter is a protocol violation; like Mosquitto, close the connection [MQTT-4.7.1-2, MQTT-4.7.1-3].
+    // An invalid filter: MQTT 5 answers 0x8F for it; 3.1.1 has no code, so like Mosquitto the connection closes [MQTT-4.7.1-2, MQTT-4.7.1-3].
     const err = topicFilterError(s.topic);
-    if (err) return ch.violation(new ProtocolViolation(`invalid topic filter: ${err}`));
+    if (err && !v5) return ch.violation(new ProtocolViolation(`invalid topic filter: ${err}`));
   }
   const settings = ch.settings;
   const position = ch.ctx.position();
@@ -38,35 +44,54 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
   const limitHit = (limit: Extract<Effect, { type: 'limit' }>['limit'], detail: string) => {
     if (!effects.some((e) => e.type === 'limit' && e.limit === limit)) effects.push({ type: 'limit', limit, detail });
   };
+  /** Filters whose retained messages are sent: MQTT 5 Retain Handling 1 only for a new subscription, 2 never [MQTT-3.3.1-9..11]. */
+  const sendRetainedFor = new Set<string>();
   for (let i = 0; i < packet.subscriptions.length; i++) {
     const s = packet.subscriptions[i];
     const requested = s.qos as QoS;
     let code: GrantedQoS = SUBACK_FAILURE;
+    let v5code = 0x80;
     const tooLong = topicLimitError(s.topic, settings);
-    if (i >= settings.maxFiltersPerSubscribe) {
+    const o = v5subs?.[i];
+    if (v5 && topicFilterError(s.topic)) {
+      v5code = 0x8f;
+    } else if (v5 && s.topic.startsWith('$share/')) {
+      v5code = 0x9e; // shared subscriptions are not offered (CONNACK says so)
+    } else if (i >= settings.maxFiltersPerSubscribe) {
       limitHit('mqtt.maxFiltersPerSubscribe', `SUBSCRIBE with ${packet.subscriptions.length} filters`);
+      v5code = 0x97;
     } else if (tooLong) {
       limitHit(tooLong.limit, tooLong.detail);
+      v5code = 0x8f;
     } else if (ch.acl.maySubscribe(s.topic)) {
       const isNew = !granted.has(s.topic) && !ch.ctx.isSubscribed(ch.clientId, s.topic);
       if (isNew && held >= settings.maxSubscriptionsPerClient) {
         limitHit('mqtt.maxSubscriptionsPerClient', `session already holds ${held} subscriptions`);
+        v5code = 0x97;
       } else {
         if (isNew) held++;
         code = Math.min(requested, settings.maxQos) as QoS; // [MQTT-3.8.4-6]
         granted.delete(s.topic); // re-inserted last: the later entry's place and QoS
         granted.set(s.topic, code);
+        if (!o || o.rh === 0 || (o.rh === 1 && isNew)) sendRetainedFor.add(s.topic);
+        else sendRetainedFor.delete(s.topic);
       }
     } else {
       denied.push(s.topic);
+      v5code = 0x87;
     }
-    requests.push({ filter: s.topic, requestedQos: requested, granted: code });
+    const request: SubscriptionRequest = { filter: s.topic, requestedQos: requested, granted: code };
+    if (o) request.options = { noLocal: o.nl, retainAsPublished: o.rap, retainHandling: o.rh, subscriptionId };
+    requests.push(request);
+    v5codes.push(code === SUBACK_FAILURE ? v5code : code);
   }
   const routes: RouteChange[] = [];
-  const retained: Array<{ filter: string; qos: QoS }> = [];
+  const retained: Array<{ filter: string; qos: QoS; subscriptionId?: number }> = [];
+  const optionsOf = new Map(requests.map((r) => [r.filter, r.options]));
   for (const [filter, qos] of granted) {
-    routes.push({ filter, qos, since: position });
-    retained.push({ filter, qos });
+    const options = optionsOf.get(filter);
+    routes.push({ filter, qos, since: position, ...(options ? { options } : {}) });
+    if (sendRetainedFor.has(filter)) retained.push({ filter, qos, ...(subscriptionId ? { subscriptionId } : {}) });
   }
   if (routes.length) effects.push({ type: 'route-add', routes });
   const refused = denied.map((filter) => ch.deniedEvent('subscribe', filter));
@@ -74,7 +99,7 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
     type: 'append',
     events: [...refused, { type: 'client.subscribed', clientId: ch.clientId, packetId, subscriptions: requests, position, timestamp: ch.ctx.now() }],
     then: [
-      { type: 'suback', packetId, granted: requests.map((r) => r.granted) },
+      { type: 'suback', packetId, granted: requests.map((r) => r.granted), ...(v5 ? { codes: v5codes } : {}) },
       ...(retained.length ? [{ type: 'send-retained' as const, subscriptions: retained }] : []),
     ],
   });

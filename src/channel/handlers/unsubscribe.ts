@@ -17,12 +17,14 @@ export function handleUnsubscribe(ch: Channel, packet: IUnsubscribePacket): Effe
     const err = topicFilterError(f);
     if (err) return ch.violation(new ProtocolViolation(`invalid topic filter: ${err}`));
   }
+  // MQTT 5: a code per filter, 0x11 when there was no such subscription [MQTT-3.11.3-1].
+  const codes = ch.v5 ? packet.unsubscriptions.map((f) => (ch.ctx.isSubscribed(ch.clientId, f) ? 0x00 : 0x11)) : undefined;
   return [
     { type: 'route-remove', filters: packet.unsubscriptions },
     {
       type: 'append',
       events: [{ type: 'client.unsubscribed', clientId: ch.clientId, packetId, filters: packet.unsubscriptions, timestamp: ch.ctx.now() }],
-      then: [{ type: 'unsuback', packetId }],
+      then: [{ type: 'unsuback', packetId, ...(codes ? { codes } : {}) }],
     },
   ];
 }

@@ -1,0 +1,49 @@
+/**
+ * What an MQTT 5 connection agreed on at CONNECT (section 3.1.2.11) and keeps
+ * for its lifetime: the client's receive maximum and maximum packet size (the
+ * broker never exceeds them [MQTT-3.1.2-24, MQTT-3.3.4-9]), the topic aliases
+ * it set (client to server, at most TOPIC_ALIAS_MAXIMUM [MQTT-3.3.2-9]), whether
+ * it wants reason strings, and the session expiry interval.
+ */
+import type { Properties } from '../protocol/v5/properties';
+
+/** Topic aliases a client may set (announced in CONNACK). */
+export const TOPIC_ALIAS_MAXIMUM = 65535;
+/** Session Expiry Interval meaning "never" [MQTT-3.1.2-23 note]. */
+export const SESSION_NEVER_EXPIRES = 0xffffffff;
+
+export class V5Session {
+  /** Outbound QoS 1/2 messages the client takes at once. */
+  readonly receiveMaximum: number;
+  /** Largest packet the client takes (bytes); Infinity when it set none. */
+  readonly maximumPacketSize: number;
+  readonly requestProblemInformation: boolean;
+  /** Seconds the session outlives the connection (0: ends with it). */
+  sessionExpiryInterval: number;
+  /** Client-to-server topic aliases [MQTT-3.3.2-12]. */
+  private readonly aliases = new Map<number, string>();
+  /** The id the broker assigned (empty client id), returned in CONNACK [MQTT-3.2.2-16]. */
+  assignedClientId: string | null = null;
+
+  constructor(props: Properties) {
+    this.receiveMaximum = props.receiveMaximum ?? 65535;
+    this.maximumPacketSize = props.maximumPacketSize ?? Infinity;
+    this.requestProblemInformation = props.requestProblemInformation !== 0;
+    this.sessionExpiryInterval = props.sessionExpiryInterval ?? 0;
+  }
+
+  /**
+   * The topic of a PUBLISH with `alias`: sets the alias when the topic is given,
+   * looks it up when it is empty. A string: the topic; a number: the DISCONNECT
+   * reason code (0x94 alias out of range, 0x82 unknown alias) [MQTT-3.3.2-7, MQTT-3.3.2-8].
+   */
+  resolveAlias(topic: string, alias: number | undefined): string | number {
+    if (alias === undefined) return topic === '' ? 0x82 : topic;
+    if (alias === 0 || alias > TOPIC_ALIAS_MAXIMUM) return 0x94;
+    if (topic !== '') {
+      this.aliases.set(alias, topic);
+      return topic;
+    }
+    return this.aliases.get(alias) ?? 0x82;
+  }
+}
