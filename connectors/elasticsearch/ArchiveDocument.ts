@@ -44,7 +44,7 @@ const REASONS = DISCONNECT_REASON_NAMES;
 
 /**
  * The document for an event, or null for what the archive leaves out: replays
- * (their originals are archived already), per-delivery and acknowledgement
+ * (their originals are archived already), `$SYS` figures, per-delivery and acknowledgement
  * records (they stay in the log) and node heartbeats.
  */
 export function archiveDocument(prefix: string, event: BrokerEvent, pos: LogPosition): ArchiveDocument | null {
@@ -58,7 +58,8 @@ export function archiveDocument(prefix: string, event: BrokerEvent, pos: LogPosi
   });
   switch (event.type) {
     case 'message.published': {
-      if (event.origin === MessageOrigin.Replay) return null;
+      // Replays' originals are archived already; $SYS figures are the broker's status, not anyone's message.
+      if (event.origin === MessageOrigin.Replay || event.origin === MessageOrigin.System) return null;
       const text = utf8OrNull(event.payload);
       return {
         family: 'messages',

@@ -133,6 +133,7 @@ export class NodeMetrics {
           totals.auth.set(n, { authenticator, result: allowed === 'true' ? 'allowed' : 'refused' });
         }
         connections.reset();
+        for (const transport of ['tcp', 'tls', 'ws', 'wss']) connections.set({ transport }, 0); // every transport's series, at 0 too
         for (const [transport, n] of node.management.connectionsByTransport()) connections.set({ transport }, n);
         health.set(healthGauge(node.healthReport().state));
         sessions.set(node.sessions.state.size);

@@ -191,3 +191,14 @@ test('the API of one node kicks a client connected to another (through the audit
   // Earlier tests' extra nodes may still count as live until their heartbeats time out.
   expect(listed.body.nodes.filter((n) => n.live).map((n) => n.nodeId)).toEqual(expect.arrayContaining(['node-a', 'node-b', 'node-c']));
 });
+
+test('$SYS: every node publishes under $SYS/brokers/<node>/, every node sees them all, and $SYS/broker/ holds the coordinator\'s cluster totals', async () => {
+  const [a, b, c] = nodes;
+  // The first interval (sys.intervalMs, 10 s) passes for every node.
+  for (let i = 0; i < 300 && !['node-a', 'node-b', 'node-c'].every((n) => c.node.retained.get(`$SYS/brokers/${n}/clients/connected`)); i++) await sleep(50);
+  for (const n of ['node-a', 'node-b', 'node-c']) expect(c.node.retained.get(`$SYS/brokers/${n}/version`)?.message.payload.toString()).toMatch(/^mqlog version /);
+  for (let i = 0; i < 300 && !a.node.retained.get('$SYS/broker/clients/connected'); i++) await sleep(50);
+  const total = b.node.retained.get('$SYS/broker/clients/connected')!;
+  expect(total.message.nodeId).toBe('node-a'); // the coordinator (lowest live node id) writes $SYS/broker/
+  expect(Number(total.message.payload.toString())).toBeGreaterThanOrEqual(0);
+}, 60_000);

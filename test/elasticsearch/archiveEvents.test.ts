@@ -125,5 +125,5 @@ test('the archiver reports its lag and counts as Prometheus metrics', async () =
   expect(r.body).toMatch(/^# TYPE mqlog_archiver_lag_records gauge$/m);
   expect(r.body).toMatch(/^mqlog_archiver_lag_records \d+$/m);
   expect(Number(/^mqlog_archiver_indexed_total (\d+)$/m.exec(r.body)![1])).toBeGreaterThan(0);
-  expect(r.body).toMatch(/^mqlog_connections \d+$/m);
+  expect(r.body).toMatch(/^mqlog_connections\{transport="tcp"\} \d+$/m);
 });
