@@ -464,7 +464,9 @@ export class Channel {
     if (this.state === 'connected') return this.end(DisconnectReason.ProtocolError, err.message, true, undefined, err.reasonCode ?? 0x82);
     const effects: Effect[] = [];
     if (err.refusal !== undefined && this.state === 'new') effects.push({ type: 'connack', refusal: err.refusal, sessionPresent: false });
-    else if (this.v5 && this.state === 'new' && err.reasonCode !== undefined) {
+    else if (this.state === 'new' && err.reasonCode !== undefined) {
+      // Only the v5 reader gives reason codes: this was a v5 CONNECT, answered as v5.
+      this.v5 ??= new V5Session({});
       // A v5 CONNECT that breaks a rule is answered with a CONNACK saying which, then closed [MQTT-4.13.1-1].
       effects.push({ type: 'connack', refusal: err.reasonCode === 0x81 ? 'malformed' : 'protocol-error', sessionPresent: false });
     }

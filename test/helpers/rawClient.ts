@@ -8,10 +8,14 @@ import { connect, Socket } from 'net';
 export class RawClient {
   readonly packets: Packet[] = [];
   closed = false;
-  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+  private readonly parser: ReturnType<typeof mqttPacket.parser>;
   private waiters: Array<() => void> = [];
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    protocolVersion = 4,
+  ) {
+    this.parser = mqttPacket.parser({ protocolVersion });
     this.parser.on('packet', (p: Packet) => {
       this.packets.push(p);
       this.wake();
@@ -30,9 +34,10 @@ export class RawClient {
     return new RawClient(socket);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** `protocolVersion` 5 reads the broker's packets as MQTT 5 (reason codes, properties). */
+  static connect(port: number, host = '127.0.0.1', protocolVersion = 4): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host }, () => resolve(new RawClient(socket)));
+      const socket = connect({ port, host }, () => resolve(new RawClient(socket, protocolVersion)));
       socket.once('error', reject);
     });
   }

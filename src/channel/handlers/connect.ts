@@ -32,9 +32,9 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
   ch.protocolVersion = level as ProtocolLevel;
   if (level === 5) {
     const v5 = (packet as V5Connect).v5 ?? {};
+    ch.v5 = new V5Session(v5);
     // Enhanced authentication is not offered: a method the server does not support is refused [MQTT-4.12.0-1].
     if (v5.authenticationMethod !== undefined) return refuse(ch, 'bad-auth-method', `authentication method ${v5.authenticationMethod.slice(0, 64)} is not supported`);
-    ch.v5 = new V5Session(v5);
     ch.v5.sessionExpiryInterval = cappedExpiry(ch.v5.sessionExpiryInterval, ch.settings.sessionExpiryMs);
   }
   ch.cleanSession = packet.clean !== false;

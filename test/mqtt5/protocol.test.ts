@@ -1,0 +1,272 @@
+/**
+ * MQTT 5 through real sockets with mqtt.js in v5 mode (raw packets for the
+ * malformed cases): CONNACK properties, message properties end to end,
+ * subscription options and identifiers, topic aliases, reason codes both ways,
+ * message expiry, the client's maximum packet size, server DISCONNECT reasons,
+ * and 3.1.1 and 5 clients on one topic. Absence is proven with a sentinel.
+ */
+import mqtt, { IClientOptions, MqttClient } from 'mqtt';
+import { IConnackPacket, IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
+import { startBroker, TestBroker } from '../helpers/broker';
+import { RawClient } from '../helpers/rawClient';
+
+jest.setTimeout(30_000);
+
+let b: TestBroker;
+const clients: MqttClient[] = [];
+
+beforeAll(async () => {
+  b = await startBroker({ mqtt: { sessionExpiryMs: 3_600_000 } });
+});
+afterAll(async () => {
+  for (const c of clients) c.end(true);
+  await b.stop();
+  b.cleanup();
+});
+
+async function v5(clientId: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  const c = await mqtt.connectAsync({ host: '127.0.0.1', port: b.ports.tcp, clientId, protocolVersion: 5, reconnectPeriod: 0, ...opts });
+  clients.push(c);
+  return c;
+}
+
+type Got = { topic: string; payload: string; packet: IPublishPacket };
+function collect(c: MqttClient): Got[] {
+  const got: Got[] = [];
+  c.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), packet }));
+  return got;
+}
+async function until(cond: () => boolean, what = 'condition'): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+}
+
+test('CONNACK says what the server offers; an empty client id gets one assigned [MQTT-3.2.2-16]', async () => {
+  const c = await v5('', { clean: true, properties: { sessionExpiryInterval: 999_999 } });
+  const props = c.connackPacket!.properties!;
+  expect(props.assignedClientIdentifier).toMatch(/^auto-/);
+  expect(props).toMatchObject({ topicAliasMaximum: 65535, maximumPacketSize: 1048576, retainAvailable: true, wildcardSubscriptionAvailable: true, subscriptionIdentifiersAvailable: true, sharedSubscriptionAvailable: false });
+  // The session expiry asked for is more than mqtt.sessionExpiryMs allows: the granted one is said.
+  expect(props.sessionExpiryInterval).toBe(3600);
+});
+
+test('message properties pass end to end: user properties in order, content type, response topic, correlation data, payload format, remaining expiry', async () => {
+  const sub = await v5('v5-props-sub');
+  const got = collect(sub);
+  await sub.subscribeAsync('v5/props/#', { qos: 1 });
+  const pub = await v5('v5-props-pub');
+  await pub.publishAsync('v5/props/a', 'body', {
+    qos: 1,
+    properties: { userProperties: { z: '1', a: ['2', '3'] }, contentType: 'text/plain', responseTopic: 'v5/reply', correlationData: Buffer.from('cid-1'), payloadFormatIndicator: true, messageExpiryInterval: 60 },
+  });
+  await until(() => got.length === 1);
+  const p = got[0].packet.properties!;
+  expect(p).toMatchObject({ contentType: 'text/plain', responseTopic: 'v5/reply', payloadFormatIndicator: true, userProperties: { z: '1', a: ['2', '3'] } });
+  expect(Buffer.from(p.correlationData!).toString()).toBe('cid-1');
+  expect(p.messageExpiryInterval).toBeGreaterThanOrEqual(59);
+  expect(p.messageExpiryInterval).toBeLessThanOrEqual(60);
+  // The log keeps them too: the session of a 3.1.1 subscriber gets the message without them.
+  const v3 = await mqtt.connectAsync({ host: '127.0.0.1', port: b.ports.tcp, clientId: 'v3-props', reconnectPeriod: 0 });
+  clients.push(v3);
+  const got3 = collect(v3);
+  await v3.subscribeAsync('v5/props/#', { qos: 1 });
+  await pub.publishAsync('v5/props/b', 'to both', { qos: 1, properties: { userProperties: { k: 'v' } } });
+  await until(() => got3.length === 1 && got.length === 2);
+  expect(got3[0].payload).toBe('to both');
+  expect(got[1].packet.properties?.userProperties).toEqual({ k: 'v' });
+});
+
+test('a payload that says it is UTF-8 and is not: PUBACK 0x99 Payload format invalid [MQTT-3.3.2-4]', async () => {
+  const pub = await v5('v5-pfi');
+  const err = await pub.publishAsync('v5/pfi', Buffer.from([0xff, 0xfe]), { qos: 1, properties: { payloadFormatIndicator: true } }).then(
+    () => null,
+    (e: { code?: number }) => e,
+  );
+  expect(err?.code).toBe(0x99);
+});
+
+test('No Local: a client does not get its own messages back on that subscription [MQTT-3.8.3-3]', async () => {
+  const c = await v5('v5-nl');
+  const got = collect(c);
+  await c.subscribeAsync('v5/nl', { qos: 1, nl: true });
+  await c.subscribeAsync('v5/nl-sentinel', { qos: 1 });
+  await c.publishAsync('v5/nl', 'own', { qos: 1 });
+  await c.publishAsync('v5/nl-sentinel', 'end', { qos: 1 });
+  await until(() => got.some((g) => g.topic === 'v5/nl-sentinel'));
+  expect(got.map((g) => g.topic)).toEqual(['v5/nl-sentinel']);
+  const other = await v5('v5-nl-other');
+  await other.publishAsync('v5/nl', 'from another', { qos: 1 });
+  await until(() => got.some((g) => g.payload === 'from another'));
+});
+
+test('Retain As Published keeps the retain flag of live messages; without it the flag is cleared [MQTT-3.3.1-12]', async () => {
+  const rap = await v5('v5-rap');
+  const plain = await v5('v5-norap');
+  const gotRap = collect(rap);
+  const gotPlain = collect(plain);
+  await rap.subscribeAsync('v5/rap', { qos: 1, rap: true });
+  await plain.subscribeAsync('v5/rap', { qos: 1 });
+  const pub = await v5('v5-rap-pub');
+  await pub.publishAsync('v5/rap', 'kept', { qos: 1, retain: true });
+  await until(() => gotRap.length === 1 && gotPlain.length === 1);
+  expect([gotRap[0].packet.retain, gotPlain[0].packet.retain]).toEqual([true, false]);
+});
+
+test('Retain Handling: 2 sends no retained messages, 1 only for a new subscription [MQTT-3.3.1-10, MQTT-3.3.1-11]', async () => {
+  const pub = await v5('v5-rh-pub');
+  await pub.publishAsync('v5/rh/a', 'retained', { qos: 1, retain: true });
+  await pub.publishAsync('v5/rh-sentinel', 'sentinel', { qos: 1, retain: true });
+  const c = await v5('v5-rh');
+  const got = collect(c);
+  await c.subscribeAsync('v5/rh/#', { qos: 1, rh: 2 });
+  await c.subscribeAsync('v5/rh-sentinel', { qos: 1 });
+  await until(() => got.length === 1);
+  expect(got.map((g) => g.topic)).toEqual(['v5/rh-sentinel']);
+  await c.unsubscribeAsync('v5/rh/#');
+  await c.subscribeAsync('v5/rh/#', { qos: 1, rh: 1 }); // new again: retained sent
+  await until(() => got.length === 2);
+  await c.subscribeAsync('v5/rh/#', { qos: 1, rh: 1 }); // existing: none
+  await c.unsubscribeAsync('v5/rh-sentinel');
+  await c.subscribeAsync('v5/rh-sentinel', { qos: 1 });
+  await until(() => got.length === 3);
+  expect(got.map((g) => g.topic)).toEqual(['v5/rh-sentinel', 'v5/rh/a', 'v5/rh-sentinel']);
+});
+
+test('subscription identifiers come with the messages they matched, several for overlapping subscriptions [MQTT-3.3.4-3]', async () => {
+  const c = await v5('v5-subid');
+  const got = collect(c);
+  await c.subscribeAsync('v5/id/#', { qos: 1, properties: { subscriptionIdentifier: 11 } });
+  await c.subscribeAsync('v5/id/+', { qos: 0, properties: { subscriptionIdentifier: 22 } });
+  const pub = await v5('v5-subid-pub');
+  await pub.publishAsync('v5/id/x', 'm', { qos: 1 });
+  await until(() => got.length === 1);
+  const ids = got[0].packet.properties?.subscriptionIdentifier;
+  expect((Array.isArray(ids) ? ids : [ids]).sort()).toEqual([11, 22]);
+  expect(got[0].packet.qos).toBe(1); // one copy, at the highest QoS [MQTT-3.3.4-2]
+});
+
+test('UNSUBACK says which filters had no subscription (0x11) [MQTT-3.11.3-1]', async () => {
+  const c = await v5('v5-unsub');
+  await c.subscribeAsync('v5/unsub/a');
+  const raw: Array<{ granted?: number[] }> = [];
+  c.on('packetreceive', (p) => p.cmd === 'unsuback' && raw.push(p as { granted?: number[] }));
+  await c.unsubscribeAsync(['v5/unsub/a', 'v5/unsub/none']);
+  await until(() => raw.length === 1);
+  expect(raw[0].granted).toEqual([0x00, 0x11]);
+});
+
+test('topic aliases set and used by the client reach subscribers under the real topic [MQTT-3.3.2-12]', async () => {
+  const sub = await v5('v5-alias-sub');
+  const got = collect(sub);
+  await sub.subscribeAsync('v5/alias/#', { qos: 1 });
+  const pub = await v5('v5-alias-pub');
+  await pub.publishAsync('v5/alias/long/topic', 'first', { qos: 1, properties: { topicAlias: 5 } });
+  await pub.publishAsync('', 'second', { qos: 1, properties: { topicAlias: 5 } });
+  await until(() => got.length === 2);
+  expect(got.map((g) => `${g.topic}=${g.payload}`)).toEqual(['v5/alias/long/topic=first', 'v5/alias/long/topic=second']);
+});
+
+test('an expired message is not delivered to a session that comes back after its expiry [MQTT-3.3.2-5]', async () => {
+  const c = await v5('v5-expiry', { clean: false, properties: { sessionExpiryInterval: 300 } });
+  await c.subscribeAsync('v5/exp/#', { qos: 1 });
+  await c.endAsync();
+  const pub = await v5('v5-expiry-pub');
+  await pub.publishAsync('v5/exp/short', 'gone', { qos: 1, properties: { messageExpiryInterval: 1 } });
+  await pub.publishAsync('v5/exp/sentinel', 'kept', { qos: 1 });
+  await new Promise((r) => setTimeout(r, 1200));
+  // Listening before the CONNACK: the backlog may follow it at once.
+  const back = mqtt.connect({ host: '127.0.0.1', port: b.ports.tcp, clientId: 'v5-expiry', protocolVersion: 5, clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 300 } });
+  clients.push(back);
+  const got = collect(back);
+  await until(() => got.some((g) => g.topic === 'v5/exp/sentinel'));
+  expect(got.map((g) => g.topic)).toEqual(['v5/exp/sentinel']);
+  expect(b.node.stats.dropsByReason.expired).toBeGreaterThanOrEqual(1);
+});
+
+test("a message larger than the client's maximum packet size is not sent to it, and counted [MQTT-3.1.2-25]", async () => {
+  const c = await v5('v5-maxsize', { properties: { maximumPacketSize: 200 } });
+  const got = collect(c);
+  await c.subscribeAsync('v5/size/#', { qos: 1 });
+  const pub = await v5('v5-maxsize-pub');
+  const before = b.node.stats.dropsByReason.too_large;
+  await pub.publishAsync('v5/size/big', Buffer.alloc(500, 1), { qos: 1 });
+  await pub.publishAsync('v5/size/small', 'ok', { qos: 1 });
+  await until(() => got.length === 1);
+  expect(got.map((g) => g.topic)).toEqual(['v5/size/small']);
+  expect(b.node.stats.dropsByReason.too_large).toBe(before + 1);
+});
+
+test('DISCONNECT 0x04 publishes the will; a normal DISCONNECT does not [MQTT-3.14.2.1]', async () => {
+  const watch = await v5('v5-will-watch');
+  const got = collect(watch);
+  await watch.subscribeAsync('v5/will/#', { qos: 1 });
+  const quiet = await v5('v5-will-quiet', { will: { topic: 'v5/will/quiet', payload: Buffer.from('no'), qos: 1, retain: false } });
+  await quiet.endAsync(false, { reasonCode: 0 });
+  const loud = await v5('v5-will-loud', { will: { topic: 'v5/will/loud', payload: Buffer.from('yes'), qos: 1, retain: false, properties: { userProperties: { why: 'asked' } } } });
+  await loud.endAsync(false, { reasonCode: 0x04 });
+  await until(() => got.length >= 1);
+  await watch.publishAsync('v5/will/sentinel', 'end', { qos: 1 });
+  await until(() => got.some((g) => g.topic === 'v5/will/sentinel'));
+  expect(got.map((g) => g.topic)).toEqual(['v5/will/loud', 'v5/will/sentinel']);
+  expect(got[0].packet.properties?.userProperties).toEqual({ why: 'asked' });
+});
+
+test('the server says why it ends a connection: takeover 0x8E, kick 0x98 [MQTT-3.14.2-1]', async () => {
+  const first = await v5('v5-takeover');
+  const reason = new Promise<number | undefined>((resolve) => first.once('disconnect', (p) => resolve(p.reasonCode)));
+  await v5('v5-takeover');
+  expect(await reason).toBe(0x8e);
+  const kicked = await v5('v5-kicked');
+  const why = new Promise<number | undefined>((resolve) => kicked.once('disconnect', (p) => resolve(p.reasonCode)));
+  await b.node.management.kick('v5-kicked', { name: 'test', kind: 'admin' }, '127.0.0.1');
+  expect(await why).toBe(0x98);
+});
+
+/** A raw v5 CONNECT, then `packet`; resolves with the DISCONNECT reason code the broker sends (or null if it only closed). */
+async function rawAfterConnect(clientId: string, packet: Buffer): Promise<number | null> {
+  const c = await RawClient.connect(b.ports.tcp!, '127.0.0.1', 5);
+  c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId, properties: {} } as never);
+  const connack = await c.nextCmd<IConnackPacket>('connack');
+  expect(connack.reasonCode).toBe(0);
+  c.send(packet);
+  const d = await c.next<IDisconnectPacket>((p) => p.cmd === 'disconnect', 3000).catch(() => null);
+  await c.waitClosed();
+  return d ? (d.reasonCode ?? 0) : null;
+}
+
+/** PUBLISH QoS 0 on topic "t" with a raw property block. */
+function publishWithProperties(props: number[]): Buffer {
+  const body = Buffer.from([0x00, 0x01, 0x74, props.length, ...props, 0x78]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
+
+test.each([
+  ['an unknown property identifier is Malformed (0x81)', [0x7f, 0x00], 0x81],
+  ['a property not allowed in PUBLISH (Session Expiry Interval) is Malformed (0x81)', [0x11, 0, 0, 0, 1], 0x81],
+  ['a property given twice is a Protocol Error (0x82)', [0x01, 0x00, 0x01, 0x00], 0x82],
+  ['a payload format indicator of 2 is a Protocol Error (0x82)', [0x01, 0x02], 0x82],
+  ['bad UTF-8 in a property is Malformed (0x81) [MQTT-1.5.4-1]', [0x03, 0x00, 0x02, 0xc3, 0x28], 0x81],
+  ['topic alias 0 is Topic Alias invalid (0x94) [MQTT-3.3.2-8]', [0x23, 0x00, 0x00], 0x94],
+  ['a subscription identifier from a client is a Protocol Error (0x82) [MQTT-3.3.4-6]', [0x0b, 0x01], 0x82],
+])('malformed v5 PUBLISH: %s, and the broker serves on', async (_name, props, code) => {
+  expect(await rawAfterConnect(`v5-bad-${code}-${props[0]}`, publishWithProperties(props))).toBe(code);
+  // Nothing lost for other clients: a fresh client still gets its messages.
+  const c = await v5(`v5-after-bad-${props[0]}-${code}`);
+  const got = collect(c);
+  await c.subscribeAsync('v5/alive', { qos: 1 });
+  await c.publishAsync('v5/alive', 'yes', { qos: 1 });
+  await until(() => got.length === 1);
+});
+
+test('an unknown topic alias (empty topic, alias never set) is a Protocol Error (0x82) [MQTT-3.3.2-8]', async () => {
+  const body = Buffer.from([0x00, 0x00, 3, 0x23, 0x00, 0x09, 0x78]);
+  expect(await rawAfterConnect('v5-bad-alias', Buffer.concat([Buffer.from([0x30, body.length]), body]))).toBe(0x82);
+});
+
+test('enhanced authentication is not offered: a CONNECT with an authentication method is refused with 0x8C [MQTT-4.12.0-1]', async () => {
+  const c = await RawClient.connect(b.ports.tcp!, '127.0.0.1', 5);
+  c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'v5-auth', properties: { authenticationMethod: 'SCRAM-SHA-256' } } as never);
+  const connack = await c.nextCmd<IConnackPacket>('connack');
+  expect(connack.reasonCode).toBe(0x8c);
+  expect(await c.waitClosed()).toBe(true);
+});
