@@ -102,13 +102,28 @@ export function emptySessions(): SessionsState {
   return new Map();
 }
 
+/**
+ * Whether a session ends with its connection: a clean 3.1.1 session [MQTT-3.1.2-6],
+ * an MQTT 5 session whose expiry interval is 0 [MQTT-3.1.2-23].
+ */
+export function endsWithConnection(rec: Pick<SessionRecord, 'protocolVersion' | 'cleanSession' | 'sessionExpiry'>): boolean {
+  return rec.protocolVersion === 5 ? rec.sessionExpiry === 0 : rec.cleanSession;
+}
+
+/** Whether a connect takes over the existing session: 3.1.1 persistent into persistent; MQTT 5 Clean Start 0 resumes any that exists [MQTT-3.1.2-4]. */
+export function resumes(prev: SessionRecord, event: { cleanSession: boolean; protocolVersion: ProtocolLevel }): boolean {
+  if (event.cleanSession) return false;
+  if (event.protocolVersion === 5) return prev.connected || !endsWithConnection(prev);
+  return !prev.cleanSession;
+}
+
 export function foldSession(state: SessionsState, event: SessionEvent): SessionsState {
   switch (event.type) {
     case 'client.connected': {
       const prev = state.get(event.clientId);
       if (prev !== undefined && connectRefused(prev.username, event)) return state;
       // Only a persistent session survives into a persistent connection [MQTT-3.1.2-4, MQTT-3.1.2-6].
-      const resume = prev !== undefined && !prev.cleanSession && !event.cleanSession;
+      const resume = prev !== undefined && resumes(prev, event);
       const record: SessionRecord = {
         clientId: event.clientId,
         connected: true,
@@ -134,8 +149,10 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       const rec = state.get(event.clientId);
       // A disconnect of an older connection (already taken over) changes nothing.
       if (!rec || rec.connectionId !== event.connectionId || !rec.connected) return state;
-      if (rec.cleanSession) {
-        state.delete(event.clientId); // [MQTT-3.1.2-6]
+      // MQTT 5: the DISCONNECT may have changed the expiry interval [MQTT-3.14.2-2].
+      if (event.sessionExpiry !== undefined) rec.sessionExpiry = event.sessionExpiry;
+      if (endsWithConnection(rec)) {
+        state.delete(event.clientId); // [MQTT-3.1.2-6, MQTT-3.1.2-23]
         return state;
       }
       rec.connected = false;

@@ -510,6 +510,7 @@ export class Channel {
       willPublished: will !== null,
       servedUpTo: served ?? (this.session ? this.session.servedFloor(this.ctx.position()) : this.ctx.position()),
       timestamp: now,
+      ...(this.v5 ? { sessionExpiry: this.v5.sessionExpiryInterval } : {}),
     });
     const effects: Effect[] = [{ type: 'append', events }];
     // MQTT 5: the server says why it ends the connection [MQTT-3.14.2-1]; not when the client did.

@@ -13,6 +13,7 @@ import {
   AckDirection,
   AckKind,
   BrokerEvent,
+  ClientDisconnected,
   DisconnectReason,
   DROP_REASONS,
   GrantedQoS,
@@ -149,7 +150,8 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .u8(enumByte(event.reason, DisconnectReason.Kicked, 'disconnect reason'))
         .bool(event.willPublished)
         .varuintArray(event.servedUpTo)
-        .varuint(event.timestamp);
+        .varuint(event.timestamp)
+        .varuint(event.sessionExpiry === undefined ? 0 : event.sessionExpiry + 1);
       break;
     case 'client.subscribed':
       w.string(event.clientId).varuint(event.packetId).varuint(event.subscriptions.length);
@@ -412,8 +414,8 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
       if (version < 3) throw new DecodeError(`session.expired in a version ${version} record`);
       event = { type: 'session.expired', clientId: r.string('client id'), connectionId: r.string('connection id'), nodeId: r.string('node id'), timestamp: r.varuint('timestamp') };
       break;
-    case TAG['client.disconnected']:
-      event = {
+    case TAG['client.disconnected']: {
+      const disconnected: ClientDisconnected = {
         type: 'client.disconnected',
         clientId: r.string('client id'),
         connectionId: r.string('connection id'),
@@ -423,7 +425,13 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         servedUpTo: r.varuintArray('served position'),
         timestamp: r.varuint('timestamp'),
       };
+      if (version >= 5) {
+        const expiry = r.varuint('session expiry');
+        if (expiry > 0) disconnected.sessionExpiry = expiry - 1;
+      }
+      event = disconnected;
       break;
+    }
     case TAG['client.subscribed']: {
       const clientId = r.string('client id');
       const packetId = r.varuint('packet id');

@@ -174,6 +174,8 @@ export interface ClientDisconnected {
    */
   servedUpTo: Positions;
   timestamp: number;
+  /** MQTT 5: the session expiry interval (seconds) as it stands at the end (a DISCONNECT may change it). */
+  sessionExpiry?: number;
 }
 
 /** MQTT 5 subscription options [MQTT-3.8.3.1] and identifier; absent for MQTT 3.1.1. */

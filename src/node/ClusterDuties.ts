@@ -5,6 +5,7 @@
  * on what the session fold says other nodes did (a takeover of a local
  * connection, the will of a failed connection this node recorded).
  */
+import { endsWithConnection } from '../../projections/SessionProjection';
 import { ClientConnected, ClientDisconnected, DisconnectReason, MessageOrigin, publishedEvent, SessionExpired, WillMessage } from '../events/types';
 import { EventLog } from '../log/EventLog';
 import { Logger } from '../logger';
@@ -95,7 +96,7 @@ export class ClusterDuties {
   private async expireSessions(now: number): Promise<void> {
     const events: SessionExpired[] = [];
     for (const rec of this.deps.sessions.state.values()) {
-      if (rec.connected || rec.cleanSession || rec.disconnectedAt === null || rec.sessionExpiry === NEVER_EXPIRES) continue;
+      if (rec.connected || endsWithConnection(rec) || rec.disconnectedAt === null || rec.sessionExpiry === NEVER_EXPIRES) continue;
       if (rec.disconnectedAt + rec.sessionExpiry * 1000 > now || this.expiring.has(rec.connectionId)) continue;
       events.push({ type: 'session.expired', clientId: rec.clientId, connectionId: rec.connectionId, nodeId: this.deps.nodeId(), timestamp: this.deps.clock.now() });
       if (events.length >= EXPIRIES_PER_TICK) break;

@@ -6,6 +6,7 @@
  * add the routes and open the channel. A resumed persistent session then reads
  * its offline backlog from the log, page by page (LogPages).
  */
+import { resumes } from '../../projections/SessionProjection';
 import { DisconnectReason, MessageSource } from '../events/types';
 import { decodeEvent } from '../events/codec';
 import { EventLog } from '../log/EventLog';
@@ -56,7 +57,8 @@ export class SessionOpener {
     registry.setCurrent(clientId, conn);
     const prior = sessions.state.get(clientId);
     // Session present only when a persistent session is resumed [MQTT-3.2.2-1..3].
-    const sessionPresent = !ch.cleanSession && prior !== undefined && !prior.cleanSession;
+    // Whether the session continues, by the fold's own rule (3.1.1 persistent into persistent; MQTT 5 Clean Start 0).
+    const sessionPresent = prior !== undefined && resumes(prior, ch);
     const [position] = await this.deps.appender.append([ch.connectedEvent(sessionPresent)]);
     await sessions.folded(position.partition, position.offset);
     const rec = sessions.state.get(clientId);

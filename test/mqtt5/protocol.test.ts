@@ -42,8 +42,13 @@ async function until(cond: () => boolean, what = 'condition'): Promise<void> {
 }
 
 test('CONNACK says what the server offers; an empty client id gets one assigned [MQTT-3.2.2-16]', async () => {
-  const c = await v5('', { clean: true, properties: { sessionExpiryInterval: 999_999 } });
-  const props = c.connackPacket!.properties!;
+  const connack = await new Promise<IConnackPacket>((resolve, reject) => {
+    const c = mqtt.connect({ host: '127.0.0.1', port: b.ports.tcp, clientId: '', protocolVersion: 5, reconnectPeriod: 0, clean: true, properties: { sessionExpiryInterval: 999_999 } });
+    clients.push(c);
+    c.once('connect', resolve);
+    c.once('error', reject);
+  });
+  const props = connack.properties!;
   expect(props.assignedClientIdentifier).toMatch(/^auto-/);
   expect(props).toMatchObject({ topicAliasMaximum: 65535, maximumPacketSize: 1048576, retainAvailable: true, wildcardSubscriptionAvailable: true, subscriptionIdentifiersAvailable: true, sharedSubscriptionAvailable: false });
   // The session expiry asked for is more than mqtt.sessionExpiryMs allows: the granted one is said.
@@ -269,4 +274,76 @@ test('enhanced authentication is not offered: a CONNECT with an authentication m
   const connack = await c.nextCmd<IConnackPacket>('connack');
   expect(connack.reasonCode).toBe(0x8c);
   expect(await c.waitClosed()).toBe(true);
+});
+
+/** Connects and resolves with the CONNACK's session present flag. */
+function sessionPresent(clientId: string, opts: IClientOptions, port = b.ports.tcp): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect({ host: '127.0.0.1', port, clientId, protocolVersion: 5, reconnectPeriod: 0, ...opts });
+    clients.push(c);
+    c.once('connect', (connack) => {
+      resolve(connack.sessionPresent);
+      c.end(false);
+    });
+    c.once('error', reject);
+  });
+}
+const settled = () => new Promise((r) => setTimeout(r, 100));
+
+test('session expiry: 0 ends the session with the connection even without Clean Start; > 0 keeps it even with Clean Start [MQTT-3.1.2-23]', async () => {
+  expect(await sessionPresent('v5-exp0', { clean: false, properties: { sessionExpiryInterval: 0 } })).toBe(false);
+  await settled();
+  expect(await sessionPresent('v5-exp0', { clean: false, properties: { sessionExpiryInterval: 0 } })).toBe(false);
+  expect(await sessionPresent('v5-exp60', { clean: true, properties: { sessionExpiryInterval: 60 } })).toBe(false);
+  await settled();
+  expect(await sessionPresent('v5-exp60', { clean: false, properties: { sessionExpiryInterval: 60 } })).toBe(true);
+});
+
+test('a DISCONNECT may shorten the session expiry to 0: the session ends [MQTT-3.14.2-2]', async () => {
+  const c = await v5('v5-disc-exp', { clean: false, properties: { sessionExpiryInterval: 300 } });
+  await c.endAsync(false, { reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
+  await settled();
+  expect(await sessionPresent('v5-disc-exp', { clean: false, properties: { sessionExpiryInterval: 300 } })).toBe(false);
+});
+
+test('a session expires when its interval passes while disconnected (an event in the log), and across a restart', async () => {
+  const node = await startBroker({ cluster: { heartbeatIntervalMs: 100 } });
+  try {
+    const c = await mqtt.connectAsync({ host: '127.0.0.1', port: node.ports.tcp, clientId: 'v5-expires', protocolVersion: 5, clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 1 } });
+    await c.subscribeAsync('v5/expires');
+    const keep = await mqtt.connectAsync({ host: '127.0.0.1', port: node.ports.tcp, clientId: 'v5-kept', protocolVersion: 5, clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 3600 } });
+    await c.endAsync();
+    await keep.endAsync();
+    for (let i = 0; i < 300 && node.node.sessions.state.has('v5-expires'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(node.node.sessions.state.has('v5-expires')).toBe(false);
+    expect(node.node.sessions.state.has('v5-kept')).toBe(true);
+  } finally {
+    await node.stop();
+  }
+  // The same log, started again: the expiry and the kept session are both still so.
+  const again = await startBroker({}, { dataDir: node.dataDir });
+  try {
+    expect(again.node.sessions.state.has('v5-expires')).toBe(false);
+    expect(again.node.sessions.state.get('v5-kept')?.sessionExpiry).toBe(3600);
+    expect(await sessionPresent('v5-kept', { clean: false, properties: { sessionExpiryInterval: 3600 } }, again.ports.tcp)).toBe(true);
+  } finally {
+    await again.stop();
+    again.cleanup();
+  }
+});
+
+test('3.1.1 and 5 clients on one topic, both ways', async () => {
+  const v3 = await mqtt.connectAsync({ host: '127.0.0.1', port: b.ports.tcp, clientId: 'mix-v3', reconnectPeriod: 0 });
+  clients.push(v3);
+  const five = await v5('mix-v5');
+  const got3 = collect(v3);
+  const got5 = collect(five);
+  await v3.subscribeAsync('mix/t', { qos: 2 });
+  await five.subscribeAsync('mix/t', { qos: 2 });
+  await v3.publishAsync('mix/t', 'from 3', { qos: 2 });
+  await five.publishAsync('mix/t', 'from 5', { qos: 2, properties: { userProperties: { v: '5' } } });
+  await until(() => got3.length === 2 && got5.length === 2);
+  expect(got3.map((g) => g.payload)).toEqual(['from 3', 'from 5']);
+  expect(got5.map((g) => g.payload)).toEqual(['from 3', 'from 5']);
+  expect(got5[1].packet.properties?.userProperties).toEqual({ v: '5' });
 });
