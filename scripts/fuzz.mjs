@@ -1,4 +1,4 @@
-// `npm run fuzz`: mutated packets of every type at a running broker, with a
+// `npm run fuzz`: mutated packets of every type (MQTT 3.1.1 and 5) at a running broker, with a
 // canary publisher and subscriber beside them; then the broker is stopped,
 // restarted on the same data, and its log checked with `mqlog log verify`.
 //
@@ -109,10 +109,12 @@ async function fuzzer(n) {
     state.connections++;
     // Client ids of their own (never the canary's); a few persistent ones from a small pool.
     const clientId = r.chance(0.1) ? `fz-p-${r.int(20)}` : `fz-${n}-${k++}`;
-    const first = connect(r, clientId, { valid: r.chance(0.9) });
+    // Two in five connections speak MQTT 5 (properties, reason codes, AUTH), the rest 3.1.1.
+    const v5 = r.chance(0.4);
+    const first = connect(r, clientId, { valid: r.chance(0.9), v5 });
     const packets = [r.chance(0.05) ? mutate(r, first) : first];
     for (let i = 0, count = 1 + r.int(60); i < count; i++) {
-      const p = anyPacket(r);
+      const p = anyPacket(r, v5);
       packets.push(r.chance(0.25) ? mutate(r, p) : p);
     }
     writePackets(socket, packets);

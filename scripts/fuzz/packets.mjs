@@ -87,11 +87,64 @@ function payload(r) {
 
 const packetId = (r) => r.pick([0, 1, 2, 65535, 1 + r.int(65534)]);
 
-/** A CONNECT, usually one the broker accepts (so the packets after it reach a connected channel). */
-export function connect(r, clientId, { valid = true } = {}) {
+/** MQTT 5 property ids by the packets they belong in (and a few that belong nowhere). */
+const V5_PROPS = {
+  connect: [0x11, 0x21, 0x27, 0x22, 0x19, 0x17, 0x26, 0x15, 0x16],
+  will: [0x18, 0x01, 0x02, 0x03, 0x08, 0x09, 0x26],
+  publish: [0x01, 0x02, 0x23, 0x08, 0x09, 0x26, 0x0b, 0x03],
+  ack: [0x1f, 0x26],
+  subscribe: [0x0b, 0x26],
+  unsubscribe: [0x26],
+  disconnect: [0x11, 0x1f, 0x26, 0x1c],
+  auth: [0x15, 0x16, 0x1f, 0x26],
+};
+const BYTE_PROPS = new Set([0x01, 0x17, 0x19, 0x24, 0x25, 0x28, 0x29, 0x2a]);
+const U16_PROPS = new Set([0x13, 0x21, 0x22, 0x23]);
+const U32_PROPS = new Set([0x02, 0x11, 0x18, 0x27]);
+const BINARY_PROPS = new Set([0x09, 0x16]);
+
+function varint(n) {
+  const out = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+
+/** One property: usually well-formed, sometimes an unknown id, a value out of range, bad UTF-8, or misplaced. */
+function property(r, kind) {
+  const id = r.chance(0.85) ? r.pick(V5_PROPS[kind]) : r.pick([0x00, 0x04, 0x7f, 0x2b, 0x24, 0x12, 0x13, 0x1a, 0xff]);
+  const head = Buffer.from([id]);
+  if (BYTE_PROPS.has(id)) return Buffer.concat([head, Buffer.from([r.pick([0, 1, 1, 2, 255])])]);
+  if (U16_PROPS.has(id)) return Buffer.concat([head, u16(r.pick([0, 1, 10, 65535, r.int(65536)]))]);
+  if (U32_PROPS.has(id)) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(r.pick([0, 1, 60, 0xffffffff, r.int(2 ** 31)]));
+    return Buffer.concat([head, b]);
+  }
+  if (id === 0x0b) return Buffer.concat([head, r.chance(0.9) ? varint(r.pick([0, 1, 268435455, r.int(1000)])) : Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01])]);
+  if (id === 0x26) return Buffer.concat([head, str(r.chance(0.9) ? `k${r.int(9)}` : Buffer.from([0xc3, 0x28])), str(r.chance(0.9) ? `v${r.int(99)}` : Buffer.from([0xed, 0xa0, 0x80]))]);
+  if (BINARY_PROPS.has(id)) return Buffer.concat([head, str(bytes(r, r.int(40)))]);
+  return Buffer.concat([head, str(r.chance(0.85) ? `fz/s${r.int(9)}` : r.pick([Buffer.from([0xff]), Buffer.from('a\u0000b'), Buffer.alloc(0)]))]);
+}
+
+/** A v5 property block for `kind`: a length and 0-4 properties (repeats happen), now and then a length that lies. */
+export function properties(r, kind) {
+  const parts = [];
+  for (let i = 0, n = r.pick([0, 0, 1, 2, 4]); i < n; i++) parts.push(property(r, kind));
+  const body = Buffer.concat(parts);
+  const length = r.chance(0.95) ? body.length : r.pick([body.length + 1, body.length + 50, Math.max(0, body.length - 1), 268435455]);
+  return Buffer.concat([varint(length), body]);
+}
+
+/** A CONNECT, usually one the broker accepts (so the packets after it reach a connected channel); `v5` for protocol level 5. */
+export function connect(r, clientId, { valid = true, v5 = false } = {}) {
   const willFlag = r.chance(0.3);
   let willQos = r.int(3);
-  let level = 4;
+  let level = v5 ? 5 : 4;
   let name = 'MQTT';
   let flags = 0x02;
   let id = clientId;
@@ -134,8 +187,13 @@ export function connect(r, clientId, { valid = true } = {}) {
   if (willFlag) flags |= 0x04 | (willQos << 3) | (r.chance(0.5) ? 0x20 : 0);
   if (user) flags |= 0x80;
   if (pass) flags |= 0x40;
-  const parts = [str(name), Buffer.from([level, flags & 0xff]), u16(keepalive), str(id)];
-  if (flags & 0x04) parts.push(str(valid ? `fz/will/${r.int(10)}` : topic(r)), str(payload(r).subarray(0, 200)));
+  const parts = [str(name), Buffer.from([level, flags & 0xff]), u16(keepalive)];
+  if (level === 5) parts.push(valid && r.chance(0.7) ? Buffer.from([0]) : properties(r, 'connect'));
+  parts.push(str(id));
+  if (flags & 0x04) {
+    if (level === 5) parts.push(valid && r.chance(0.5) ? Buffer.from([0]) : properties(r, 'will'));
+    parts.push(str(valid ? `fz/will/${r.int(10)}` : topic(r)), str(payload(r).subarray(0, 200)));
+  }
   if (flags & 0x80) parts.push(str(`u${r.int(5)}`));
   if (flags & 0x40) parts.push(str(bytes(r, r.int(20))));
   if (!valid && r.chance(0.2)) parts.push(bytes(r, 1 + r.int(8))); // trailing bytes
@@ -190,8 +248,44 @@ function other(r) {
   }
 }
 
-/** A packet of any type: 70% of them well-formed (so a connection lives long enough to reach later states). */
-export function anyPacket(r) {
+/** MQTT 5 packets: the 3.1.1 layouts with reason codes and property blocks where v5 has them. */
+function v5Packet(r) {
+  switch (r.int(7)) {
+    case 0:
+    case 1: {
+      const qos = r.pick([0, 1, 1, 2, 3]);
+      const parts = [str(r.chance(0.8) ? `fz/${r.int(50)}/a` : r.chance(0.5) ? '' : topic(r))];
+      if (qos > 0) parts.push(u16(packetId(r)));
+      parts.push(properties(r, 'publish'), Buffer.alloc(r.int(64), 0x62));
+      return frame(0x30 | (qos << 1) | (r.chance(0.2) ? 1 : 0), Buffer.concat(parts));
+    }
+    case 2: {
+      const parts = [u16(packetId(r)), properties(r, 'subscribe')];
+      for (let i = 0, n = r.pick([0, 1, 2]); i < n; i++) parts.push(str(r.chance(0.7) ? `fz/${r.int(20)}/#` : topic(r, { filter: true })), Buffer.from([r.pick([0, 1, 2, 0x04, 0x08, 0x10, 0x20, 0x30, 0x40, 0x80, 0x2e])]));
+      return frame(0x82, Buffer.concat(parts));
+    }
+    case 3: {
+      const type = r.pick([4, 5, 6, 7]);
+      const parts = [u16(packetId(r))];
+      if (r.chance(0.7)) parts.push(Buffer.from([r.pick([0x00, 0x10, 0x80, 0x92, 0x99, 0x05, 0xff])]));
+      if (r.chance(0.5)) parts.push(properties(r, 'ack'));
+      return frame((type << 4) | (type === 6 ? 2 : 0), Buffer.concat(parts));
+    }
+    case 4: {
+      const parts = [u16(packetId(r)), properties(r, 'unsubscribe')];
+      for (let i = 0, n = r.pick([0, 1, 2]); i < n; i++) parts.push(str(`fz/${r.int(20)}/#`));
+      return frame(0xa2, Buffer.concat(parts));
+    }
+    case 5:
+      return frame(0xe0, r.chance(0.3) ? Buffer.alloc(0) : Buffer.concat([Buffer.from([r.pick([0x00, 0x04, 0x8e, 0x81, 0x03])]), properties(r, 'disconnect')]));
+    default:
+      return frame(0xf0, Buffer.concat([Buffer.from([r.pick([0x00, 0x18, 0x19, 0x01])]), properties(r, 'auth')])); // AUTH
+  }
+}
+
+/** A packet of any type: 70% of them well-formed (so a connection lives long enough to reach later states); `v5` adds MQTT 5 layouts. */
+export function anyPacket(r, v5 = false) {
+  if (v5 && r.chance(0.7)) return v5Packet(r);
   const kind = r.int(10);
   if (kind < 4) return publish(r);
   if (kind < 6) return ack(r);

@@ -52,12 +52,13 @@ describe('CONNECT', () => {
     }
   });
 
-  test('[MQTT-3.1.2-2] MQTT 5 (not supported yet) gets CONNACK 0x01', async () => {
-    const c = await raw();
-    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'v5-client' });
+  test('[MQTT-3.1.2-2] MQTT 5 is accepted: a v5 CONNACK with reason code 0 and properties', async () => {
+    const c = await RawClient.connect(broker.ports.tcp!, '127.0.0.1', 5);
+    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'v5-client', properties: {} } as never);
     const ack = await c.nextCmd<IConnackPacket>('connack');
-    expect(ack.returnCode).toBe(1);
-    expect(await c.waitClosed()).toBe(true);
+    expect(ack.reasonCode).toBe(0);
+    expect(ack.properties?.topicAliasMaximum).toBe(65535);
+    c.destroy();
   });
 
   test('[MQTT-3.1.2-1] a wrong protocol name closes the connection without CONNACK', async () => {

@@ -95,3 +95,24 @@ describe('transports', () => {
     await expect(mqtt.connectAsync(urls().tls, { clientId: 'untrusting', reconnectPeriod: 0, connectTimeout: 3000 })).rejects.toThrow();
   });
 });
+
+describe('MQTT 5 on every transport', () => {
+  test.each(['tcp', 'tls', 'ws', 'wss'])('%s: a v5 client publishes with properties to a v5 subscriber on every other transport', async (kind) => {
+    const u = urls();
+    const v5 = async (url: string, clientId: string) => {
+      const c = await mqtt.connectAsync(url, { clientId, ca, reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 5 });
+      clients.push(c);
+      return c;
+    };
+    const subs = await Promise.all(['tcp', 'tls', 'ws', 'wss'].map((k) => v5(u[k], `v5-sub-${kind}-${k}`)));
+    const got: string[] = [];
+    for (const s of subs) {
+      s.on('message', (_t, p, packet) => got.push(`${p}|${JSON.stringify(packet.properties?.userProperties)}`));
+      await s.subscribeAsync(`v5t/${kind}`, { qos: 1 });
+    }
+    const pub = await v5(u[kind], `v5-pub-${kind}`);
+    await pub.publishAsync(`v5t/${kind}`, 'over all', { qos: 1, properties: { userProperties: { via: kind } } });
+    await waitFor(() => got.length === 4, 'a delivery on each transport');
+    expect(got).toEqual(Array(4).fill(`over all|{"via":"${kind}"}`));
+  });
+});
