@@ -4,7 +4,7 @@
  * a crash) finds the document already there instead of adding a second.
  */
 import { BrokerEvent, DISCONNECT_REASON_NAMES, MessageOrigin } from '../../src/events/types';
-import { ORIGIN_NAMES, utf8OrNull } from '../../src/history/HistoryMessage';
+import { historyProperties, ORIGIN_NAMES, utf8OrNull } from '../../src/history/HistoryMessage';
 import { IndexFamily, indexFor } from './ArchiveIndices';
 
 export interface ArchiveDocument {
@@ -80,6 +80,7 @@ export function archiveDocument(prefix: string, event: BrokerEvent, pos: LogPosi
           node: event.nodeId,
           timestamp: event.timestamp,
           log,
+          ...(event.properties ? { properties: historyProperties(event.properties) } : {}),
         },
       };
     }

@@ -1,7 +1,7 @@
 /** History answered from the Elasticsearch archive: the same query, the same page shape as the log's. */
 import { Client, errors, estypes } from '@elastic/elasticsearch';
 import { Unavailable } from '../../src/api/ApiServer';
-import { HistoryMessage, HistoryPage, OriginName, pageOf } from '../../src/history/HistoryMessage';
+import { HistoryMessage, HistoryPage, HistoryProperties, OriginName, pageOf } from '../../src/history/HistoryMessage';
 import { encodeCursor, HistoryQuery } from '../../src/history/HistoryQuery';
 import { HistorySource } from '../../src/history/HistorySource';
 import { QoS } from '../../src/events/types';
@@ -23,6 +23,8 @@ interface MessageDoc {
   node: string;
   timestamp: number;
   log: { stream: string; partition: number; offset: number };
+  /** Stored, not indexed (the index maps no dynamic fields). */
+  properties?: HistoryProperties;
 }
 
 export class ElasticsearchHistory implements HistorySource {
@@ -81,5 +83,6 @@ function toMessage(d: MessageDoc): HistoryMessage {
     partition: d.log.partition,
     offset: d.log.offset,
     cursor: encodeCursor({ timestamp: d.timestamp, partition: d.log.partition, offset: d.log.offset }),
+    ...(d.properties ? { properties: d.properties } : {}),
   };
 }

@@ -2,7 +2,7 @@
  * A published message as history shows it, the same from every source. The
  * payload is text when it is valid UTF-8, base64 otherwise; its size is always given.
  */
-import { MessageOrigin, MessagePublished, QoS } from '../events/types';
+import { MessageOrigin, MessagePublished, MessageProperties, QoS } from '../events/types';
 import { encodeCursor } from './HistoryQuery';
 
 export type PayloadEncoding = 'utf8' | 'base64';
@@ -26,6 +26,32 @@ export interface HistoryMessage {
   offset: number;
   /** Pass as `after` to get the messages that follow this one. */
   cursor: string;
+  /** MQTT 5 properties the publisher gave (absent for 3.1.1 publishers). */
+  properties?: HistoryProperties;
+}
+
+/** MQTT 5 message properties as history shows them (the same from the log and from the archive). */
+export interface HistoryProperties {
+  payloadFormatIndicator?: 0 | 1;
+  /** ISO 8601 time the message expires. */
+  expiresAt?: string;
+  contentType?: string;
+  responseTopic?: string;
+  /** base64 */
+  correlationData?: string;
+  userProperties?: Array<[string, string]>;
+}
+
+export function historyProperties(p: MessageProperties | undefined): HistoryProperties | undefined {
+  if (!p) return undefined;
+  const out: HistoryProperties = {};
+  if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator;
+  if (p.expiresAt !== undefined) out.expiresAt = new Date(p.expiresAt).toISOString();
+  if (p.contentType !== undefined) out.contentType = p.contentType;
+  if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic;
+  if (p.correlationData !== undefined) out.correlationData = p.correlationData.toString('base64');
+  if (p.userProperties !== undefined) out.userProperties = p.userProperties;
+  return out;
 }
 
 export interface HistoryPage {
@@ -86,5 +112,6 @@ export function historyMessage(event: MessagePublished, partition: number, offse
     partition,
     offset,
     cursor: encodeCursor({ timestamp: event.timestamp, partition, offset }),
+    ...(event.properties ? { properties: historyProperties(event.properties) } : {}),
   };
 }

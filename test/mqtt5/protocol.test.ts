@@ -347,3 +347,13 @@ test('3.1.1 and 5 clients on one topic, both ways', async () => {
   expect(got5.map((g) => g.payload)).toEqual(['from 3', 'from 5']);
   expect(got5[1].packet.properties?.userProperties).toEqual({ v: '5' });
 });
+
+test('message properties are kept in the log and shown by history (GET /api/v1/messages)', async () => {
+  const { api, apiBase } = await import('../helpers/api');
+  const pub = await v5('v5-history-pub');
+  await pub.publishAsync('v5/history/x', 'kept', { qos: 1, properties: { userProperties: { first: 'a', second: 'b' }, contentType: 'application/json', correlationData: Buffer.from('c1') } });
+  const r = await api<{ messages: Array<{ topic: string; properties?: Record<string, unknown> }> }>(apiBase(b.ports.api), 'GET', `/api/v1/messages?topic=${encodeURIComponent('v5/history/#')}`);
+  expect(r.body.messages).toEqual([
+    expect.objectContaining({ topic: 'v5/history/x', properties: { contentType: 'application/json', correlationData: Buffer.from('c1').toString('base64'), userProperties: [['first', 'a'], ['second', 'b']] } }),
+  ]);
+});
