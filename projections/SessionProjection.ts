@@ -60,6 +60,8 @@ export interface SessionRecord {
   generation: number;
   connectedAt: number;
   disconnectedAt: number | null;
+  /** MQTT 5: a delayed will waits in `will` until this time (ms since the epoch). */
+  willDueAt?: number;
 }
 
 export type SessionsState = Map<string, SessionRecord>;
@@ -156,7 +158,9 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
         return state;
       }
       rec.connected = false;
-      rec.will = null;
+      // A delayed will stays with the session until due or cancelled by a reconnect [MQTT-3.1.3-9].
+      if (event.willDueAt !== undefined && rec.will !== null) rec.willDueAt = event.willDueAt;
+      else rec.will = null;
       rec.served = maxPositions(rec.served, event.servedUpTo);
       rec.disconnectedAt = event.timestamp;
       return state;
@@ -216,6 +220,14 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       if (rec && !rec.connected && rec.connectionId === event.connectionId) state.delete(event.clientId);
       return state;
     }
+    case 'session.will': {
+      const rec = state.get(event.clientId);
+      if (rec && !rec.connected && rec.connectionId === event.connectionId) {
+        rec.will = null;
+        delete rec.willDueAt;
+      }
+      return state;
+    }
     case 'access.decided':
     case 'message.dropped':
       return state; // audit only
@@ -261,7 +273,7 @@ export function encodeSessionsSnapshot(snapshot: SessionsSnapshot): Buffer {
     if (s.will) {
       w.u8(1).string(s.will.topic).u8(s.will.qos).bool(s.will.retain).bytes(s.will.payload);
       writeMessageProperties(w, s.will.properties);
-      w.varuint(s.will.delayMs ?? 0).varuint(s.will.expirySeconds ?? 0);
+      w.varuint(s.will.delayMs ?? 0).varuint(s.will.expirySeconds ?? 0).varuint(s.willDueAt ?? 0);
     } else w.u8(0);
     w.varuint(s.subscriptions.size);
     for (const [filter, sub] of s.subscriptions) {
@@ -306,6 +318,7 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
     const generation = r.varuint();
     const connectedAt = r.varuint();
     const disc = r.varuint();
+    let willDueAt = 0;
     const will: WillMessage | null =
       oneOf(r, [0, 1], 'will flag') === 1 ? { topic: r.string(), qos: oneOf<QoS>(r, [0, 1, 2], 'will QoS'), retain: r.bool(), payload: Buffer.from(r.bytes()) } : null;
     if (will && version >= 2) {
@@ -315,6 +328,7 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
       const expirySeconds = r.varuint();
       if (delayMs) will.delayMs = delayMs;
       if (expirySeconds) will.expirySeconds = expirySeconds;
+      willDueAt = r.varuint();
     }
     const subscriptions = new Map<string, StoredSubscription>();
     const nSubs = r.varuint();
@@ -357,6 +371,7 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
       generation,
       connectedAt,
       disconnectedAt: disc === 0 ? null : disc - 1,
+      ...(willDueAt > 0 ? { willDueAt } : {}),
     });
   }
   r.expectEnd('session snapshot');

@@ -484,6 +484,12 @@ export class Channel {
       events.push(this.deniedEvent('publish', will.topic));
       will = null;
     }
+    // MQTT 5 Will Delay Interval: the will waits with the session (at most until the session would expire) [MQTT-3.1.3-9].
+    let willDueAt: number | undefined;
+    if (will && this.v5 && (will.delayMs ?? 0) > 0 && this.v5.sessionExpiryInterval > 0) {
+      willDueAt = now + Math.min(will.delayMs!, this.v5.sessionExpiryInterval * 1000);
+      will = null;
+    }
     if (will) {
       events.push(
         publishedEvent({
@@ -511,6 +517,7 @@ export class Channel {
       servedUpTo: served ?? (this.session ? this.session.servedFloor(this.ctx.position()) : this.ctx.position()),
       timestamp: now,
       ...(this.v5 ? { sessionExpiry: this.v5.sessionExpiryInterval } : {}),
+      ...(willDueAt !== undefined ? { willDueAt } : {}),
     });
     const effects: Effect[] = [{ type: 'append', events }];
     // MQTT 5: the server says why it ends the connection [MQTT-3.14.2-1]; not when the client did.

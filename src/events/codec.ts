@@ -62,6 +62,7 @@ const TAG = {
   'session.expired': 11,
   'message.dropped': 12,
   'operator.action': 13,
+  'session.will': 14,
 } as const satisfies Record<BrokerEvent['type'], number>;
 
 /**
@@ -141,6 +142,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
       w.bool(event.foreignTakeover);
       break;
     case 'session.expired':
+    case 'session.will':
       w.string(event.clientId).string(event.connectionId).string(event.nodeId).varuint(event.timestamp);
       break;
     case 'client.disconnected':
@@ -151,7 +153,8 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .bool(event.willPublished)
         .varuintArray(event.servedUpTo)
         .varuint(event.timestamp)
-        .varuint(event.sessionExpiry === undefined ? 0 : event.sessionExpiry + 1);
+        .varuint(event.sessionExpiry === undefined ? 0 : event.sessionExpiry + 1)
+        .varuint(event.willDueAt === undefined ? 0 : event.willDueAt);
       break;
     case 'client.subscribed':
       w.string(event.clientId).varuint(event.packetId).varuint(event.subscriptions.length);
@@ -410,6 +413,10 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
       };
       break;
     }
+    case TAG['session.will']:
+      if (version < 5) throw new DecodeError(`session.will in a version ${version} record`);
+      event = { type: 'session.will', clientId: r.string('client id'), connectionId: r.string('connection id'), nodeId: r.string('node id'), timestamp: r.varuint('timestamp') };
+      break;
     case TAG['session.expired']:
       if (version < 3) throw new DecodeError(`session.expired in a version ${version} record`);
       event = { type: 'session.expired', clientId: r.string('client id'), connectionId: r.string('connection id'), nodeId: r.string('node id'), timestamp: r.varuint('timestamp') };
@@ -428,6 +435,8 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
       if (version >= 5) {
         const expiry = r.varuint('session expiry');
         if (expiry > 0) disconnected.sessionExpiry = expiry - 1;
+        const due = r.varuint('will due at');
+        if (due > 0) disconnected.willDueAt = due;
       }
       event = disconnected;
       break;

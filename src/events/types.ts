@@ -176,6 +176,22 @@ export interface ClientDisconnected {
   timestamp: number;
   /** MQTT 5: the session expiry interval (seconds) as it stands at the end (a DISCONNECT may change it). */
   sessionExpiry?: number;
+  /**
+   * MQTT 5 Will Delay Interval: when the will is due (ms since the epoch); the
+   * session keeps it until then, a reconnect in time cancels it [MQTT-3.1.3-9],
+   * and the coordinator publishes it when due (`session.will`).
+   */
+  willDueAt?: number;
+}
+
+/** A delayed will was published (by the coordinator, when it was due): the session no longer holds it. */
+export interface SessionWillPublished {
+  type: 'session.will';
+  clientId: string;
+  /** The connection whose will it was. */
+  connectionId: string;
+  nodeId: string;
+  timestamp: number;
 }
 
 /** MQTT 5 subscription options [MQTT-3.8.3.1] and identifier; absent for MQTT 3.1.1. */
@@ -342,6 +358,7 @@ export interface OperatorAction {
 }
 
 export type BrokerEvent =
+  | SessionWillPublished
   | OperatorAction
   | MessagesDropped
   | NodeHeartbeat

@@ -6,7 +6,7 @@
  * connection, the will of a failed connection this node recorded).
  */
 import { endsWithConnection } from '../../projections/SessionProjection';
-import { ClientConnected, ClientDisconnected, DisconnectReason, MessageOrigin, publishedEvent, SessionExpired, WillMessage } from '../events/types';
+import { BrokerEvent, ClientConnected, ClientDisconnected, DisconnectReason, MessageOrigin, publishedEvent, SessionExpired, WillMessage } from '../events/types';
 import { EventLog } from '../log/EventLog';
 import { Logger } from '../logger';
 import { NEVER_EXPIRES } from '../channel/Channel';
@@ -64,6 +64,7 @@ export class ClusterDuties {
       await this.heartbeat();
       if (this.deps.membership.isCoordinator(now)) {
         await this.closeFailedSessions(false);
+        await this.publishDueWills(now);
         await this.expireSessions(now);
       }
     } catch (err) {
@@ -85,6 +86,33 @@ export class ClusterDuties {
     } catch (err) {
       for (const e of events) membership.settled(e.connectionId);
       throw err;
+    }
+  }
+
+  /**
+   * MQTT 5 delayed wills that are due (the session did not reconnect in time):
+   * the will and a `session.will` that takes it from the session, in one append,
+   * by the coordinator, so it is published once, also after a restart.
+   */
+  private async publishDueWills(now: number): Promise<void> {
+    const events: BrokerEvent[] = [];
+    for (const rec of this.deps.sessions.state.values()) {
+      const will = rec.will;
+      if (rec.connected || !will || rec.willDueAt === undefined || rec.willDueAt > now || this.expiring.has(`will:${rec.connectionId}`)) continue;
+      const properties = will.properties || will.expirySeconds !== undefined ? { ...will.properties, ...(will.expirySeconds !== undefined ? { expiresAt: now + will.expirySeconds * 1000 } : {}) } : undefined;
+      events.push(
+        publishedEvent({ topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, publisherId: rec.clientId, origin: MessageOrigin.Will, nodeId: this.deps.nodeId(), timestamp: now, username: rec.username, ...(properties ? { properties } : {}) }),
+        { type: 'session.will', clientId: rec.clientId, connectionId: rec.connectionId, nodeId: this.deps.nodeId(), timestamp: now },
+      );
+      if (events.length >= 2 * EXPIRIES_PER_TICK) break;
+    }
+    if (events.length === 0) return;
+    const keys = events.filter((e) => e.type === 'session.will').map((e) => `will:${(e as { connectionId: string }).connectionId}`);
+    for (const k of keys) this.expiring.add(k);
+    try {
+      await this.deps.appender.append(events);
+    } finally {
+      for (const k of keys) this.expiring.delete(k);
     }
   }
 

@@ -357,3 +357,55 @@ test('message properties are kept in the log and shown by history (GET /api/v1/m
     expect.objectContaining({ topic: 'v5/history/x', properties: { contentType: 'application/json', correlationData: Buffer.from('c1').toString('base64'), userProperties: [['first', 'a'], ['second', 'b']] } }),
   ]);
 });
+
+test('Will Delay Interval: a reconnect in time cancels the will; otherwise it is published when due, also after a restart [MQTT-3.1.3-9]', async () => {
+  const node = await startBroker({ cluster: { heartbeatIntervalMs: 100 } });
+  const port = node.ports.tcp;
+  const watch = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: 'wd-watch', protocolVersion: 5, reconnectPeriod: 0 });
+  const got: string[] = [];
+  watch.on('message', (t) => got.push(t));
+  await watch.subscribeAsync('wd/#', { qos: 1 });
+  const willOf = (topic: string) => ({ topic, payload: Buffer.from('w'), qos: 1 as const, retain: false, properties: { willDelayInterval: 1 } });
+  // The network drops: no DISCONNECT, so the will applies.
+  const dropConnection = (c: MqttClient) => c.stream.destroy();
+  try {
+    // Cancelled: the client comes back within the delay.
+    const a = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: 'wd-back', protocolVersion: 5, clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 60 }, will: willOf('wd/cancelled') });
+    dropConnection(a);
+    await new Promise((r) => setTimeout(r, 200));
+    const a2 = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: 'wd-back', protocolVersion: 5, clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 60 } });
+    // Published when due: this one does not come back.
+    const b2 = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: 'wd-gone', protocolVersion: 5, clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 60 }, will: willOf('wd/due') });
+    dropConnection(b2);
+    expect(got).toEqual([]); // not at once
+    await until(() => got.includes('wd/due'), 'the delayed will');
+    await watch.publishAsync('wd/sentinel', 's', { qos: 1 });
+    await until(() => got.includes('wd/sentinel'));
+    expect(got).toEqual(['wd/due', 'wd/sentinel']);
+    a2.end(true);
+  } finally {
+    watch.end(true);
+    await node.stop();
+  }
+  // Across a restart: a will due while the node was down is published after it starts again.
+  const again = await startBroker({ cluster: { heartbeatIntervalMs: 100 } }, { dataDir: node.dataDir });
+  try {
+    const c = await mqtt.connectAsync({ host: '127.0.0.1', port: again.ports.tcp, clientId: 'wd-restart', protocolVersion: 5, clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 60 }, will: willOf('wd/after-restart') });
+    dropConnection(c);
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    await again.stop();
+  }
+  const third = await startBroker({ cluster: { heartbeatIntervalMs: 100 } }, { dataDir: node.dataDir });
+  try {
+    const w = await mqtt.connectAsync({ host: '127.0.0.1', port: third.ports.tcp, clientId: 'wd-watch-2', protocolVersion: 5, reconnectPeriod: 0 });
+    const seen: string[] = [];
+    w.on('message', (t) => seen.push(t));
+    await w.subscribeAsync('wd/after-restart', { qos: 1 });
+    await until(() => seen.length === 1, 'the will after the restart');
+    w.end(true);
+  } finally {
+    await third.stop();
+    third.cleanup();
+  }
+});
