@@ -26,7 +26,7 @@ import { audit } from './commands/audit';
 import { replay } from './commands/replay';
 import { runArchiver } from './commands/archiver';
 
-const HELP = `mqlog — an MQTT 3.1/3.1.1 broker whose single source of truth is a partitioned log
+const HELP = `mqlog — an MQTT 3.1/3.1.1/5.0 broker whose single source of truth is a partitioned log
 
 Usage:
   mqlog start [options]          run a broker node (default: MQTT on 1883, WebSocket on 8083, data in ./data)
