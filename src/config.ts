@@ -228,6 +228,7 @@ export function defaultConfig(): BrokerConfig {
       // Deliveries to a session refill once per round trip of the event loop: a window of 32 (EMQX's) caps a
       // fast subscriber near 80k msg/s here, 128 lets it take 130k+ (docs/performance.md). MQTT 5 clients cap it with their receive maximum.
       maxInflight: 128,
+      receiveMaximum: 128,
       maxQueuedMessages: 10_000,
       allowZeroLengthClientId: true,
       maxClientIdLength: 65535,
@@ -460,6 +461,8 @@ function validate(c: BrokerConfig): void {
   positive(c.limits.logIntervalMs, 'limits.logIntervalMs');
   positive(c.mqtt.maxInflight, 'mqtt.maxInflight');
   if (c.mqtt.maxInflight > 65535) throw new ConfigError(`'mqtt.maxInflight' must be at most 65535`);
+  positive(c.mqtt.receiveMaximum, 'mqtt.receiveMaximum');
+  if (c.mqtt.receiveMaximum > 65535) throw new ConfigError(`'mqtt.receiveMaximum' must be at most 65535`);
   positive(c.mqtt.maxQueuedMessages, 'mqtt.maxQueuedMessages');
   positive(c.mqtt.connectTimeoutMs, 'mqtt.connectTimeoutMs');
   positive(c.mqtt.maxSocketBufferBytes, 'mqtt.maxSocketBufferBytes');

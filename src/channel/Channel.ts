@@ -177,7 +177,8 @@ export class Channel {
   private dispatch(packet: Packet, room: number): Effect[] {
     switch (packet.cmd) {
       case 'connect':
-        return this.violation(new ProtocolViolation('second CONNECT [MQTT-3.1.0-2]'));
+        // Closed without a DISCONNECT, as Mosquitto does (MQTT 5 makes one optional here) [MQTT-3.1.0-2].
+        return this.end(DisconnectReason.ProtocolError, 'second CONNECT [MQTT-3.1.0-2]', true, undefined, undefined, true);
       case 'publish':
         return handlePublish(this, packet);
       case 'puback':
@@ -311,6 +312,7 @@ export class Channel {
   /** What the server tells a v5 client in CONNACK (section 3.2.2.3). */
   private connackProperties(v5: V5Session): Properties {
     const props: Properties = {
+      receiveMaximum: this.settings.receiveMaximum,
       topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
       maximumPacketSize: this.settings.maxPacketSize,
       retainAvailable: this.settings.retainAvailable ? 1 : 0,
@@ -474,7 +476,8 @@ export class Channel {
   }
 
   /** Ends a connected session: the will if asked and present [MQTT-3.1.2-8], the disconnect event, close. */
-  end(reason: DisconnectReason, detail: string, publishWill: boolean, served?: Positions, reasonCode?: number, byClient = false): Effect[] {
+  /** `quiet`: no DISCONNECT to an MQTT 5 client (it sent one, or the spec lets the server just close). */
+  end(reason: DisconnectReason, detail: string, publishWill: boolean, served?: Positions, reasonCode?: number, quiet = false): Effect[] {
     let will = publishWill ? this.will : null;
     this.will = null;
     const now = this.ctx.now();
@@ -521,7 +524,7 @@ export class Channel {
     });
     const effects: Effect[] = [{ type: 'append', events }];
     // MQTT 5: the server says why it ends the connection [MQTT-3.14.2-1]; not when the client did.
-    const code = this.v5 && !byClient ? (reasonCode ?? SERVER_DISCONNECT_CODES[reason]) : undefined;
+    const code = this.v5 && !quiet ? (reasonCode ?? SERVER_DISCONNECT_CODES[reason]) : undefined;
     if (code !== undefined) effects.push({ type: 'disconnect', reasonCode: code, ...(this.v5!.requestProblemInformation ? { reasonString: detail.slice(0, 200) } : {}) });
     return [...effects, ...this.close(reason, detail)];
   }

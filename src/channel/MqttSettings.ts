@@ -22,6 +22,8 @@ export interface MqttSettings {
   allowSessionTakeoverByOtherUser: boolean;
   /** Outbound QoS 1/2 messages awaiting acknowledgement per session. */
   maxInflight: number;
+  /** MQTT 5 Receive Maximum the server announces: inbound QoS 2 exchanges a client may have open at once (past it: DISCONNECT 0x93). */
+  receiveMaximum: number;
   /** Messages queued per session behind the in-flight window (online or offline). */
   maxQueuedMessages: number;
   /** Accept a zero-length client id with clean session, assigning one [MQTT-3.1.3-6]. */

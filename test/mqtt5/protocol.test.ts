@@ -409,3 +409,24 @@ test('Will Delay Interval: a reconnect in time cancels the will; otherwise it is
     third.cleanup();
   }
 });
+
+test('a client with more QoS 2 exchanges open than the announced Receive Maximum is disconnected with 0x93 [MQTT-3.3.4-7]', async () => {
+  const node = await startBroker({ mqtt: { receiveMaximum: 3 } });
+  try {
+    const c = await RawClient.connect(node.ports.tcp!, '127.0.0.1', 5);
+    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'v5-rm', properties: {} } as never);
+    const connack = await c.nextCmd<IConnackPacket>('connack');
+    expect(connack.properties?.receiveMaximum).toBe(3);
+    // Three open exchanges are allowed (no PUBREL sent); the fourth is one too many.
+    // QoS 2 PUBLISH to "v5/rm", packet id `id`, no properties, payload "x".
+    const publish = (id: number) => Buffer.from([0x34, 11, 0x00, 0x05, ...Buffer.from('v5/rm'), id >> 8, id & 0xff, 0x00, 0x78]);
+    for (let id = 1; id <= 4; id++) c.send(publish(id));
+    const d = await c.next<IDisconnectPacket>((p) => p.cmd === 'disconnect');
+    expect(d.reasonCode).toBe(0x93);
+    // The PUBRECs of the first three may or may not have left before the close; never one for the fourth.
+    expect(c.packets.filter((p) => p.cmd === 'pubrec').length).toBeLessThanOrEqual(3);
+  } finally {
+    await node.stop();
+    node.cleanup();
+  }
+});

@@ -35,6 +35,10 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   if (qos === 2 && session.inbound.has(packetId)) {
     return [{ type: 'append', events: [], then: [{ type: 'ack', kind: 'pubrec', packetId }] }];
   }
+  // MQTT 5: no more open QoS 2 exchanges than the Receive Maximum the CONNACK announced [MQTT-3.3.4-7].
+  if (qos === 2 && ch.v5 && session.inbound.size >= ch.settings.receiveMaximum) {
+    return ch.violation(new ProtocolViolation(`more than ${ch.settings.receiveMaximum} QoS 2 exchanges open (receive maximum)`, undefined, 0x93));
+  }
 
   if (!ch.acl.mayPublish(packet.topic)) return refused(ch, packet, packetId);
 

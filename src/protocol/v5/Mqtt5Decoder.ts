@@ -104,7 +104,8 @@ export function decodePacket5(frame: Buffer, headerLength: number): Packet & V5F
   const r = new V5Reader(frame, headerLength, frame.length);
   switch (type) {
     case 1:
-      throw protocolError('a second CONNECT [MQTT-3.1.0-2]');
+      // A second CONNECT: the channel closes the connection for it [MQTT-3.1.0-2].
+      return decodeConnect5(frame, r.pos);
     case 3:
       return decodePublish5(frame, r);
     case 4:
