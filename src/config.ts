@@ -229,6 +229,7 @@ export function defaultConfig(): BrokerConfig {
       // fast subscriber near 80k msg/s here, 128 lets it take 130k+ (docs/performance.md). MQTT 5 clients cap it with their receive maximum.
       maxInflight: 128,
       receiveMaximum: 128,
+      maxKeepalive: 0,
       maxQueuedMessages: 10_000,
       allowZeroLengthClientId: true,
       maxClientIdLength: 65535,
@@ -462,6 +463,7 @@ function validate(c: BrokerConfig): void {
   positive(c.mqtt.maxInflight, 'mqtt.maxInflight');
   if (c.mqtt.maxInflight > 65535) throw new ConfigError(`'mqtt.maxInflight' must be at most 65535`);
   positive(c.mqtt.receiveMaximum, 'mqtt.receiveMaximum');
+  if (!Number.isInteger(c.mqtt.maxKeepalive) || c.mqtt.maxKeepalive < 0 || c.mqtt.maxKeepalive > 65535) throw new ConfigError(`'mqtt.maxKeepalive' must be an integer from 0 to 65535`);
   if (c.mqtt.receiveMaximum > 65535) throw new ConfigError(`'mqtt.receiveMaximum' must be at most 65535`);
   positive(c.mqtt.maxQueuedMessages, 'mqtt.maxQueuedMessages');
   positive(c.mqtt.connectTimeoutMs, 'mqtt.connectTimeoutMs');

@@ -318,10 +318,11 @@ export class Channel {
       retainAvailable: this.settings.retainAvailable ? 1 : 0,
       wildcardSubscriptionAvailable: 1,
       subscriptionIdentifiersAvailable: 1,
-      sharedSubscriptionAvailable: 0,
+      sharedSubscriptionAvailable: 1,
     };
     if (v5.assignedClientId) props.assignedClientIdentifier = v5.assignedClientId;
-    // The interval granted, when it is not what was asked for [MQTT-3.2.2-?]: said always, it costs 5 bytes.
+    if (v5.serverKeepAlive !== null) props.serverKeepAlive = v5.serverKeepAlive;
+    // The interval granted (the server may grant less than asked, section 3.2.2.3.2): said always, it costs 5 bytes.
     props.sessionExpiryInterval = v5.sessionExpiryInterval;
     return props;
   }
@@ -392,6 +393,9 @@ export class Channel {
           continue;
         }
       }
+      // Server-to-client topic aliases when the client allows them: the topic once, then the alias alone.
+      const alias = v5 ? v5.outboundAlias(d.topic) : null;
+      if (alias) props = { ...props, topicAlias: alias.alias, ...(alias.known ? { topicOmitted: true } : {}) };
       room -= publishSize(d, d.qos);
       if (d.qos === 0) {
         effects.push({ type: 'publish', delivery: d, qos: 0, packetId: 0, dup: false, ...(props ? { v5: props } : {}) });

@@ -24,12 +24,32 @@ export class V5Session {
   private readonly aliases = new Map<number, string>();
   /** The id the broker assigned (empty client id), returned in CONNACK [MQTT-3.2.2-16]. */
   assignedClientId: string | null = null;
+  /** Server-to-client topic aliases the client allows [MQTT-3.2.2-19 for the client's side: it sets the maximum]. */
+  private readonly outboundAliasMaximum: number;
+  private readonly outboundAliases = new Map<string, number>();
+  /** The keep alive the server tells the client to use, when it lowered the client's [MQTT-3.2.2-21]. */
+  serverKeepAlive: number | null = null;
 
   constructor(props: Properties) {
+    this.outboundAliasMaximum = props.topicAliasMaximum ?? 0;
     this.receiveMaximum = props.receiveMaximum ?? 65535;
     this.maximumPacketSize = props.maximumPacketSize ?? Infinity;
     this.requestProblemInformation = props.requestProblemInformation !== 0;
     this.sessionExpiryInterval = props.sessionExpiryInterval ?? 0;
+  }
+
+  /**
+   * The alias to send `topic` under, and whether the client knows it already
+   * (then the topic is left out): aliases are given out first come, first
+   * served, up to the client's Topic Alias Maximum, and kept for the connection.
+   */
+  outboundAlias(topic: string): { alias: number; known: boolean } | null {
+    const alias = this.outboundAliases.get(topic);
+    if (alias !== undefined) return { alias, known: true };
+    if (this.outboundAliases.size >= this.outboundAliasMaximum) return null;
+    const next = this.outboundAliases.size + 1;
+    this.outboundAliases.set(topic, next);
+    return { alias: next, known: false };
   }
 
   /**

@@ -11,6 +11,9 @@ import { MessageProperties, MessagePublished, MessageRef, MessageSource, QoS } f
 import { LogRecord } from '../log/EventLog';
 import { UndecodableRecord } from '../log/UndecodableRecord';
 import { LocalRoutes } from '../router/LocalRoutes';
+import { chooseMember } from '../router/SharedSubscriptions';
+
+const NO_SHARED: ReturnType<LocalRoutes['shared']['match']> = [];
 import { Delivery } from '../session/Session';
 import { decidedQos, decideDelivery, DeliveryPath, DeliveryReader, NOT_DELIVERED } from './DeliveryCore';
 
@@ -40,6 +43,8 @@ export class LiveFanOut {
     private readonly counters: FanOutCounters,
     /** Told of every message's topic (the busiest-topics view). */
     private readonly topics: { count(topic: string): void } = { count: () => undefined },
+    /** The cluster-wide members of a shared subscription (`$share/...`), in client-id order. */
+    private readonly sharedMembers: (shareFilter: string) => readonly string[] = () => [],
   ) {}
 
   /** The tail handler of one message partition. A record that cannot be decoded stops the tail, named. */
@@ -63,7 +68,8 @@ export class LiveFanOut {
     const publisherId = local !== undefined ? local.publisherId : null;
     // No Local needs the publisher; a record from another node is decoded for it only when a v5 route asks.
     const matches = this.routes.match(topic, partition, r.offset, this.matchScratch, publisherId ?? (this.routes.hasV5Options ? decodePublishedForDelivery(r.value).publisherId : null));
-    if (matches.size === 0) return; // skipped by key, never decoded
+    const shared = this.routes.shared.size > 0 ? this.routes.shared.match(topic, partition, r.offset) : NO_SHARED;
+    if (matches.size === 0 && shared.length === 0) return; // skipped by key, never decoded
     this.counters.messagesRouted++;
     // Appended by this process: the event itself; otherwise decode what delivery needs.
     const event = local ?? decodePublishedForDelivery(r.value);
@@ -86,12 +92,25 @@ export class LiveFanOut {
         target.deliver(d);
         continue;
       }
-      target.deliver((byQos[qos] ??= shared(topic, event, qos, ref)));
+      target.deliver((byQos[qos] ??= sharedDelivery(topic, event, qos, ref)));
+    }
+    // Shared subscriptions: the one member every node chooses for this position gets it [MQTT-4.8.2-3].
+    for (const m of shared) {
+      if (chooseMember(this.sharedMembers(m.shareFilter), partition, r.offset) !== m.clientId) continue;
+      const target = this.targetOf(m.clientId);
+      if (!target) continue;
+      const decision = decideDelivery(target.channel, topic, event, m.qos, DeliveryPath.Live);
+      if (decision === NOT_DELIVERED) continue;
+      this.counters.messagesSent++;
+      const d: Delivery = { topic, payload: event.payload, qos: decidedQos(decision), retain: false, ref };
+      if (event.properties) d.props = event.properties;
+      if (m.options?.subscriptionId) d.subscriptionIds = [m.options.subscriptionId];
+      target.deliver(d);
     }
   }
 }
 
-function shared(topic: string, event: { payload: Buffer; properties?: MessageProperties }, qos: QoS, ref: MessageRef): Delivery {
+function sharedDelivery(topic: string, event: { payload: Buffer; properties?: MessageProperties }, qos: QoS, ref: MessageRef): Delivery {
   const d: Delivery = { topic, payload: event.payload, qos, retain: false, ref };
   if (event.properties) d.props = event.properties;
   return d;

@@ -41,6 +41,7 @@ import { HealthReport, NodeHealth } from './NodeHealth';
 import { reloadAccess } from './AccessReload';
 import { NodeManagement } from './NodeManagement';
 import { NodeMetrics } from './NodeMetrics';
+import { SharedGroups } from './SharedGroups';
 import { SysTopics } from './SysTopics';
 import { nodeChannelContext } from './NodeChannelContext';
 import { TopicRates } from './TopicRates';
@@ -76,6 +77,7 @@ export class BrokerNode extends EventEmitter {
   /** What the management API reads and does (clients, retained, nodes, history, publish). */
   readonly management: NodeManagement;
   private readonly topicRates = new TopicRates();
+  private readonly sharedGroups: SharedGroups;
   private readonly sys: SysTopics;
   readonly streams: StreamLayout;
   nodeId = '';
@@ -124,6 +126,7 @@ export class BrokerNode extends EventEmitter {
     this.access = options.access ?? accessControlFromConfig(config, this.log.child({ component: 'auth' }));
     this.streams = streamLayout(config.log.streamPrefix);
     this.sessions = new SessionFolder(this.streams.sessions, config.log.sessionPartitions);
+    this.sharedGroups = new SharedGroups(this.sessions);
     this.limits = new LimitReporter(this.log.child({ component: 'limits' }), config.limits.logIntervalMs);
     this.registry = new ConnectionRegistry(config.limits);
     this.deliveryLag = new DeliveryLag({ maxLagMs: mqtt.maxDeliveryLagMs, slowMs: mqtt.slowSubscriberMs, maxQueued: mqtt.maxQueuedMessages });
@@ -138,7 +141,7 @@ export class BrokerNode extends EventEmitter {
     const refusedForOwner = (conn: Connection) => this.decisions.refusedForOwner(conn);
     this.opener = new SessionOpener({ ...common, registry: this.registry, routes: this.routes, log: this.eventLog, streams: this.streams, allowSessionTakeoverByOtherUser: mqtt.allowSessionTakeoverByOtherUser, refusedForOwner, opened });
     this.cluster = new ClusterDuties({ ...common, membership: this.membership, registry: this.registry, log: this.eventLog, streams: this.streams, audit, clock: this.clock, snapshots: config.snapshots, health: () => this.healthReport().state });
-    this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats, this.topicRates);
+    this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats, this.topicRates, (f) => this.sharedGroups.membersOf(f));
     const expired = (reader: unknown, count: number) => this.drops.expired(reader as Connection, count);
     this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log, this.stats);
     const { appender, ingest, decisions, opener, pages, routes, retained, registry, drops: reports, limits, stats, health } = this;

@@ -37,11 +37,16 @@ export class SessionFolder {
   }
 
   restore(partition: number, nextOffset: number, sessions: SessionRecord[]): void {
+    this.subscriptionGeneration++;
     for (const s of sessions) this.state.set(s.clientId, s);
     this.nextOffset[partition] = nextOffset;
   }
 
+  /** Counts folds that may change who holds which subscription while connected (shared-subscription groups read it). */
+  subscriptionGeneration = 0;
+
   private fold(event: SessionEvent): void {
+    if (event.type === 'client.connected' || event.type === 'client.disconnected' || event.type === 'client.subscribed' || event.type === 'client.unsubscribed' || event.type === 'session.expired') this.subscriptionGeneration++;
     this.shareStrings(event);
     const before = event.type === 'client.disconnected' ? this.state.get(event.clientId) : undefined;
     const effective = before !== undefined && before.connected && before.connectionId === (event as ClientDisconnected).connectionId;

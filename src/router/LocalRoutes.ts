@@ -5,6 +5,7 @@
  */
 import { Positions, QoS, SubscriptionOptions } from '../events/types';
 import { TopicTrie } from './TopicTrie';
+import { parseShared, SharedRoutes } from './SharedSubscriptions';
 
 interface LocalRoute {
   qos: QoS;
@@ -23,6 +24,8 @@ export interface V5Match {
 
 export class LocalRoutes {
   private readonly trie = new TopicTrie<LocalRoute>();
+  /** `$share/<group>/<filter>` subscriptions of this node's clients (one member of a group gets each message). */
+  readonly shared = new SharedRoutes();
   /** Each client's filters: one as a plain string (the usual case; a Set costs a hash table), more in a Set. */
   private readonly byClient = new Map<string, string | Set<string>>();
   /** Trie matches per topic; any route change empties it. Topics repeat, so most lookups hit. */
@@ -35,7 +38,7 @@ export class LocalRoutes {
   }
 
   get size(): number {
-    return this.trie.size;
+    return this.trie.size + this.shared.size;
   }
 
   /** Routes with MQTT 5 options (No Local needs the publisher of each message while there are any). */
@@ -46,6 +49,11 @@ export class LocalRoutes {
   }
 
   add(clientId: string, filter: string, qos: QoS, since: Positions, options?: SubscriptionOptions): void {
+    if (parseShared(filter)) {
+      this.shared.add(clientId, filter, qos, since, options);
+      this.remember(clientId, filter);
+      return;
+    }
     this.dropCache();
     const existing = this.trie.get(filter, clientId);
     // Re-subscribing keeps the original start so the flow is not interrupted [MQTT-3.8.4-3].
@@ -53,6 +61,10 @@ export class LocalRoutes {
     if (options) route.options = options;
     this.withOptions += (options ? 1 : 0) - (existing?.options ? 1 : 0);
     this.trie.add(filter, clientId, route);
+    this.remember(clientId, filter);
+  }
+
+  private remember(clientId: string, filter: string): void {
     const filters = this.byClient.get(clientId);
     if (filters === undefined) this.byClient.set(clientId, filter);
     else if (typeof filters !== 'string') filters.add(filter);
@@ -60,6 +72,7 @@ export class LocalRoutes {
   }
 
   remove(clientId: string, filter: string): void {
+    if (parseShared(filter)) this.shared.remove(clientId, filter);
     this.dropCache();
     if (this.trie.get(filter, clientId)?.options) this.withOptions--;
     this.trie.remove(filter, clientId);
@@ -73,6 +86,10 @@ export class LocalRoutes {
     if (filters === undefined) return;
     this.dropCache();
     for (const f of typeof filters === 'string' ? [filters] : filters) {
+      if (parseShared(f)) {
+        this.shared.remove(clientId, f);
+        continue;
+      }
       if (this.trie.get(f, clientId)?.options) this.withOptions--;
       this.trie.remove(f, clientId);
     }

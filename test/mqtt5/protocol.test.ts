@@ -50,7 +50,7 @@ test('CONNACK says what the server offers; an empty client id gets one assigned 
   });
   const props = connack.properties!;
   expect(props.assignedClientIdentifier).toMatch(/^auto-/);
-  expect(props).toMatchObject({ topicAliasMaximum: 65535, maximumPacketSize: 1048576, retainAvailable: true, wildcardSubscriptionAvailable: true, subscriptionIdentifiersAvailable: true, sharedSubscriptionAvailable: false });
+  expect(props).toMatchObject({ topicAliasMaximum: 65535, maximumPacketSize: 1048576, retainAvailable: true, wildcardSubscriptionAvailable: true, subscriptionIdentifiersAvailable: true, sharedSubscriptionAvailable: true });
   // The session expiry asked for is more than mqtt.sessionExpiryMs allows: the granted one is said.
   expect(props.sessionExpiryInterval).toBe(3600);
 });
@@ -429,4 +429,85 @@ test('a client with more QoS 2 exchanges open than the announced Receive Maximum
     await node.stop();
     node.cleanup();
   }
+});
+
+test('server-to-client topic aliases when the client allows them: the topic once, then the alias alone [MQTT-3.3.2-7]', async () => {
+  const c = await v5('v5-out-alias', { properties: { topicAliasMaximum: 1 } });
+  const raw: IPublishPacket[] = [];
+  c.on('packetreceive', (p) => p.cmd === 'publish' && raw.push(p as IPublishPacket));
+  const got = collect(c);
+  await c.subscribeAsync('v5/oa/#', { qos: 1 });
+  const pub = await v5('v5-out-alias-pub');
+  for (const t of ['v5/oa/one', 'v5/oa/one', 'v5/oa/two']) await pub.publishAsync(t, 'x', { qos: 1 });
+  await until(() => got.length === 3);
+  // mqtt.js resolves the alias for its listeners; on the wire the second has no topic.
+  expect(got.map((g) => g.topic)).toEqual(['v5/oa/one', 'v5/oa/one', 'v5/oa/two']);
+  expect(raw.map((p) => p.properties?.topicAlias)).toEqual([1, 1, undefined]); // one alias allowed: the second topic goes without
+});
+
+test('mqtt.maxKeepalive lowers a longer keep alive and the CONNACK says so (Server Keep Alive) [MQTT-3.2.2-21]', async () => {
+  const node = await startBroker({ mqtt: { maxKeepalive: 60 } });
+  try {
+    const connack = await new Promise<IConnackPacket>((resolve, reject) => {
+      const c = mqtt.connect({ host: '127.0.0.1', port: node.ports.tcp, clientId: 'v5-ka', protocolVersion: 5, keepalive: 120, reconnectPeriod: 0 });
+      c.once('connect', (p) => {
+        resolve(p);
+        c.end(true);
+      });
+      c.once('error', reject);
+    });
+    expect(connack.properties?.serverKeepAlive).toBe(60);
+  } finally {
+    await node.stop();
+    node.cleanup();
+  }
+});
+
+test('shared subscriptions: each message goes to exactly one member of a group, for 5 and 3.1.1 members; other groups and plain subscribers get their own copy', async () => {
+  const a = await v5('share-a');
+  const c = await v5('share-c');
+  const old = await mqtt.connectAsync({ host: '127.0.0.1', port: b.ports.tcp, clientId: 'share-v3', reconnectPeriod: 0 });
+  clients.push(old);
+  const other = await v5('share-other-group');
+  const plain = await v5('share-plain');
+  const got = { a: collect(a), c: collect(c), old: collect(old), other: collect(other), plain: collect(plain) };
+  await a.subscribeAsync('$share/g1/sh/+', { qos: 1 });
+  await c.subscribeAsync('$share/g1/sh/+', { qos: 1 });
+  await old.subscribeAsync('$share/g1/sh/+', { qos: 1 });
+  await other.subscribeAsync('$share/g2/sh/#', { qos: 1 });
+  await plain.subscribeAsync('sh/+', { qos: 1 });
+  const pub = await v5('share-pub');
+  const N = 60;
+  for (let i = 0; i < N; i++) await pub.publishAsync('sh/t', String(i), { qos: 1 });
+  await until(() => got.other.length === N && got.plain.length === N && got.a.length + got.c.length + got.old.length === N, 'every copy');
+  const group = [...got.a, ...got.c, ...got.old].map((g) => Number(g.payload)).sort((x, y) => x - y);
+  expect(group).toEqual(Array.from({ length: N }, (_, i) => i)); // each exactly once
+  expect([got.a.length, got.c.length, got.old.length].every((n) => n > 0)).toBe(true); // spread over the members
+});
+
+test('shared subscriptions: an offline member takes nothing, no retained messages are sent, No Local is a Protocol Error [MQTT-3.8.3-4]', async () => {
+  const pub = await v5('share2-pub');
+  await pub.publishAsync('sh2/r', 'retained', { qos: 1, retain: true });
+  const live = await v5('share2-live');
+  const gotLive = collect(live);
+  await live.subscribeAsync('$share/g/sh2/+', { qos: 1 });
+  await live.subscribeAsync('sh2-sentinel', { qos: 1 });
+  const away = await v5('share2-away', { clean: false, properties: { sessionExpiryInterval: 300 } });
+  await away.subscribeAsync('$share/g/sh2/+', { qos: 1 });
+  await away.endAsync();
+  await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 20; i++) await pub.publishAsync('sh2/t', String(i), { qos: 1 });
+  await pub.publishAsync('sh2-sentinel', 'end', { qos: 1 });
+  await until(() => gotLive.some((g) => g.topic === 'sh2-sentinel'));
+  expect(gotLive.filter((g) => g.topic === 'sh2/t')).toHaveLength(20); // the offline member absorbed none
+  expect(gotLive.some((g) => g.topic === 'sh2/r')).toBe(false); // no retained message for a shared subscription
+
+  const raw = await RawClient.connect(b.ports.tcp!, '127.0.0.1', 5);
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'share2-nl', properties: {} } as never);
+  await raw.nextCmd('connack');
+  const filter = Buffer.from('$share/g/x');
+  const body = Buffer.concat([Buffer.from([0x00, 0x01, 0x00, 0x00, filter.length]), filter, Buffer.from([0x05])]); // QoS 1 + No Local
+  raw.send(Buffer.concat([Buffer.from([0x82, body.length]), body]));
+  const d = await raw.next<IDisconnectPacket>((p) => p.cmd === 'disconnect');
+  expect(d.reasonCode).toBe(0x82);
 });

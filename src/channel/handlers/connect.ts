@@ -33,12 +33,16 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
   if (level === 5) {
     const v5 = (packet as V5Connect).v5 ?? {};
     ch.v5 = new V5Session(v5);
+    // A keep alive above mqtt.maxKeepalive (or 0, none) is lowered, and the CONNACK says so [MQTT-3.2.2-21].
+    const maxKeepalive = ch.settings.maxKeepalive;
+    const asked = packet.keepalive ?? 0;
+    if (maxKeepalive > 0 && (asked === 0 || asked > maxKeepalive)) ch.v5.serverKeepAlive = maxKeepalive;
     // Enhanced authentication is not offered: a method the server does not support is refused [MQTT-4.12.0-1].
     if (v5.authenticationMethod !== undefined) return refuse(ch, 'bad-auth-method', `authentication method ${v5.authenticationMethod.slice(0, 64)} is not supported`);
     ch.v5.sessionExpiryInterval = cappedExpiry(ch.v5.sessionExpiryInterval, ch.settings.sessionExpiryMs);
   }
   ch.cleanSession = packet.clean !== false;
-  ch.keepalive = packet.keepalive ?? 0;
+  ch.keepalive = ch.v5?.serverKeepAlive ?? packet.keepalive ?? 0;
   ch.username = packet.username ?? null;
 
   let clientId = packet.clientId ?? '';

@@ -102,7 +102,7 @@ function refused(ch: Channel, packet: IPublishPacket, packetId: number): Effect[
   if (ch.ctx.aclDenyAction === 'disconnect') {
     return [{ type: 'append', events: [denied] }, ...ch.end(DisconnectReason.NotAuthorized, `publish to ${packet.topic} refused by the access rules`, true)];
   }
-  // MQTT 5 says so: PUBACK or PUBREC 0x87 Not authorized, and no QoS 2 exchange is opened [MQTT-3.4.2-?].
+  // MQTT 5 says so: PUBACK or PUBREC 0x87 Not authorized (tables 3-4, 3-5), and no QoS 2 exchange is opened.
   if (ch.v5) return [{ type: 'append', events: [denied] }, ...negativeAck(ch, packet, packetId, 0x87, 'not authorized')];
   if (packet.qos === 0) return [{ type: 'append', events: [denied] }];
   if (packet.qos === 1) return [{ type: 'append', events: [denied], then: [{ type: 'ack', kind: 'puback', packetId }] }];

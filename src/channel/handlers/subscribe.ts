@@ -4,6 +4,7 @@ import { ProtocolViolation } from '../../protocol/ProtocolViolation';
 import { topicFilterError, topicLimitError } from '../../protocol/topics';
 import type { Channel } from '../Channel';
 import type { V5Subscribe } from '../../protocol/v5/Mqtt5Decoder';
+import { parseShared, sharedFilterError } from '../../router/SharedSubscriptions';
 import { Effect, RouteChange } from '../effects';
 
 /**
@@ -27,10 +28,13 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
   const subscriptionId = v5 ? ((packet as unknown as V5Subscribe).v5?.subscriptionIdentifiers?.[0] ?? 0) : 0;
   /** MQTT 5 reason codes per filter where they say more than 0x80 (table 3-8). */
   const v5codes: number[] = [];
-  for (const s of packet.subscriptions) {
+  for (let i = 0; i < packet.subscriptions.length; i++) {
+    const s = packet.subscriptions[i];
     // An invalid filter: MQTT 5 answers 0x8F for it; 3.1.1 has no code, so like Mosquitto the connection closes [MQTT-4.7.1-2, MQTT-4.7.1-3].
-    const err = topicFilterError(s.topic);
+    const err = topicFilterError(s.topic) ?? sharedFilterError(s.topic);
     if (err && !v5) return ch.violation(new ProtocolViolation(`invalid topic filter: ${err}`));
+    // No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4].
+    if (v5subs?.[i].nl && parseShared(s.topic)) return ch.violation(new ProtocolViolation('No Local on a shared subscription [MQTT-3.8.3-4]', undefined, 0x82));
   }
   const settings = ch.settings;
   const position = ch.ctx.position();
@@ -53,17 +57,16 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
     let v5code = 0x80;
     const tooLong = topicLimitError(s.topic, settings);
     const o = v5subs?.[i];
-    if (v5 && topicFilterError(s.topic)) {
+    const shared = parseShared(s.topic);
+    if (v5 && (topicFilterError(s.topic) || sharedFilterError(s.topic))) {
       v5code = 0x8f;
-    } else if (v5 && s.topic.startsWith('$share/')) {
-      v5code = 0x9e; // shared subscriptions are not offered (CONNACK says so)
     } else if (i >= settings.maxFiltersPerSubscribe) {
       limitHit('mqtt.maxFiltersPerSubscribe', `SUBSCRIBE with ${packet.subscriptions.length} filters`);
       v5code = 0x97;
     } else if (tooLong) {
       limitHit(tooLong.limit, tooLong.detail);
       v5code = 0x8f;
-    } else if (ch.acl.maySubscribe(s.topic)) {
+    } else if (ch.acl.maySubscribe(shared ? shared.filter : s.topic)) {
       const isNew = !granted.has(s.topic) && !ch.ctx.isSubscribed(ch.clientId, s.topic);
       if (isNew && held >= settings.maxSubscriptionsPerClient) {
         limitHit('mqtt.maxSubscriptionsPerClient', `session already holds ${held} subscriptions`);
@@ -73,12 +76,14 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
         code = Math.min(requested, settings.maxQos) as QoS; // [MQTT-3.8.4-6]
         granted.delete(s.topic); // re-inserted last: the later entry's place and QoS
         granted.set(s.topic, code);
-        if (!o || o.rh === 0 || (o.rh === 1 && isNew)) sendRetainedFor.add(s.topic);
+        // Retained messages are not sent for a shared subscription (MQTT 5 section 4.8.2).
+        if (!shared && (!o || o.rh === 0 || (o.rh === 1 && isNew))) sendRetainedFor.add(s.topic);
         else sendRetainedFor.delete(s.topic);
       }
     } else {
       denied.push(s.topic);
-      v5code = 0x87;
+      // 0x80, not 0x87: both are allowed, and clients (Paho's among them) accept only 0x80 as a refusal.
+      v5code = 0x80;
     }
     const request: SubscriptionRequest = { filter: s.topic, requestedQos: requested, granted: code };
     if (o) request.options = { noLocal: o.nl, retainAsPublished: o.rap, retainHandling: o.rh, subscriptionId };

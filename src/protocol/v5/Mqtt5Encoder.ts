@@ -32,11 +32,21 @@ export interface PublishProperties {
   correlationData?: Buffer;
   userProperties?: Array<[string, string]>;
   subscriptionIdentifiers?: number[];
+  topicAlias?: number;
+  /** The client knows the alias already: the topic is sent empty [MQTT-3.3.2-7]. Not a wire property. */
+  topicOmitted?: boolean;
 }
 
 export function encodePublish5(d: PublishSource, qos: QoS, packetId: number, dup: boolean, props: PublishProperties | undefined): Buffer {
   const first = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (d.retain ? 1 : 0);
-  return packet(first, str(d.topic), qos > 0 ? u16(packetId) : Buffer.alloc(0), writeProperties(props as Properties | undefined, 'publish'), d.payload);
+  let wire: Properties | undefined = props as Properties | undefined;
+  let topic = d.topic;
+  if (props?.topicOmitted) {
+    const { topicOmitted: _omitted, ...rest } = props;
+    wire = rest as Properties;
+    topic = '';
+  }
+  return packet(first, str(topic), qos > 0 ? u16(packetId) : Buffer.alloc(0), writeProperties(wire, 'publish'), d.payload);
 }
 
 export function encodeMqtt5(effect: ServerPacket): Buffer {
