@@ -230,6 +230,7 @@ export function defaultConfig(): BrokerConfig {
       maxInflight: 128,
       receiveMaximum: 128,
       maxKeepalive: 0,
+      maxTopicAlias: 16,
       maxQueuedMessages: 10_000,
       allowZeroLengthClientId: true,
       maxClientIdLength: 65535,
@@ -463,6 +464,7 @@ function validate(c: BrokerConfig): void {
   positive(c.mqtt.maxInflight, 'mqtt.maxInflight');
   if (c.mqtt.maxInflight > 65535) throw new ConfigError(`'mqtt.maxInflight' must be at most 65535`);
   positive(c.mqtt.receiveMaximum, 'mqtt.receiveMaximum');
+  if (!Number.isInteger(c.mqtt.maxTopicAlias) || c.mqtt.maxTopicAlias < 0 || c.mqtt.maxTopicAlias > 65535) throw new ConfigError(`'mqtt.maxTopicAlias' must be an integer from 0 to 65535`);
   if (!Number.isInteger(c.mqtt.maxKeepalive) || c.mqtt.maxKeepalive < 0 || c.mqtt.maxKeepalive > 65535) throw new ConfigError(`'mqtt.maxKeepalive' must be an integer from 0 to 65535`);
   if (c.mqtt.receiveMaximum > 65535) throw new ConfigError(`'mqtt.receiveMaximum' must be at most 65535`);
   positive(c.mqtt.maxQueuedMessages, 'mqtt.maxQueuedMessages');

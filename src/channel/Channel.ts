@@ -31,7 +31,7 @@ import { ConnectionAcl } from '../../auth/acl/ConnectionAcl';
 import type { ClientIdentity } from '../../auth/types';
 import { Effect } from './effects';
 import { MqttSettings } from './MqttSettings';
-import { TOPIC_ALIAS_MAXIMUM, V5Session } from './V5Session';
+import { V5Session } from './V5Session';
 import type { Properties } from '../protocol/v5/properties';
 import { handleConnect } from './handlers/connect';
 import { handleDisconnect } from './handlers/disconnect';
@@ -313,7 +313,7 @@ export class Channel {
   private connackProperties(v5: V5Session): Properties {
     const props: Properties = {
       receiveMaximum: this.settings.receiveMaximum,
-      topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+      topicAliasMaximum: v5.topicAliasMaximum,
       maximumPacketSize: this.settings.maxPacketSize,
       retainAvailable: this.settings.retainAvailable ? 1 : 0,
       wildcardSubscriptionAvailable: 1,
@@ -472,7 +472,7 @@ export class Channel {
     if (err.refusal !== undefined && this.state === 'new') effects.push({ type: 'connack', refusal: err.refusal, sessionPresent: false });
     else if (this.state === 'new' && err.reasonCode !== undefined) {
       // Only the v5 reader gives reason codes: this was a v5 CONNECT, answered as v5.
-      this.v5 ??= new V5Session({});
+      this.v5 ??= new V5Session({}, this.settings.maxTopicAlias);
       // A v5 CONNECT that breaks a rule is answered with a CONNACK saying which, then closed [MQTT-4.13.1-1].
       effects.push({ type: 'connack', refusal: err.reasonCode === 0x81 ? 'malformed' : 'protocol-error', sessionPresent: false });
     }

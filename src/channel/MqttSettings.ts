@@ -24,6 +24,8 @@ export interface MqttSettings {
   maxInflight: number;
   /** MQTT 5: the longest keep alive (s) a client may use; a longer one (or 0) is lowered to it by Server Keep Alive. 0: no limit. */
   maxKeepalive: number;
+  /** MQTT 5 topic aliases each way per connection (each holds a topic: a memory bound). */
+  maxTopicAlias: number;
   /** MQTT 5 Receive Maximum the server announces: inbound QoS 2 exchanges a client may have open at once (past it: DISCONNECT 0x93). */
   receiveMaximum: number;
   /** Messages queued per session behind the in-flight window (online or offline). */

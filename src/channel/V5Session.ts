@@ -2,13 +2,12 @@
  * What an MQTT 5 connection agreed on at CONNECT (section 3.1.2.11) and keeps
  * for its lifetime: the client's receive maximum and maximum packet size (the
  * broker never exceeds them [MQTT-3.1.2-24, MQTT-3.3.4-9]), the topic aliases
- * it set (client to server, at most TOPIC_ALIAS_MAXIMUM [MQTT-3.3.2-9]), whether
+ * it set (client to server, at most `mqtt.maxTopicAlias` [MQTT-3.3.2-9]: each holds
+ * a topic of up to mqtt.maxTopicLength bytes, so the bound is a memory bound), whether
  * it wants reason strings, and the session expiry interval.
  */
 import type { Properties } from '../protocol/v5/properties';
 
-/** Topic aliases a client may set (announced in CONNACK). */
-export const TOPIC_ALIAS_MAXIMUM = 65535;
 /** Session Expiry Interval meaning "never" [MQTT-3.1.2-23 note]. */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;
 
@@ -30,8 +29,12 @@ export class V5Session {
   /** The keep alive the server tells the client to use, when it lowered the client's [MQTT-3.2.2-21]. */
   serverKeepAlive: number | null = null;
 
-  constructor(props: Properties) {
-    this.outboundAliasMaximum = props.topicAliasMaximum ?? 0;
+  constructor(
+    props: Properties,
+    /** mqtt.maxTopicAlias: aliases each way; the client's own maximum may lower the server-to-client ones. */
+    readonly topicAliasMaximum = 16,
+  ) {
+    this.outboundAliasMaximum = Math.min(props.topicAliasMaximum ?? 0, topicAliasMaximum);
     this.receiveMaximum = props.receiveMaximum ?? 65535;
     this.maximumPacketSize = props.maximumPacketSize ?? Infinity;
     this.requestProblemInformation = props.requestProblemInformation !== 0;
@@ -59,7 +62,7 @@ export class V5Session {
    */
   resolveAlias(topic: string, alias: number | undefined): string | number {
     if (alias === undefined) return topic === '' ? 0x82 : topic;
-    if (alias === 0 || alias > TOPIC_ALIAS_MAXIMUM) return 0x94;
+    if (alias === 0 || alias > this.topicAliasMaximum) return 0x94;
     if (topic !== '') {
       this.aliases.set(alias, topic);
       return topic;

@@ -57,7 +57,7 @@ describe('CONNECT', () => {
     c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'v5-client', properties: {} } as never);
     const ack = await c.nextCmd<IConnackPacket>('connack');
     expect(ack.reasonCode).toBe(0);
-    expect(ack.properties?.topicAliasMaximum).toBe(65535);
+    expect(ack.properties?.topicAliasMaximum).toBe(16);
     c.destroy();
   });
 

@@ -50,7 +50,7 @@ test('CONNACK says what the server offers; an empty client id gets one assigned 
   });
   const props = connack.properties!;
   expect(props.assignedClientIdentifier).toMatch(/^auto-/);
-  expect(props).toMatchObject({ topicAliasMaximum: 65535, maximumPacketSize: 1048576, retainAvailable: true, wildcardSubscriptionAvailable: true, subscriptionIdentifiersAvailable: true, sharedSubscriptionAvailable: true });
+  expect(props).toMatchObject({ topicAliasMaximum: 16, receiveMaximum: 128, maximumPacketSize: 1048576, retainAvailable: true, wildcardSubscriptionAvailable: true, subscriptionIdentifiersAvailable: true, sharedSubscriptionAvailable: true });
   // The session expiry asked for is more than mqtt.sessionExpiryMs allows: the granted one is said.
   expect(props.sessionExpiryInterval).toBe(3600);
 });
@@ -510,4 +510,9 @@ test('shared subscriptions: an offline member takes nothing, no retained message
   raw.send(Buffer.concat([Buffer.from([0x82, body.length]), body]));
   const d = await raw.next<IDisconnectPacket>((p) => p.cmd === 'disconnect');
   expect(d.reasonCode).toBe(0x82);
+});
+
+test('topic aliases are bounded by mqtt.maxTopicAlias (memory): an alias above it is 0x94 [MQTT-3.3.2-9]', async () => {
+  const body = Buffer.from([0x00, 0x03, 0x61, 0x2f, 0x62, 3, 0x23, 0x00, 17, 0x78]); // alias 17 > 16
+  expect(await rawAfterConnect('v5-alias-max', Buffer.concat([Buffer.from([0x30, body.length]), body]))).toBe(0x94);
 });

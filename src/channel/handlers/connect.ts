@@ -32,7 +32,7 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
   ch.protocolVersion = level as ProtocolLevel;
   if (level === 5) {
     const v5 = (packet as V5Connect).v5 ?? {};
-    ch.v5 = new V5Session(v5);
+    ch.v5 = new V5Session(v5, ch.settings.maxTopicAlias);
     // A keep alive above mqtt.maxKeepalive (or 0, none) is lowered, and the CONNACK says so [MQTT-3.2.2-21].
     const maxKeepalive = ch.settings.maxKeepalive;
     const asked = packet.keepalive ?? 0;

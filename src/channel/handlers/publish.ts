@@ -6,7 +6,6 @@ import type { Channel } from '../Channel';
 import { isUtf8 } from 'buffer';
 import { V5Publish } from '../../protocol/v5/Mqtt5Decoder';
 import { messagePropertiesOf } from '../../protocol/v5/messageProperties';
-import { TOPIC_ALIAS_MAXIMUM } from '../V5Session';
 import { Effect } from '../effects';
 
 /**
@@ -19,7 +18,7 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   if (ch.v5) {
     // Topic aliases [MQTT-3.3.2-7..12]: the packet's topic becomes the one its alias names.
     const topic = ch.v5.resolveAlias(packet.topic, v5?.topicAlias);
-    if (typeof topic === 'number') return ch.violation(new ProtocolViolation(topic === 0x94 ? `topic alias ${v5?.topicAlias} out of range (1..${TOPIC_ALIAS_MAXIMUM})` : `unknown topic alias ${v5?.topicAlias} or empty topic`, undefined, topic));
+    if (typeof topic === 'number') return ch.violation(new ProtocolViolation(topic === 0x94 ? `topic alias ${v5?.topicAlias} out of range (1..${ch.v5.topicAliasMaximum})` : `unknown topic alias ${v5?.topicAlias} or empty topic`, undefined, topic));
     packet.topic = topic;
   }
   const topicError = topicNameError(packet.topic);
