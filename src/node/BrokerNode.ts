@@ -126,7 +126,9 @@ export class BrokerNode extends EventEmitter {
     this.access = options.access ?? accessControlFromConfig(config, this.log.child({ component: 'auth' }));
     this.streams = streamLayout(config.log.streamPrefix);
     this.sessions = new SessionFolder(this.streams.sessions, config.log.sessionPartitions);
-    this.sharedGroups = new SharedGroups(this.sessions);
+    this.sharedGroups = new SharedGroups(this.sessions.state);
+    this.sessions.onMembership = (clientId) => this.sharedGroups.refresh(clientId);
+    this.sessions.onRestored = () => this.sharedGroups.rebuild();
     this.limits = new LimitReporter(this.log.child({ component: 'limits' }), config.limits.logIntervalMs);
     this.registry = new ConnectionRegistry(config.limits);
     this.deliveryLag = new DeliveryLag({ maxLagMs: mqtt.maxDeliveryLagMs, slowMs: mqtt.slowSubscriberMs, maxQueued: mqtt.maxQueuedMessages });

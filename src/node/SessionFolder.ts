@@ -37,21 +37,25 @@ export class SessionFolder {
   }
 
   restore(partition: number, nextOffset: number, sessions: SessionRecord[]): void {
-    this.subscriptionGeneration++;
     for (const s of sessions) this.state.set(s.clientId, s);
     this.nextOffset[partition] = nextOffset;
+    this.onRestored?.();
   }
 
-  /** Counts folds that may change who holds which subscription while connected (shared-subscription groups read it). */
-  subscriptionGeneration = 0;
+  /** Told after a fold that may change who holds which subscription while connected (shared-subscription groups). */
+  onMembership: ((clientId: string) => void) | null = null;
+  /** Told after snapshots were restored (everything may have changed). */
+  onRestored: (() => void) | null = null;
 
   private fold(event: SessionEvent): void {
-    if (event.type === 'client.connected' || event.type === 'client.disconnected' || event.type === 'client.subscribed' || event.type === 'client.unsubscribed' || event.type === 'session.expired') this.subscriptionGeneration++;
     this.shareStrings(event);
     const before = event.type === 'client.disconnected' ? this.state.get(event.clientId) : undefined;
     const effective = before !== undefined && before.connected && before.connectionId === (event as ClientDisconnected).connectionId;
     const will = before?.will ?? null;
     foldSession(this.state, event);
+    if (event.type === 'client.connected' || event.type === 'client.disconnected' || event.type === 'client.subscribed' || event.type === 'client.unsubscribed' || event.type === 'session.expired') {
+      this.onMembership?.(event.clientId);
+    }
     if (event.type === 'client.connected') this.onConnected?.(event);
     else if (event.type === 'client.disconnected' && effective) this.onDisconnected?.(event, will);
   }

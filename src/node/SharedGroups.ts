@@ -2,35 +2,61 @@
  * The members of each shared-subscription group, cluster-wide, from the session
  * projection every node folds: the connected sessions holding the `$share/...`
  * subscription, in client-id order (an offline persistent member takes
- * nothing: it would only absorb the group's messages). Recomputed when the
- * folds change who holds what while connected, at most once per such change.
+ * nothing: it would only absorb the group's messages). Kept up to date per
+ * client as its session events are folded (a connect, disconnect, subscribe,
+ * unsubscribe or expiry changes only that client's entries), so a client that
+ * churns costs its own subscriptions, not a scan of every session.
  */
-import { SessionFolder } from './SessionFolder';
+import { SessionsState } from '../../projections/SessionProjection';
 
 export class SharedGroups {
-  private generation = -1;
-  private members = new Map<string, string[]>();
+  private readonly members = new Map<string, string[]>();
+  /** The shared filters each client is listed under. */
+  private readonly listed = new Map<string, string[]>();
 
-  constructor(private readonly sessions: SessionFolder) {}
+  constructor(private readonly state: SessionsState) {}
 
   membersOf(shareFilter: string): readonly string[] {
-    if (this.generation !== this.sessions.subscriptionGeneration) this.rebuild();
-    return this.members.get(shareFilter) ?? [];
+    return this.members.get(shareFilter) ?? NONE;
   }
 
-  private rebuild(): void {
-    this.generation = this.sessions.subscriptionGeneration;
-    const members = new Map<string, string[]>();
-    for (const rec of this.sessions.state.values()) {
-      if (!rec.connected) continue;
-      for (const filter of rec.subscriptions.keys()) {
-        if (!filter.startsWith('$share/')) continue;
-        let list = members.get(filter);
-        if (!list) members.set(filter, (list = []));
-        list.push(rec.clientId);
-      }
+  /** The session of `clientId` changed: its entries follow what the projection now says. */
+  refresh(clientId: string): void {
+    for (const f of this.listed.get(clientId) ?? NONE) {
+      const list = this.members.get(f);
+      if (!list) continue;
+      const i = list.indexOf(clientId);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.members.delete(f);
     }
-    for (const list of members.values()) list.sort();
-    this.members = members;
+    this.listed.delete(clientId);
+    const rec = this.state.get(clientId);
+    if (!rec || !rec.connected) return;
+    const mine: string[] = [];
+    for (const f of rec.subscriptions.keys()) {
+      if (!f.startsWith('$share/')) continue;
+      mine.push(f);
+      let list = this.members.get(f);
+      if (!list) this.members.set(f, (list = []));
+      // Sorted insert: every node lists the members in the same order.
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (list[mid] < clientId) lo = mid + 1;
+        else hi = mid;
+      }
+      list.splice(lo, 0, clientId);
+    }
+    if (mine.length) this.listed.set(clientId, mine);
+  }
+
+  /** Everything again (after snapshots are restored). */
+  rebuild(): void {
+    this.members.clear();
+    this.listed.clear();
+    for (const id of this.state.keys()) this.refresh(id);
   }
 }
+
+const NONE: string[] = [];
