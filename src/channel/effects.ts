@@ -22,6 +22,8 @@ export interface RouteChange {
   qos: QoS;
   since: Positions;
   options?: SubscriptionOptions;
+  /** Held for a `since` feed (it is released when the feed has caught up). */
+  held?: boolean;
 }
 
 /** Effects that put something on the wire to the client (ServerPacket, with the session's Delivery). */
@@ -49,6 +51,8 @@ export type Effect =
   | { type: 'route-remove'; filters: string[] }
   /** Send the retained messages matching these new subscriptions [MQTT-3.3.1-6]. */
   | { type: 'send-retained'; subscriptions: Array<{ filter: string; qos: QoS; subscriptionId?: number }> }
+  /** Feed a `since` subscription from the log, from `from` (ms since the epoch) to live (delivery/SinceFeed). */
+  | { type: 'since-feed'; filter: string; qos: QoS; options?: SubscriptionOptions; from: number }
   /**
    * Read the session's next page of the message stream, from `from` up to the
    * node's position, at most `limit` deliveries; answer with `Channel.pageRead`

@@ -18,6 +18,7 @@ import { BrokerConfig } from '../config';
 import { DeliveryLag } from '../delivery/DeliveryLag';
 import { LiveFanOut } from '../delivery/LiveFanOut';
 import { SessionPages } from '../delivery/SessionPages';
+import { SinceFeeds } from '../delivery/SinceFeed';
 import { decodeEvent } from '../events/codec';
 import { EventLog } from '../log/EventLog';
 import { Logger } from '../logger';
@@ -148,7 +149,8 @@ export class BrokerNode extends EventEmitter {
     this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log, this.stats);
     const { appender, ingest, decisions, opener, pages, routes, retained, registry, drops: reports, limits, stats, health } = this;
     const fail = (what: string, err: unknown) => this.fail(what, err);
-    this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });
+    const sinceFeeds = new SinceFeeds(this.eventLog, this.streams.messages, this.routes, () => [...this.position], (err) => fail('a since subscription stopped reading the log', err));
+    this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, sinceFeeds, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });
     this.projections = new ProjectionTails(this.eventLog, (what, err) => this.fail(`${what} stopped`, err));
     this.management = new NodeManagement({
       ...{ config, log: this.eventLog, streams: this.streams, sessions: this.sessions, retained: this.retained, routes: this.routes, registry: this.registry, appender: this.appender },
@@ -266,7 +268,6 @@ export class BrokerNode extends EventEmitter {
   get connectionCount(): number {
     return this.registry.size;
   }
-
 
   private every(ms: number, task: () => void): void {
     const t = setInterval(task, ms);

@@ -33,6 +33,8 @@ export interface ConnectionHost {
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void;
   sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void;
   dropped(conn: Connection, count: number, reason: DropReason, detail: string): void;
+  /** Starts feeding a `since` subscription from the log. */
+  sinceFeed(conn: Connection, effect: Extract<Effect, { type: 'since-feed' }>): void;
   /** A configured limit refused something of this connection's. */
   limitHit(conn: Connection, limit: LimitName, detail: string): void;
   /** Calls `conn.continueReading()` at the start of the next event-loop turn. */
@@ -322,6 +324,9 @@ export class Connection implements TransportSink {
         return;
       case 'read-log':
         this.host.readLog(this, effect);
+        return;
+      case 'since-feed':
+        this.host.sinceFeed(this, effect);
         return;
       case 'dropped':
         this.host.dropped(this, effect.count, effect.reason, effect.detail);

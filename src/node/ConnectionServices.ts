@@ -9,6 +9,8 @@ import type { LimitName } from '../channel/limits';
 import { sendRetained } from '../delivery/RetainedDelivery';
 import { SessionPages } from '../delivery/SessionPages';
 import { DisconnectReason, DropReason, QoS } from '../events/types';
+import { SinceFeeds } from '../delivery/SinceFeed';
+import type { Delivery } from '../session/Session';
 import { UndecodableRecord } from '../log/UndecodableRecord';
 import { Logger } from '../logger';
 import { LocalRoutes } from '../router/LocalRoutes';
@@ -30,6 +32,7 @@ export interface ConnectionServicesDeps {
   decisions: ConnectDecisions;
   opener: SessionOpener;
   pages: SessionPages;
+  sinceFeeds: SinceFeeds;
   routes: LocalRoutes;
   retained: RetainedState;
   registry: ConnectionRegistry;
@@ -87,7 +90,7 @@ export class ConnectionServices implements ConnectionHost {
   }
 
   routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void {
-    for (const r of effect.routes) this.d.routes.add(conn.channel.clientId, r.filter, r.qos, r.since, r.options);
+    for (const r of effect.routes) this.d.routes.add(conn.channel.clientId, r.filter, r.qos, r.since, r.options, r.held);
   }
 
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void {
@@ -99,6 +102,25 @@ export class ConnectionServices implements ConnectionHost {
     if (!sendRetained(this.d.retained, conn, effect.subscriptions, limit)) {
       this.d.limits.hit('mqtt.maxQueuedMessages', `a SUBSCRIBE matched more retained messages than one session queue holds (${limit})`, { clientId: conn.channel.clientId });
     }
+  }
+
+  sinceFeed(conn: Connection, effect: Extract<Effect, { type: 'since-feed' }>): void {
+    const maxQueued = this.d.maxQueuedMessages;
+    this.d.sinceFeeds.start(
+      {
+        channel: conn.channel,
+        get isClosed() {
+          return conn.isClosed;
+        },
+        // Half the queue at most, and nothing while the session reads its own backlog from the log.
+        room: () => {
+          const s = conn.channel.session;
+          return s && s.cursor === null ? Math.max(0, Math.floor(maxQueued / 2) - s.queued) : 0;
+        },
+        deliver: (d: Delivery) => conn.run(conn.channel.deliver(d, conn.room())),
+      },
+      effect,
+    );
   }
 
   dropped(conn: Connection, count: number, reason: DropReason, detail: string): void {

@@ -12,6 +12,8 @@ interface LocalRoute {
   since: Positions;
   /** MQTT 5 options; absent for 3.1.1 subscriptions (the common, fast case). */
   options?: SubscriptionOptions;
+  /** A `since` subscription still fed from the log (SinceFeed): nothing else delivers on it yet. */
+  held?: boolean;
 }
 
 /** What MQTT 5 options make of one client's matching subscriptions for one message. */
@@ -48,7 +50,7 @@ export class LocalRoutes {
     return this.withOptions > 0;
   }
 
-  add(clientId: string, filter: string, qos: QoS, since: Positions, options?: SubscriptionOptions): void {
+  add(clientId: string, filter: string, qos: QoS, since: Positions, options?: SubscriptionOptions, held = false): void {
     if (parseShared(filter)) {
       this.shared.add(clientId, filter, qos, since, options);
       this.remember(clientId, filter);
@@ -59,6 +61,7 @@ export class LocalRoutes {
     // Re-subscribing keeps the original start so the flow is not interrupted [MQTT-3.8.4-3].
     const route: LocalRoute = { qos, since: existing ? existing.since : since };
     if (options) route.options = options;
+    if (held && !existing) route.held = true;
     this.withOptions += (options ? 1 : 0) - (existing?.options ? 1 : 0);
     this.trie.add(filter, clientId, route);
     this.remember(clientId, filter);
@@ -96,6 +99,20 @@ export class LocalRoutes {
     this.byClient.delete(clientId);
   }
 
+  /** Whether the route is held for a `since` feed. */
+  isHeld(clientId: string, filter: string): boolean {
+    return this.trie.get(filter, clientId)?.held === true;
+  }
+
+  /** A `since` feed caught up: the route delivers from `since` on. */
+  release(clientId: string, filter: string, since: Positions): void {
+    const route = this.trie.get(filter, clientId);
+    if (!route?.held) return;
+    this.dropCache();
+    delete route.held;
+    route.since = since;
+  }
+
   /** How many subscriptions `clientId` holds on this node. */
   countOf(clientId: string): number {
     const filters = this.byClient.get(clientId);
@@ -117,7 +134,7 @@ export class LocalRoutes {
     const out = new Map<string, LocalRoute>();
     for (const f of this.filtersOf(clientId)) {
       const r = this.trie.get(f, clientId);
-      if (r) out.set(f, r);
+      if (r && !r.held) out.set(f, r); // a held route is its feed's to serve
     }
     return out;
   }
@@ -136,7 +153,7 @@ export class LocalRoutes {
       this.cache.set(topic, (candidates = found));
     }
     for (const [clientId, route] of candidates) {
-      if (offset < (route.since[partition] ?? 0)) continue;
+      if (offset < (route.since[partition] ?? 0) || route.held) continue;
       // No Local: not back to the client that published it [MQTT-3.8.3-3].
       if (route.options?.noLocal && clientId === publisherId) continue;
       const prev = out.get(clientId);
@@ -156,7 +173,7 @@ export class LocalRoutes {
     }
     for (const [id, route] of candidates) {
       const o = route.options;
-      if (id !== clientId || !o || offset < (route.since[partition] ?? 0) || (o.noLocal && clientId === publisherId)) continue;
+      if (id !== clientId || !o || route.held || offset < (route.since[partition] ?? 0) || (o.noLocal && clientId === publisherId)) continue;
       result ??= { retainAsPublished: false, subscriptionIds: [] };
       if (o.retainAsPublished) result.retainAsPublished = true;
       if (o.subscriptionId) result.subscriptionIds.push(o.subscriptionId);

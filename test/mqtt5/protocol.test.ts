@@ -516,3 +516,55 @@ test('topic aliases are bounded by mqtt.maxTopicAlias (memory): an alias above i
   const body = Buffer.from([0x00, 0x03, 0x61, 0x2f, 0x62, 3, 0x23, 0x00, 17, 0x78]); // alias 17 > 16
   expect(await rawAfterConnect('v5-alias-max', Buffer.concat([Buffer.from([0x30, body.length]), body]))).toBe(0x94);
 });
+
+test('a subscription with `since` gets the matching messages from the log in order since then, then live ones with no gap or duplicate at the handover, under load', async () => {
+  const pub = await v5('since-pub');
+  for (let i = 0; i < 300; i++) await pub.publishAsync('since/t', String(i), { qos: 1 });
+  await pub.publishAsync('since/other', 'not matched', { qos: 1 });
+  const c = await v5('since-sub');
+  const got = collect(c);
+  // Live publishing goes on while the feed reads the past.
+  let next = 300;
+  const live = (async () => {
+    for (; next < 600; next++) await pub.publishAsync('since/t', String(next), { qos: 1 });
+  })();
+  await c.subscribeAsync('since/t', { qos: 1, properties: { userProperties: { since: '1h' } } });
+  await live;
+  await until(() => got.length >= 600, 'every message');
+  await pub.publishAsync('since/t', 'sentinel', { qos: 1 });
+  await until(() => got.some((g) => g.payload === 'sentinel'));
+  expect(got.map((g) => g.payload)).toEqual([...Array.from({ length: 600 }, (_, i) => String(i)), 'sentinel']);
+});
+
+test('a bad `since` value is a Protocol Error (0x82)', async () => {
+  const bad = await RawClient.connect(b.ports.tcp!, '127.0.0.1', 5);
+  bad.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'since-bad', properties: {} } as never);
+  await bad.nextCmd('connack');
+  const filter = Buffer.from('since/x');
+  const prop = Buffer.concat([Buffer.from([0x26, 0x00, 0x05]), Buffer.from('since'), Buffer.from([0x00, 0x04]), Buffer.from('soon')]);
+  const body = Buffer.concat([Buffer.from([0x00, 0x01, prop.length]), prop, Buffer.from([0x00, filter.length]), filter, Buffer.from([0x01])]);
+  bad.send(Buffer.concat([Buffer.from([0x82, body.length]), body]));
+  const d = await bad.next<IDisconnectPacket>((p) => p.cmd === 'disconnect');
+  expect(d.reasonCode).toBe(0x82);
+});
+
+test('`since` applies the access rules to every message it reads from the log', async () => {
+  const node = await startBroker({ acl: { rules: [{ permission: 'deny', action: 'subscribe', topic: 'sacl/secret/#' }] } });
+  try {
+    const pub = await mqtt.connectAsync({ host: '127.0.0.1', port: node.ports.tcp, clientId: 'sacl-pub', protocolVersion: 5, reconnectPeriod: 0 });
+    await pub.publishAsync('sacl/open/a', '1', { qos: 1 });
+    await pub.publishAsync('sacl/secret/b', '2', { qos: 1 });
+    await pub.publishAsync('sacl/open/c', '3', { qos: 1 });
+    const c = await mqtt.connectAsync({ host: '127.0.0.1', port: node.ports.tcp, clientId: 'sacl-sub', protocolVersion: 5, reconnectPeriod: 0 });
+    const got = collect(c);
+    await c.subscribeAsync('sacl/#', { qos: 1, properties: { userProperties: { since: '1h' } } });
+    await pub.publishAsync('sacl/open/sentinel', 'end', { qos: 1 });
+    await until(() => got.some((g) => g.topic === 'sacl/open/sentinel'));
+    expect(got.map((g) => g.topic)).toEqual(['sacl/open/a', 'sacl/open/c', 'sacl/open/sentinel']);
+    pub.end(true);
+    c.end(true);
+  } finally {
+    await node.stop();
+    node.cleanup();
+  }
+});

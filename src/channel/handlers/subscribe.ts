@@ -5,6 +5,7 @@ import { topicFilterError, topicLimitError } from '../../protocol/topics';
 import type { Channel } from '../Channel';
 import type { V5Subscribe } from '../../protocol/v5/Mqtt5Decoder';
 import { parseShared, sharedFilterError } from '../../router/SharedSubscriptions';
+import { parseSince } from '../../delivery/SinceFeed';
 import { Effect, RouteChange } from '../effects';
 
 /**
@@ -26,6 +27,10 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
   const v5 = ch.v5 !== null;
   const v5subs = v5 ? (packet as unknown as V5Subscribe).subscriptions : null;
   const subscriptionId = v5 ? ((packet as unknown as V5Subscribe).v5?.subscriptionIdentifiers?.[0] ?? 0) : 0;
+  // A user property `since` (ISO 8601 or 15m, 24h...): the subscriptions start in the past (docs/history.md).
+  const sinceText = v5 ? (packet as unknown as V5Subscribe).v5?.userProperties?.find(([k]) => k === 'since')?.[1] : undefined;
+  const since = sinceText === undefined ? null : parseSince(sinceText, ch.ctx.now());
+  if (sinceText !== undefined && since === null) return ch.violation(new ProtocolViolation(`user property since=${sinceText.slice(0, 64)} is not an ISO 8601 time or a duration (30s, 15m, 24h, 7d)`, undefined, 0x82));
   /** MQTT 5 reason codes per filter where they say more than 0x80 (table 3-8). */
   const v5codes: number[] = [];
   for (let i = 0; i < packet.subscriptions.length; i++) {
@@ -93,9 +98,13 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
   const routes: RouteChange[] = [];
   const retained: Array<{ filter: string; qos: QoS; subscriptionId?: number }> = [];
   const optionsOf = new Map(requests.map((r) => [r.filter, r.options]));
+  const feeds: Effect[] = [];
   for (const [filter, qos] of granted) {
     const options = optionsOf.get(filter);
-    routes.push({ filter, qos, since: position, ...(options ? { options } : {}) });
+    // A `since` subscription that is new is fed from the log first; an existing one keeps its flow [MQTT-3.8.4-3].
+    const feed = since !== null && !parseShared(filter) && !ch.ctx.isSubscribed(ch.clientId, filter);
+    routes.push({ filter, qos, since: position, ...(options ? { options } : {}), ...(feed ? { held: true } : {}) });
+    if (feed) feeds.push({ type: 'since-feed', filter, qos, ...(options ? { options } : {}), from: since });
     if (sendRetainedFor.has(filter)) retained.push({ filter, qos, ...(subscriptionId ? { subscriptionId } : {}) });
   }
   if (routes.length) effects.push({ type: 'route-add', routes });
@@ -106,6 +115,7 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
     then: [
       { type: 'suback', packetId, granted: requests.map((r) => r.granted), ...(v5 ? { codes: v5codes } : {}) },
       ...(retained.length ? [{ type: 'send-retained' as const, subscriptions: retained }] : []),
+      ...feeds,
     ],
   });
   return effects;
