@@ -6,6 +6,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --only LIST          brokers, comma-separated: mqlog, aedes, mosquitto, mqlog-fsync, mqlog-kafka-1, mqlog-kafka-2
                        ("kafka" means both Kafka rows)
   --scenarios LIST     fanin-qos0, fanin-qos1, fanin-qos1-open, fanin-qos0-open, fanout-qos0, latency, connections, restart
+  --protocol 4|5       the load generators speak MQTT 3.1.1 (default) or MQTT 5
   --docs / --no-docs   (do not) rewrite docs/benchmarks.md; default: only a full run of everything does
   --keep               keep the temp dir (broker logs, configs, data) for inspection
   --help               this text`;
@@ -34,13 +35,18 @@ export function parseArgs(argv, { targetIds, scenarioIds }) {
     } else if (arg === '--quick') opts.quick = true;
     else if (arg === '--only') opts.targets = list(value(), targetIds, '--only');
     else if (arg === '--scenarios') opts.scenarios = list(value(), scenarioIds, '--scenarios');
-    else if (arg === '--docs') opts.docs = true;
+    else if (arg === '--protocol') {
+      const v = value();
+      if (v !== '4' && v !== '5') throw new Error('--protocol needs 4 (MQTT 3.1.1) or 5');
+      process.env.MQLOG_BENCH_PROTOCOL = v; // the load generators (child processes) inherit it
+      opts.protocol = Number(v);
+    } else if (arg === '--docs') opts.docs = true;
     else if (arg === '--no-docs') opts.docs = false;
     else if (arg === '--keep') opts.keep = true;
     else if (arg === '--help' || arg === '-h') opts.help = true;
     else throw new Error(`unknown option ${arg}\n\n${USAGE}`);
   }
   opts.repeats ??= opts.quick ? 1 : 5;
-  opts.docs ??= !opts.quick && opts.targets.length === targetIds.length && opts.scenarios.length === scenarioIds.length;
+  opts.docs ??= opts.protocol !== 5 && !opts.quick && opts.targets.length === targetIds.length && opts.scenarios.length === scenarioIds.length;
   return { ...opts, ...(opts.quick ? QUICK : FULL) };
 }

@@ -1,4 +1,4 @@
-// A minimal MQTT 3.1.1 client on a raw socket, for the load generator and for
+// A minimal MQTT 3.1.1 (or 5, with MQLOG_BENCH_PROTOCOL=5) client on a raw socket, for the load generator and for
 // readiness probes. mqtt-packet builds every outgoing packet (PUBLISH once, as a
 // template that publishers copy and patch). Incoming frames are split and read by
 // hand: mqtt-packet's parser allocates an object per packet, and the load generator
@@ -6,6 +6,11 @@
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { PAYLOAD_BYTES } from './payload.mjs';
+
+/** 4 (MQTT 3.1.1) or 5: `npm run bench -- --protocol 5` runs every client as MQTT 5. */
+export const PROTOCOL = Number(process.env.MQLOG_BENCH_PROTOCOL ?? 4) === 5 ? 5 : 4;
+const V5 = PROTOCOL === 5;
+const gen = (packet) => mqttPacket.generate(V5 ? { properties: {}, ...packet } : packet, { protocolVersion: PROTOCOL });
 
 const PUBLISH = 3;
 const CONNACK = 2;
@@ -15,8 +20,9 @@ const PINGRESP = 13;
 
 /** A QoS 0/1 PUBLISH frame with a zero payload, and where to patch it. */
 export function publishTemplate(topic, qos) {
-  const frame = mqttPacket.generate({ cmd: 'publish', topic, qos, messageId: qos ? 1 : undefined, payload: Buffer.alloc(PAYLOAD_BYTES), retain: false, dup: false });
-  return { frame, payloadOffset: frame.length - PAYLOAD_BYTES, packetIdOffset: qos ? frame.length - PAYLOAD_BYTES - 2 : -1 };
+  const frame = gen({ cmd: 'publish', topic, qos, messageId: qos ? 1 : undefined, payload: Buffer.alloc(PAYLOAD_BYTES), retain: false, dup: false });
+  // MQTT 5: an empty property block (one byte) sits between the packet id and the payload.
+  return { frame, payloadOffset: frame.length - PAYLOAD_BYTES, packetIdOffset: qos ? frame.length - PAYLOAD_BYTES - 2 - (V5 ? 1 : 0) : -1 };
 }
 
 export class MqttClient {
@@ -59,7 +65,7 @@ export class MqttClient {
         resolve: (v) => (clearTimeout(timer), resolve(v)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       };
-      this.socket.write(mqttPacket.generate(packet));
+      this.socket.write(gen(packet));
     });
   }
 
@@ -76,7 +82,7 @@ export class MqttClient {
   end() {
     if (this.closed) return;
     this.closed = true;
-    this.socket.end(mqttPacket.generate({ cmd: 'disconnect' }));
+    this.socket.end(gen({ cmd: 'disconnect' }));
   }
 
   destroy() {
@@ -128,6 +134,18 @@ export class MqttClient {
         this.acks.push(buf.readUInt16BE(p));
         p += 2;
       }
+      if (V5) {
+        // The property block: its varint length, then that many bytes.
+        let plen = 0;
+        let m = 1;
+        let b;
+        do {
+          b = buf[p++];
+          plen += (b & 127) * m;
+          m *= 128;
+        } while (b & 128);
+        p += plen;
+      }
       if (end - p !== PAYLOAD_BYTES) {
         this.fail(new Error(`PUBLISH with a ${end - p}-byte payload, sent ${PAYLOAD_BYTES}`));
         this.socket.destroy();
@@ -147,7 +165,8 @@ export class MqttClient {
       if (this.waiting?.type !== SUBACK) return this.fail(new Error('unexpected SUBACK'));
       const w = this.waiting;
       this.waiting = null;
-      w.resolve(buf[start + 2]);
+      // MQTT 5: the SUBACK's property block comes before the codes.
+      w.resolve(buf[start + 2 + (V5 ? 1 + buf[start + 2] : 0)]);
     } else if (type !== PINGRESP) {
       this.fail(new Error(`unexpected packet type ${type}`));
       this.socket.destroy();
@@ -166,7 +185,7 @@ export function connect({ port, host = '127.0.0.1', clientId, keepalive = 300, t
     }, timeoutMs);
     socket.once('connect', () => {
       client
-        .request({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive }, CONNACK, timeoutMs)
+        .request({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: PROTOCOL, clean: true, clientId, keepalive }, CONNACK, timeoutMs)
         .then(() => {
           clearTimeout(timer);
           resolve(client);

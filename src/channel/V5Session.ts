@@ -47,6 +47,7 @@ export class V5Session {
    * served, up to the client's Topic Alias Maximum, and kept for the connection.
    */
   outboundAlias(topic: string): { alias: number; known: boolean } | null {
+    if (this.outboundAliasMaximum === 0) return null;
     const alias = this.outboundAliases.get(topic);
     if (alias !== undefined) return { alias, known: true };
     if (this.outboundAliases.size >= this.outboundAliasMaximum) return null;

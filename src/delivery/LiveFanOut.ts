@@ -73,7 +73,6 @@ export class LiveFanOut {
     this.counters.messagesRouted++;
     // Appended by this process: the event itself; otherwise decode what delivery needs.
     const event = local ?? decodePublishedForDelivery(r.value);
-    const publisher = local !== undefined ? local.publisherId : (event as PublishedForDelivery).publisherId;
     const ref = { source: MessageSource.Messages, partition, offset: r.offset };
     const byQos: Array<Delivery | undefined> = [];
     for (const [clientId, granted] of matches) {
@@ -83,7 +82,7 @@ export class LiveFanOut {
       if (decision === NOT_DELIVERED) continue;
       this.counters.messagesSent++;
       const qos = decidedQos(decision);
-      const v5 = target.channel.v5 ? this.routes.v5Match(clientId, topic, partition, r.offset, publisher) : null;
+      const v5 = target.channel.v5 ? this.routes.v5Match(clientId) : null;
       if (v5) {
         // Per subscriber: its subscription identifiers, and the retain flag as published when asked [MQTT-3.3.1-12].
         const d: Delivery = { topic, payload: event.payload, qos, retain: v5.retainAsPublished && event.retain, ref };

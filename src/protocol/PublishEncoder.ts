@@ -24,12 +24,14 @@ export interface PublishTemplate {
   idOffset: number;
 }
 
-function template(d: PublishSource, qos: QoS): PublishTemplate {
+/** `v5`: the MQTT 5 layout with an empty property block (a byte 0 after the packet id); cached apart (slots 3..5). */
+function template(d: PublishSource, qos: QoS, v5 = false): PublishTemplate {
   const cache = (d.encoded ??= []);
-  let t = cache[qos];
+  const slot = v5 ? qos + 3 : qos;
+  let t = cache[slot];
   if (!t) {
     const topicLength = Buffer.byteLength(d.topic, 'utf8');
-    const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + d.payload.length;
+    const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + d.payload.length;
     let lengthBytes = 1;
     for (let n = remaining; n >= 128; n = Math.floor(n / 128)) lengthBytes++;
     const bytes = Buffer.allocUnsafe(1 + lengthBytes + remaining);
@@ -50,9 +52,10 @@ function template(d: PublishSource, qos: QoS): PublishTemplate {
       bytes.writeUInt16BE(0, pos);
       pos += 2;
     }
+    if (v5) bytes[pos++] = 0;
     d.payload.copy(bytes, pos);
     t = { bytes, first: bytes[0], idOffset };
-    cache[qos] = t;
+    cache[slot] = t;
   }
   return t;
 }
@@ -63,9 +66,9 @@ function template(d: PublishSource, qos: QoS): PublishTemplate {
  * one): later ones copy it and write their own first byte and packet id, so
  * nobody depends on what the first one's bytes say.
  */
-export function encodePublish(d: PublishSource, qos: QoS, packetId: number, dup: boolean): Buffer {
-  const fresh = d.encoded?.[qos] === undefined;
-  const t = template(d, qos);
+export function encodePublish(d: PublishSource, qos: QoS, packetId: number, dup: boolean, v5 = false): Buffer {
+  const fresh = d.encoded?.[v5 ? qos + 3 : qos] === undefined;
+  const t = template(d, qos, v5);
   if (qos === 0) return t.bytes;
   const out = fresh ? t.bytes : Buffer.allocUnsafe(t.bytes.length);
   if (!fresh) t.bytes.copy(out);

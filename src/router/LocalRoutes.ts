@@ -152,32 +152,30 @@ export class LocalRoutes {
       if (this.cache.size >= LocalRoutes.CACHE_LIMIT) this.cache.clear();
       this.cache.set(topic, (candidates = found));
     }
+    if (this.v5Scratch.size > 0) this.v5Scratch.clear();
     for (const [clientId, route] of candidates) {
       if (offset < (route.since[partition] ?? 0) || route.held) continue;
-      // No Local: not back to the client that published it [MQTT-3.8.3-3].
-      if (route.options?.noLocal && clientId === publisherId) continue;
+      const o = route.options;
+      if (o !== undefined) {
+        // No Local: not back to the client that published it [MQTT-3.8.3-3].
+        if (o.noLocal && clientId === publisherId) continue;
+        let m = this.v5Scratch.get(clientId);
+        if (!m) this.v5Scratch.set(clientId, (m = { retainAsPublished: false, subscriptionIds: [] }));
+        if (o.retainAsPublished) m.retainAsPublished = true;
+        if (o.subscriptionId) m.subscriptionIds.push(o.subscriptionId);
+      }
       const prev = out.get(clientId);
       if (prev === undefined || route.qos > prev) out.set(clientId, route.qos);
     }
     return out;
   }
 
-  /** MQTT 5 options of `clientId`'s subscriptions matching `topic` (after `match` found it); null when none has options. */
-  v5Match(clientId: string, topic: string, partition: number, offset: number, publisherId: string | null): V5Match | null {
-    let result: V5Match | null = null;
-    let candidates = this.cache.get(topic);
-    if (!candidates) {
-      const found: Array<[string, LocalRoute]> = [];
-      this.trie.match(topic, (id, route) => found.push([id, route]));
-      candidates = found;
-    }
-    for (const [id, route] of candidates) {
-      const o = route.options;
-      if (id !== clientId || !o || route.held || offset < (route.since[partition] ?? 0) || (o.noLocal && clientId === publisherId)) continue;
-      result ??= { retainAsPublished: false, subscriptionIds: [] };
-      if (o.retainAsPublished) result.retainAsPublished = true;
-      if (o.subscriptionId) result.subscriptionIds.push(o.subscriptionId);
-    }
-    return result;
+  /** What the last `match` found of MQTT 5 options per client (filled in the same walk). */
+  private readonly v5Scratch = new Map<string, V5Match>();
+
+  /** MQTT 5 options of `clientId`'s subscriptions that the last `match` found; null when none has options. */
+  v5Match(clientId: string): V5Match | null {
+    return this.v5Scratch.get(clientId) ?? null;
   }
+
 }

@@ -91,7 +91,8 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
       v5code = 0x80;
     }
     const request: SubscriptionRequest = { filter: s.topic, requestedQos: requested, granted: code };
-    if (o) request.options = { noLocal: o.nl, retainAsPublished: o.rap, retainHandling: o.rh, subscriptionId };
+    // Options are kept only when they change delivery (retain handling acts now): the common v5 subscription routes as fast as a 3.1.1 one.
+    if (o && (o.nl || o.rap || subscriptionId)) request.options = { noLocal: o.nl, retainAsPublished: o.rap, retainHandling: o.rh, subscriptionId };
     requests.push(request);
     v5codes.push(code === SUBACK_FAILURE ? v5code : code);
   }

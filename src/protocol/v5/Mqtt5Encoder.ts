@@ -5,7 +5,7 @@
  */
 import { QoS, SUBACK_FAILURE } from '../../events/types';
 import { mqtt5ConnackCode } from '../ConnectRefusal';
-import type { PublishSource } from '../PublishEncoder';
+import { encodePublish, PublishSource } from '../PublishEncoder';
 import type { ServerPacket } from '../ServerPacket';
 import { Properties, str, varint, writeProperties } from './properties';
 
@@ -38,6 +38,8 @@ export interface PublishProperties {
 }
 
 export function encodePublish5(d: PublishSource, qos: QoS, packetId: number, dup: boolean, props: PublishProperties | undefined): Buffer {
+  // No properties (most messages): the shared template, as for 3.1.1, with an empty property block.
+  if (props === undefined) return encodePublish(d, qos, packetId, dup, true);
   const first = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (d.retain ? 1 : 0);
   let wire: Properties | undefined = props as Properties | undefined;
   let topic = d.topic;

@@ -5,10 +5,11 @@
  */
 import { MessageProperties } from '../../events/types';
 import type { PublishProperties } from './Mqtt5Encoder';
-import type { Properties } from './properties';
+import { NO_PROPERTIES, Properties } from './properties';
 
 /** What of a PUBLISH's (or will's) properties stays with the message; `now` dates the expiry. Undefined when nothing. */
 export function messagePropertiesOf(p: Properties, now: number): MessageProperties | undefined {
+  if (p === NO_PROPERTIES) return undefined;
   const out: MessageProperties = {};
   if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator as 0 | 1;
   if (p.messageExpiryInterval !== undefined) out.expiresAt = now + p.messageExpiryInterval * 1000;

@@ -185,8 +185,12 @@ export class V5Reader {
 }
 
 /** Reads a property block (length, then properties) for `packet`; throws ProtocolViolation with the reason code. */
+/** The properties of a packet that has none (most PUBLISHes): shared, never written. */
+export const NO_PROPERTIES: Readonly<Properties> = Object.freeze({});
+
 export function readProperties(r: V5Reader, packet: PacketKind): Properties {
   const length = r.varint('property length');
+  if (length === 0) return NO_PROPERTIES as Properties;
   if (length > r.remaining) throw malformed('property length runs past the end of the packet');
   const end = r.pos + length;
   const out: Properties = {};
