@@ -35,8 +35,13 @@ export interface FeedRequest {
 }
 
 const WAIT_MS = 10;
+/** Feeds reading the log at once on a node; more wait their turn (a client cannot make the node read the log a thousand times over). */
+export const MAX_RUNNING_FEEDS = 16;
 
 export class SinceFeeds {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
   constructor(
     private readonly log: EventLog,
     private readonly stream: string,
@@ -46,8 +51,19 @@ export class SinceFeeds {
   ) {}
 
   start(target: FeedTarget, req: FeedRequest): void {
-    void this.run(target, req).catch((err: Error) => this.failed(err));
+    const go = () => {
+      this.running++;
+      void this.run(target, req)
+        .catch((err: Error) => this.failed(err))
+        .finally(() => {
+          this.running--;
+          this.waiting.shift()?.();
+        });
+    };
+    if (this.running < MAX_RUNNING_FEEDS) go();
+    else this.waiting.push(go);
   }
+
 
   private async run(target: FeedTarget, req: FeedRequest): Promise<void> {
     const clientId = target.channel.clientId;

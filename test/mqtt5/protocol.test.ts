@@ -568,3 +568,14 @@ test('`since` applies the access rules to every message it reads from the log', 
     node.cleanup();
   }
 });
+
+test('many `since` subscriptions at once: at most 16 feeds read the log at a time, and every one completes in order', async () => {
+  const pub = await v5('since-many-pub');
+  for (let i = 0; i < 20; i++) await pub.publishAsync(`sm/${i}`, `old-${i}`, { qos: 1 });
+  const c = await v5('since-many');
+  const got = collect(c);
+  await c.subscribeAsync(Array.from({ length: 20 }, (_, i) => `sm/${i}`), { qos: 1, properties: { userProperties: { since: '1h' } } });
+  for (let i = 0; i < 20; i++) await pub.publishAsync(`sm/${i}`, `new-${i}`, { qos: 1 });
+  await until(() => got.length === 40, 'old and new on every filter');
+  for (let i = 0; i < 20; i++) expect(got.filter((g) => g.topic === `sm/${i}`).map((g) => g.payload)).toEqual([`old-${i}`, `new-${i}`]);
+});
