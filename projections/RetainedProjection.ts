@@ -6,7 +6,7 @@
  * new subscription's filter without visiting every stored topic.
  */
 import { decodeEvent } from '../src/events/codec';
-import { MessagePublished } from '../src/events/types';
+import { MessageProperties, MessagePublished } from '../src/events/types';
 import { TopicNameIndex } from '../src/router/TopicNameIndex';
 
 export interface RetainedEntry {
@@ -23,9 +23,17 @@ export interface RetainedRecord {
   offset: number;
 }
 
-/** What a retained message counts against `mqtt.maxRetainedBytes`: its topic and payload. */
-export function retainedBytes(message: Pick<MessagePublished, 'topic' | 'payload'>): number {
-  return message.topic.length + message.payload.length;
+/** What a retained message counts against `mqtt.maxRetainedBytes`: its topic, payload and MQTT 5 properties. */
+export function retainedBytes(message: Pick<MessagePublished, 'topic' | 'payload' | 'properties'>): number {
+  return message.topic.length + message.payload.length + propertiesBytes(message.properties);
+}
+
+/** The size MQTT 5 message properties take (their strings and bytes; a bound on what they hold in memory). */
+export function propertiesBytes(p: MessageProperties | undefined): number {
+  if (!p) return 0;
+  let n = (p.contentType?.length ?? 0) + (p.responseTopic?.length ?? 0) + (p.correlationData?.length ?? 0);
+  for (const [k, v] of p.userProperties ?? []) n += k.length + v.length;
+  return n;
 }
 
 export class RetainedState {

@@ -579,3 +579,21 @@ test('many `since` subscriptions at once: at most 16 feeds read the log at a tim
   await until(() => got.length === 40, 'old and new on every filter');
   for (let i = 0; i < 20; i++) expect(got.filter((g) => g.topic === `sm/${i}`).map((g) => g.payload)).toEqual([`old-${i}`, `new-${i}`]);
 });
+
+test('MQTT 5 properties of retained messages count against mqtt.maxRetainedBytes (a client cannot hide megabytes in user properties)', async () => {
+  const node = await startBroker({ mqtt: { maxRetainedBytes: 2000 } });
+  try {
+    const pub = await mqtt.connectAsync({ host: '127.0.0.1', port: node.ports.tcp, clientId: 'rb-pub', protocolVersion: 5, reconnectPeriod: 0 });
+    await pub.publishAsync('rb/small', 'x', { qos: 1, retain: true, properties: { userProperties: { k: 'v' } } });
+    await pub.publishAsync('rb/big', 'x', { qos: 1, retain: true, properties: { userProperties: { k: 'v'.repeat(5000) } } });
+    await pub.publishAsync('rb/sentinel', 'x', { qos: 1 });
+    for (let i = 0; i < 100 && !node.node.retained.get('rb/small'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(node.node.retained.get('rb/small')).toBeDefined();
+    expect(node.node.retained.get('rb/big')).toBeUndefined(); // delivered, not retained
+    expect(node.node.retained.bytes).toBeLessThanOrEqual(2000);
+    pub.end(true);
+  } finally {
+    await node.stop();
+    node.cleanup();
+  }
+});

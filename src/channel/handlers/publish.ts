@@ -6,6 +6,7 @@ import type { Channel } from '../Channel';
 import { isUtf8 } from 'buffer';
 import { V5Publish } from '../../protocol/v5/Mqtt5Decoder';
 import { messagePropertiesOf } from '../../protocol/v5/messageProperties';
+import { retainedBytes } from '../../../projections/RetainedProjection';
 import { Effect } from '../effects';
 
 /**
@@ -47,9 +48,10 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   if (v5?.payloadFormatIndicator === 1 && !isUtf8(payload)) return negativeAck(ch, packet, packetId, 0x99, 'payload is not UTF-8 though its payload format indicator says so');
   let retain = packet.retain && ch.settings.retainAvailable;
   let full: Effect | null = null;
+  const properties = v5 ? messagePropertiesOf(v5, now) : undefined;
   if (retain && payload.length > 0) {
-    // A full retained store takes no new topics: the message is delivered, not retained (as EMQX).
-    const room = ch.ctx.retainedRoom(packet.topic, payload.length + packet.topic.length);
+    // A full retained store takes no new topics: the message is delivered, not retained (as EMQX). Properties count too.
+    const room = ch.ctx.retainedRoom(packet.topic, retainedBytes({ topic: packet.topic, payload, properties }));
     if (room !== true) {
       retain = false;
       full = { type: 'limit', limit: room, detail: `retained message for ${packet.topic.slice(0, 200)} not stored: the retained store is full` };
@@ -70,10 +72,7 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
     remoteAddress: ch.remoteAddress,
     target: null,
   };
-  if (v5) {
-    const properties = messagePropertiesOf(v5, now);
-    if (properties) event.properties = properties;
-  }
+  if (properties) event.properties = properties;
   const effects: Effect[] = full ? [full] : [];
   if (qos === 0) effects.push({ type: 'append', events: [event] });
   else if (qos === 1) effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }] });
