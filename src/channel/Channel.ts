@@ -403,7 +403,7 @@ export class Channel {
       }
       const packetId = session.allocatePacketId();
       const qos = d.qos;
-      session.inflight.set(packetId, { qos, ref: d.ref, released: false });
+      session.inflight.set(packetId, { qos, ref: d.ref, released: false, ...(d.shared ? { shared: d.shared } : {}) });
       const publish: Effect = { type: 'publish', delivery: d, qos, packetId, dup: false, ...(props ? { v5: props } : {}) };
       const events = [{ type: 'message.delivered' as const, clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() }];
       // A QoS 2 message is only sent once its delivery is durable, so a restart resends it with the
@@ -527,6 +527,13 @@ export class Channel {
       ...(willDueAt !== undefined ? { willDueAt } : {}),
     });
     const effects: Effect[] = [{ type: 'append', events }];
+    // A session that ends here leaves its unacknowledged QoS 1 messages of shared subscriptions to the
+    // group's other members (QoS 2 ones already sent stay with their member, as the spec asks).
+    if (this.session && (this.v5 ? this.v5.sessionExpiryInterval === 0 : this.cleanSession)) {
+      for (const entry of this.session.inflight.values()) {
+        if (entry.shared && entry.qos === 1) effects.push({ type: 'reassign-shared', ref: entry.ref, shareFilter: entry.shared });
+      }
+    }
     // MQTT 5: the server says why it ends the connection [MQTT-3.14.2-1]; not when the client did.
     const code = this.v5 && !quiet ? (reasonCode ?? SERVER_DISCONNECT_CODES[reason]) : undefined;
     if (code !== undefined) effects.push({ type: 'disconnect', reasonCode: code, ...(this.v5!.requestProblemInformation ? { reasonString: detail.slice(0, 200) } : {}) });

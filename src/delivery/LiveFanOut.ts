@@ -95,7 +95,8 @@ export class LiveFanOut {
     }
     // Shared subscriptions: the one member every node chooses for this position gets it [MQTT-4.8.2-3].
     for (const m of shared) {
-      if (chooseMember(this.sharedMembers(m.shareFilter), partition, r.offset) !== m.clientId) continue;
+      // A message handed on from a vanished member names its new one; otherwise every node's same choice.
+      if (event.target !== null ? event.target !== m.clientId : chooseMember(this.sharedMembers(m.shareFilter), partition, r.offset) !== m.clientId) continue;
       const target = this.targetOf(m.clientId);
       if (!target) continue;
       const decision = decideDelivery(target.channel, topic, event, m.qos, DeliveryPath.Live);
@@ -104,6 +105,7 @@ export class LiveFanOut {
       const d: Delivery = { topic, payload: event.payload, qos: decidedQos(decision), retain: false, ref };
       if (event.properties) d.props = event.properties;
       if (m.options?.subscriptionId) d.subscriptionIds = [m.options.subscriptionId];
+      d.shared = m.shareFilter;
       target.deliver(d);
     }
   }

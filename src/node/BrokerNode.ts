@@ -43,6 +43,7 @@ import { reloadAccess } from './AccessReload';
 import { NodeManagement } from './NodeManagement';
 import { NodeMetrics } from './NodeMetrics';
 import { SharedGroups } from './SharedGroups';
+import { SharedHandOff } from './SharedHandOff';
 import { SysTopics } from './SysTopics';
 import { nodeChannelContext } from './NodeChannelContext';
 import { TopicRates } from './TopicRates';
@@ -127,9 +128,7 @@ export class BrokerNode extends EventEmitter {
     this.access = options.access ?? accessControlFromConfig(config, this.log.child({ component: 'auth' }));
     this.streams = streamLayout(config.log.streamPrefix);
     this.sessions = new SessionFolder(this.streams.sessions, config.log.sessionPartitions);
-    this.sharedGroups = new SharedGroups(this.sessions.state);
-    this.sessions.onMembership = (clientId) => this.sharedGroups.refresh(clientId);
-    this.sessions.onRestored = () => this.sharedGroups.rebuild();
+    this.sharedGroups = SharedGroups.following(this.sessions);
     this.limits = new LimitReporter(this.log.child({ component: 'limits' }), config.limits.logIntervalMs);
     this.registry = new ConnectionRegistry(config.limits);
     this.deliveryLag = new DeliveryLag({ maxLagMs: mqtt.maxDeliveryLagMs, slowMs: mqtt.slowSubscriberMs, maxQueued: mqtt.maxQueuedMessages });
@@ -150,7 +149,8 @@ export class BrokerNode extends EventEmitter {
     const { appender, ingest, decisions, opener, pages, routes, retained, registry, drops: reports, limits, stats, health } = this;
     const fail = (what: string, err: unknown) => this.fail(what, err);
     const sinceFeeds = new SinceFeeds(this.eventLog, this.streams.messages, this.routes, () => [...this.position], (err) => fail('a since subscription stopped reading the log', err));
-    this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, sinceFeeds, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });
+    const handOff = new SharedHandOff(this.eventLog, this.streams.messages, this.sharedGroups, appender, () => this.nodeId, (err) => fail('handing a shared message on', err));
+    this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, sinceFeeds, handOff, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });
     this.projections = new ProjectionTails(this.eventLog, (what, err) => this.fail(`${what} stopped`, err));
     this.management = new NodeManagement({
       ...{ config, log: this.eventLog, streams: this.streams, sessions: this.sessions, retained: this.retained, routes: this.routes, registry: this.registry, appender: this.appender },

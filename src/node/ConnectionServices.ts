@@ -10,6 +10,7 @@ import { sendRetained } from '../delivery/RetainedDelivery';
 import { SessionPages } from '../delivery/SessionPages';
 import { DisconnectReason, DropReason, QoS } from '../events/types';
 import { SinceFeeds } from '../delivery/SinceFeed';
+import { SharedHandOff } from './SharedHandOff';
 import type { Delivery } from '../session/Session';
 import { UndecodableRecord } from '../log/UndecodableRecord';
 import { Logger } from '../logger';
@@ -33,6 +34,7 @@ export interface ConnectionServicesDeps {
   opener: SessionOpener;
   pages: SessionPages;
   sinceFeeds: SinceFeeds;
+  handOff: SharedHandOff;
   routes: LocalRoutes;
   retained: RetainedState;
   registry: ConnectionRegistry;
@@ -102,6 +104,10 @@ export class ConnectionServices implements ConnectionHost {
     if (!sendRetained(this.d.retained, conn, effect.subscriptions, limit)) {
       this.d.limits.hit('mqtt.maxQueuedMessages', `a SUBSCRIBE matched more retained messages than one session queue holds (${limit})`, { clientId: conn.channel.clientId });
     }
+  }
+
+  reassignShared(conn: Connection, effect: Extract<Effect, { type: 'reassign-shared' }>): void {
+    this.d.handOff.handOff(conn.channel.clientId, effect.shareFilter, effect.ref);
   }
 
   sinceFeed(conn: Connection, effect: Extract<Effect, { type: 'since-feed' }>): void {

@@ -8,6 +8,7 @@
  * churns costs its own subscriptions, not a scan of every session.
  */
 import { SessionsState } from '../../projections/SessionProjection';
+import type { SessionFolder } from './SessionFolder';
 
 export class SharedGroups {
   private readonly members = new Map<string, string[]>();
@@ -15,6 +16,14 @@ export class SharedGroups {
   private readonly listed = new Map<string, string[]>();
 
   constructor(private readonly state: SessionsState) {}
+
+  /** Groups kept up to date by `folder`'s folds (and rebuilt after its snapshots are restored). */
+  static following(folder: SessionFolder): SharedGroups {
+    const groups = new SharedGroups(folder.state);
+    folder.onMembership = (clientId) => groups.refresh(clientId);
+    folder.onRestored = () => groups.rebuild();
+    return groups;
+  }
 
   membersOf(shareFilter: string): readonly string[] {
     return this.members.get(shareFilter) ?? NONE;

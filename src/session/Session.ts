@@ -28,6 +28,8 @@ export interface Delivery {
   props?: MessageProperties;
   /** MQTT 5: identifiers of the session's subscriptions that matched [MQTT-3.3.4-3]. */
   subscriptionIds?: number[];
+  /** Delivered for this shared subscription (`$share/...`): moved to another member if this one vanishes unacknowledged. */
+  shared?: string;
 }
 
 export interface InflightEntry {
@@ -35,6 +37,8 @@ export interface InflightEntry {
   ref: MessageRef;
   /** PUBREC received, PUBREL sent; waiting for PUBCOMP. */
   released: boolean;
+  /** The shared subscription it came through, if any. */
+  shared?: string;
 }
 
 /**

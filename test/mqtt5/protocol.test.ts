@@ -597,3 +597,26 @@ test('MQTT 5 properties of retained messages count against mqtt.maxRetainedBytes
     node.cleanup();
   }
 });
+
+test('shared subscriptions: QoS 1 messages a vanished member did not acknowledge go to another member (no acknowledged message lost)', async () => {
+  const keeper = await v5('ho-keeper');
+  const kept = collect(keeper);
+  await keeper.subscribeAsync('$share/ho/ho/t', { qos: 1 });
+  // A member that takes messages and never acknowledges them, then drops off the network.
+  const silent = await RawClient.connect(b.ports.tcp!, '127.0.0.1', 5);
+  silent.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'ho-silent', properties: {} } as never);
+  await silent.nextCmd('connack');
+  const filter = Buffer.from('$share/ho/ho/t');
+  const body = Buffer.concat([Buffer.from([0x00, 0x01, 0x00, 0x00, filter.length]), filter, Buffer.from([0x01])]);
+  silent.send(Buffer.concat([Buffer.from([0x82, body.length]), body]));
+  await silent.nextCmd('suback');
+  const pub = await v5('ho-pub');
+  const N = 40;
+  for (let i = 0; i < N; i++) await pub.publishAsync('ho/t', String(i), { qos: 1 });
+  await until(() => kept.length + silent.packets.filter((p) => p.cmd === 'publish').length === N, 'every message at one member');
+  const takenBySilent = silent.packets.filter((p) => p.cmd === 'publish').length;
+  expect(takenBySilent).toBeGreaterThan(0);
+  silent.destroy();
+  await until(() => kept.length === N, 'the silent member\'s messages at the keeper');
+  expect(kept.map((g) => Number(g.payload)).sort((x, y) => x - y)).toEqual(Array.from({ length: N }, (_, i) => i));
+});
