@@ -66,13 +66,14 @@ export class LiveFanOut {
     this.counters.messagesScanned++;
     this.topics.count(topic);
     const publisherId = local !== undefined ? local.publisherId : null;
-    // No Local needs the publisher; a record from another node is decoded for it only when a v5 route asks.
-    const matches = this.routes.match(topic, partition, r.offset, this.matchScratch, publisherId ?? (this.routes.hasV5Options ? decodePublishedForDelivery(r.value).publisherId : null));
+    // No Local needs the publisher of another node's record: then it is decoded before matching, once.
+    let decoded = local === undefined && this.routes.hasV5Options ? decodePublishedForDelivery(r.value) : undefined;
+    const matches = this.routes.match(topic, partition, r.offset, this.matchScratch, publisherId ?? decoded?.publisherId ?? null);
     const shared = this.routes.shared.size > 0 ? this.routes.shared.match(topic, partition, r.offset) : NO_SHARED;
     if (matches.size === 0 && shared.length === 0) return; // skipped by key, never decoded
     this.counters.messagesRouted++;
     // Appended by this process: the event itself; otherwise decode what delivery needs.
-    const event = local ?? decodePublishedForDelivery(r.value);
+    const event = local ?? (decoded ??= decodePublishedForDelivery(r.value));
     const ref = { source: MessageSource.Messages, partition, offset: r.offset };
     const byQos: Array<Delivery | undefined> = [];
     for (const [clientId, granted] of matches) {

@@ -17,6 +17,7 @@ import { LocalRoutes } from '../router/LocalRoutes';
 import { Delivery } from '../session/Session';
 import { DeliveryReader } from './DeliveryCore';
 import { readPage } from './LogPages';
+import { parseTime } from '../history/HistoryQuery';
 
 export interface FeedTarget {
   readonly channel: DeliveryReader;
@@ -92,11 +93,14 @@ export class SinceFeeds {
   }
 }
 
-/** `since` as a SUBSCRIBE user property gives it: an ISO 8601 time or a duration back from `now` (30s, 15m, 24h, 7d). Null: not a valid one. */
+/** `since` as a SUBSCRIBE user property gives it: an ISO 8601 time (or epoch ms) or a duration back from `now` (30s, 15m, 24h, 7d). Null: not a valid one. */
 export function parseSince(text: string, now: number): number | null {
   const d = /^(\d{1,9})(s|m|h|d)$/.exec(text.trim());
   if (d) return now - Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 's' | 'm' | 'h' | 'd'];
-  if (!/^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim())) return null;
-  const t = Date.parse(text.trim());
-  return Number.isFinite(t) ? Math.min(t, now) : null;
+  // The times history and replay take (ISO 8601, or epoch milliseconds); never in the future.
+  try {
+    return Math.min(parseTime(text, 'since'), now);
+  } catch {
+    return null;
+  }
 }

@@ -8,6 +8,7 @@
 import type { ServerPacket } from './ServerPacket';
 import { mqtt3ConnackCode } from './ConnectRefusal';
 import { encodePublish } from './PublishEncoder';
+import { varint } from './v5/properties';
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
@@ -22,16 +23,6 @@ function fixed(first: number, id: number): Buffer {
   return b;
 }
 
-function remainingLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-}
 
 const NOTHING = Buffer.alloc(0);
 
@@ -52,7 +43,7 @@ export function encodeMqtt3(effect: ServerPacket): Buffer {
       return fixed(0xb0, effect.packetId);
     case 'suback': {
       const granted = effect.granted;
-      const length = remainingLength(2 + granted.length);
+      const length = varint(2 + granted.length);
       const b = Buffer.allocUnsafe(1 + length.length + 2 + granted.length);
       b[0] = 0x90;
       length.forEach((byte, i) => (b[1 + i] = byte));
