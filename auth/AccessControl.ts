@@ -7,7 +7,39 @@ import { AclEngine } from './acl/AclEngine';
 import { ConnectionAcl } from './acl/ConnectionAcl';
 import { AuthChain, ChainDecision } from './AuthChain';
 import { LoginRateLimiter } from './LoginRateLimiter';
+import { DecoyCredentials, parseClientFirst, SCRAM_SHA_256, ScramCredentials, ScramError, ScramExchange } from './scram/ScramSha256';
 import { AuthRequest, ClientIdentity, ConnectorUnavailable } from './types';
+
+/** Where SCRAM finds a user's credentials (the users file). */
+export interface ScramCredentialSource {
+  scramCredentials(username: string): ScramCredentials | null;
+}
+
+/**
+ * An enhanced authentication exchange in progress (MQTT 5 AUTH, section 4.12):
+ * the server's challenge is out, the client's answer awaited.
+ */
+export class AuthExchange {
+  /** The server's challenge (Authentication Data of AUTH 0x18). */
+  readonly challenge: Buffer;
+
+  constructor(
+    readonly method: string,
+    /** The user name the client's first message names (the identity it is proving). */
+    readonly username: string,
+    private readonly scram: ScramExchange,
+  ) {
+    this.challenge = Buffer.from(scram.serverFirst);
+  }
+
+  /** The server's proof for the client's answer; throws ScramError for a wrong one. */
+  verify(answer: Buffer): string {
+    return this.scram.finish(answer);
+  }
+}
+
+/** The first step of an exchange: a challenge to send, or a refusal. */
+export type ExchangeStart = { exchange: AuthExchange } | { refused: ChainDecision };
 
 /** The groups of every client in none: one shared (frozen) empty list rather than one per connection. */
 const NO_GROUPS = Object.freeze([]) as unknown as string[];
@@ -19,7 +51,12 @@ export interface AccessOutcome {
   acl: ConnectionAcl | null;
 }
 
+const SCRAM_ONLY: ReadonlySet<string> = new Set([SCRAM_SHA_256]);
+const NONE: ReadonlySet<string> = new Set();
+
 export class AccessControl {
+  private readonly decoys = new DecoyCredentials();
+
   constructor(
     readonly chain: AuthChain,
     readonly acl: AclEngine,
@@ -29,7 +66,54 @@ export class AccessControl {
     private readonly reloaders: Array<() => void> = [],
     /** User names that are superusers whoever authenticated them. */
     private readonly superusers: ReadonlySet<string> = new Set(),
+    /** The users file, when configured: it makes SCRAM-SHA-256 available. */
+    private readonly scramSource: ScramCredentialSource | null = null,
   ) {}
+
+  /** The enhanced authentication methods offered (MQTT 5 Authentication Method). */
+  get methods(): ReadonlySet<string> {
+    return this.scramSource ? SCRAM_ONLY : NONE;
+  }
+
+  /**
+   * Starts an exchange for `method` with the client's first message. An unknown
+   * user gets a challenge like any other and fails at the proof, so the answers
+   * do not tell which user names exist.
+   */
+  startExchange(method: string, request: AuthRequest, data: Buffer | null): ExchangeStart {
+    if (method !== SCRAM_SHA_256 || !this.scramSource) return { refused: { result: 'deny', refusal: 'bad-auth-method', reason: `authentication method ${method.slice(0, 64)} is not offered`, source: 'enhanced auth' } };
+    const blocked = this.limiter?.blocked(request.ip, request.clientId) ?? null;
+    if (blocked) return { refused: { result: 'deny', refusal: 'not-authorized', reason: blocked, source: 'rate limiter' } };
+    try {
+      const first = parseClientFirst(data ?? Buffer.alloc(0));
+      // The CONNECT's user name, when given, must be the one the exchange proves.
+      if (request.username !== null && request.username !== first.username) throw new ScramError('the CONNECT user name differs from the SCRAM user name');
+      const credentials = this.scramSource.scramCredentials(first.username) ?? this.decoys.for(first.username);
+      return { exchange: new AuthExchange(method, first.username, new ScramExchange(first, credentials)) };
+    } catch (err) {
+      this.limiter?.failure(request.ip, request.clientId);
+      return { refused: { result: 'deny', refusal: 'not-authorized', reason: `SCRAM: ${(err as Error).message}`, source: 'enhanced auth' } };
+    }
+  }
+
+  /**
+   * The client's answer to the challenge: a wrong proof is refused (bad user name
+   * or password, counted by the rate limiter); a right one goes through the
+   * authenticator chain and the ACL as a login with a password does, with the
+   * password proven to the users file. `serverFinal` is the server's proof.
+   */
+  async finishExchange(exchange: AuthExchange, request: AuthRequest, data: Buffer | null): Promise<AccessOutcome & { serverFinal: Buffer | null }> {
+    let serverFinal: string;
+    try {
+      serverFinal = exchange.verify(data ?? Buffer.alloc(0));
+    } catch (err) {
+      this.limiter?.failure(request.ip, request.clientId);
+      const decision: ChainDecision = { result: 'deny', refusal: 'bad-credentials', reason: `SCRAM for ${exchange.username}: ${(err as Error).message}`, source: 'enhanced auth' };
+      return { decision, identity: null, acl: null, serverFinal: null };
+    }
+    const outcome = await this.connect({ ...request, username: exchange.username, password: null, proven: 'users file' });
+    return { ...outcome, serverFinal: Buffer.from(serverFinal) };
+  }
 
   async connect(request: AuthRequest): Promise<AccessOutcome> {
     const blocked = this.limiter?.blocked(request.ip, request.clientId) ?? null;

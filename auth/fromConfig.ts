@@ -23,12 +23,14 @@ export function accessControlFromConfig(config: BrokerConfig, log: Logger): Acce
   const chain: Authenticator[] = [];
   const reloaders: Array<() => void> = [];
   const superusers = new Set(a.superusers);
+  let scram: UsersFileAuthenticator | null = null;
   if (a.addresses.allow.length || a.addresses.deny.length) chain.push(new AddressRules(a.addresses.allow, a.addresses.deny));
   if (a.clientIds.allow.length || a.clientIds.deny.length) chain.push(new ClientIdRules(a.clientIds.allow, a.clientIds.deny));
   if (a.certificateAsUsername) chain.push(new CertificateAuthenticator());
   if (a.usersFile) {
     const users = new UsersFileAuthenticator(a.usersFile, superusers);
     chain.push(users);
+    scram = users;
     reloaders.push(() => users.reload());
   }
   for (const c of a.connectors) chain.push(createAuthenticator(c, log.child({ connector: c.type })));
@@ -42,5 +44,5 @@ export function accessControlFromConfig(config: BrokerConfig, log: Logger): Acce
   const engine = new AclEngine(sources, { defaultAllow: config.acl.default === 'allow', sysReadableByAll: config.acl.sysReadableByAll, cacheMaxEntries: config.acl.cacheMaxEntries });
 
   const limiter = a.rateLimit.maxFailuresPerIp > 0 || a.rateLimit.maxFailuresPerClientId > 0 ? new LoginRateLimiter(a.rateLimit) : null;
-  return new AccessControl(new AuthChain(chain, { default: defaultResult, onError: a.onConnectorError, timeoutMs: a.timeoutMs }, log), engine, limiter, log, reloaders, superusers);
+  return new AccessControl(new AuthChain(chain, { default: defaultResult, onError: a.onConnectorError, timeoutMs: a.timeoutMs }, log), engine, limiter, log, reloaders, superusers, scram);
 }

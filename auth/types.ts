@@ -24,6 +24,12 @@ export interface AuthRequest {
   protocolVersion: number;
   transport: 'tcp' | 'tls' | 'ws' | 'wss';
   certificate: ClientCertificate | null;
+  /**
+   * Set when an enhanced authentication exchange (MQTT 5 SCRAM-SHA-256) already
+   * proved the password of `username` to this authenticator: only it may allow
+   * on that ground. Never set from anything the client sends.
+   */
+  proven?: 'users file';
 }
 
 export type AuthResult = 'allow' | 'deny' | 'ignore';
