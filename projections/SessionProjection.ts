@@ -37,6 +37,8 @@ export interface OutboundEntry {
   ref: MessageRef;
   /** PUBREC received and PUBREL sent: only PUBCOMP is awaited. */
   released: boolean;
+  /** The shared subscription (`$share/...`) it was delivered for. */
+  shared?: string;
 }
 
 export interface SessionRecord {
@@ -158,6 +160,10 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
         return state;
       }
       rec.connected = false;
+      // An offline member does not keep the group's QoS 1 messages it did not acknowledge: they are
+      // handed to another member (by the node that recorded this disconnect), so they leave the session
+      // here on every node; QoS 2 ones stay with it, as the spec asks (MQTT 5 section 4.8.2).
+      for (const e of rec.outbound.values()) if (e.shared !== undefined && e.qos === 1) deleteOutbound(rec, e.packetId);
       // A delayed will stays with the session until due or cancelled by a reconnect [MQTT-3.1.3-9].
       if (event.willDueAt !== undefined && rec.will !== null) rec.willDueAt = event.willDueAt;
       else rec.will = null;
@@ -190,7 +196,9 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       if (!rec) return state;
       const outbound = ownOutbound(rec);
       outbound.delete(event.packetId);
-      outbound.set(event.packetId, { packetId: event.packetId, qos: event.qos, ref: event.ref, released: false });
+      const entry: OutboundEntry = { packetId: event.packetId, qos: event.qos, ref: event.ref, released: false };
+      if (event.shared !== undefined) entry.shared = event.shared;
+      outbound.set(event.packetId, entry);
       if (event.ref.source === MessageSource.Messages) {
         const p = event.ref.partition;
         while (rec.served.length <= p) rec.served.push(0);
@@ -241,8 +249,11 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
 // ---------------------------------------------------------------------------
 // Snapshots: the state of one session-stream partition at an offset.
 
-/** Version 2 added MQTT 5 subscription options and will properties; version 1 snapshots stay readable. */
-const SNAPSHOT_VERSION = 2;
+/**
+ * Version 2 added MQTT 5 subscription options and will properties; version 3 the
+ * shared subscription of an open outbound exchange. Older snapshots stay readable.
+ */
+const SNAPSHOT_VERSION = 3;
 
 export interface SessionsSnapshot {
   /** The next session-stream offset to fold after restoring this snapshot. */
@@ -284,6 +295,7 @@ export function encodeSessionsSnapshot(snapshot: SessionsSnapshot): Buffer {
     for (const e of s.outbound.values()) {
       w.varuint(e.packetId).u8(e.qos).bool(e.released);
       writeRef(w, e.ref);
+      w.optionalString(e.shared ?? null);
     }
     w.varuintArray([...s.inbound]);
   }
@@ -300,7 +312,7 @@ function oneOf<T extends number>(r: BinaryReader, allowed: readonly T[], what: s
 export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
   const r = new BinaryReader(buf);
   const version = r.u8('snapshot version');
-  if (version !== 1 && version !== SNAPSHOT_VERSION) throw new DecodeError(`unsupported session snapshot version ${version}`);
+  if (version < 1 || version > SNAPSHOT_VERSION) throw new DecodeError(`unsupported session snapshot version ${version}`);
   const nextOffset = r.varuint('offset');
   const count = r.varuint('session count');
   if (count > r.remaining) throw new DecodeError(`session count ${count} exceeds the snapshot`);
@@ -350,7 +362,12 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
       const qos = oneOf<1 | 2>(r, [1, 2], 'exchange QoS');
       const released = r.bool();
       const ref: MessageRef = { source: oneOf<MessageSource>(r, [MessageSource.Messages, MessageSource.Retained], 'message source'), partition: r.varuint(), offset: r.varuint() };
-      outbound.set(packetId, { packetId, qos, released, ref });
+      const entry: OutboundEntry = { packetId, qos, released, ref };
+      if (version >= 3) {
+        const shared = r.optionalString();
+        if (shared !== null) entry.shared = shared;
+      }
+      outbound.set(packetId, entry);
     }
     const inboundIds = r.varuintArray();
     const inbound = inboundIds.length === 0 ? NO_INBOUND : new Set(inboundIds);

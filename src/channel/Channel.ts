@@ -14,6 +14,7 @@ import {
   ClientConnected,
   ClientDisconnected,
   DisconnectReason,
+  MessageDelivered,
   MessageOrigin,
   MessagePublished,
   Positions,
@@ -405,7 +406,9 @@ export class Channel {
       const qos = d.qos;
       session.inflight.set(packetId, { qos, ref: d.ref, released: false, ...(d.shared ? { shared: d.shared } : {}) });
       const publish: Effect = { type: 'publish', delivery: d, qos, packetId, dup: false, ...(props ? { v5: props } : {}) };
-      const events = [{ type: 'message.delivered' as const, clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() }];
+      const delivered: MessageDelivered = { type: 'message.delivered', clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() };
+      if (d.shared !== undefined) delivered.shared = d.shared;
+      const events = [delivered];
       // A QoS 2 message is only sent once its delivery is durable, so a restart resends it with the
       // same packet id and DUP set instead of as a new message the client would deliver twice.
       // QoS 1 goes out first: its bytes are written in this tick before the node encodes the record.
@@ -514,6 +517,8 @@ export class Channel {
         }),
       );
     }
+    const position = this.ctx.position();
+    const servedUpTo = served ?? (this.session ? this.session.servedFloor(position) : position);
     events.push({
       type: 'client.disconnected',
       clientId: this.clientId,
@@ -521,19 +526,14 @@ export class Channel {
       nodeId: this.ctx.nodeId,
       reason,
       willPublished: will !== null,
-      servedUpTo: served ?? (this.session ? this.session.servedFloor(this.ctx.position()) : this.ctx.position()),
+      servedUpTo,
       timestamp: now,
       ...(this.v5 ? { sessionExpiry: this.v5.sessionExpiryInterval } : {}),
       ...(willDueAt !== undefined ? { willDueAt } : {}),
     });
-    const effects: Effect[] = [{ type: 'append', events }];
-    // A session that ends here leaves its unacknowledged QoS 1 messages of shared subscriptions to the
-    // group's other members (QoS 2 ones already sent stay with their member, as the spec asks).
-    if (this.session && (this.v5 ? this.v5.sessionExpiryInterval === 0 : this.cleanSession)) {
-      for (const entry of this.session.inflight.values()) {
-        if (entry.shared && entry.qos === 1) effects.push({ type: 'reassign-shared', ref: entry.ref, shareFilter: entry.shared });
-      }
-    }
+    // Messages named for this connection's shared subscriptions that it never got go to other members
+    // (what it had in flight follows once the disconnect is folded: SharedHandOff).
+    const effects: Effect[] = [{ type: 'append', events }, { type: 'shared-release', from: servedUpTo, to: position, filters: null }];
     // MQTT 5: the server says why it ends the connection [MQTT-3.14.2-1]; not when the client did.
     const code = this.v5 && !quiet ? (reasonCode ?? SERVER_DISCONNECT_CODES[reason]) : undefined;
     if (code !== undefined) effects.push({ type: 'disconnect', reasonCode: code, ...(this.v5!.requestProblemInformation ? { reasonString: detail.slice(0, 200) } : {}) });

@@ -4,7 +4,7 @@
  * them out in order, and the protocol's codec (protocol/Mqtt3Encoder) turns the
  * ones for the client into bytes.
  */
-import { BrokerEvent, DisconnectReason, DropReason, MessageRef, Positions, QoS, SubscriptionOptions } from '../events/types';
+import { BrokerEvent, DisconnectReason, DropReason, Positions, QoS, SubscriptionOptions } from '../events/types';
 import type { ServerPacket } from '../protocol/ServerPacket';
 import type { Delivery } from '../session/Session';
 import type { LimitName } from './limits';
@@ -51,8 +51,12 @@ export type Effect =
   | { type: 'route-remove'; filters: string[] }
   /** Send the retained messages matching these new subscriptions [MQTT-3.3.1-6]. */
   | { type: 'send-retained'; subscriptions: Array<{ filter: string; qos: QoS; subscriptionId?: number }> }
-  /** Give a shared-subscription message this session did not acknowledge to another member of the group. */
-  | { type: 'reassign-shared'; ref: MessageRef; shareFilter: string }
+  /**
+   * Shared subscriptions of this connection (all, or `filters`) stop taking
+   * messages: what the log names for it in [from, to) that it never got goes to
+   * other members (SharedHandOff).
+   */
+  | { type: 'shared-release'; from: Positions; to: Positions; filters: string[] | null }
   /** Feed a `since` subscription from the log, from `from` (ms since the epoch) to live (delivery/SinceFeed). */
   | { type: 'since-feed'; filter: string; qos: QoS; options?: SubscriptionOptions; from: number }
   /**

@@ -11,7 +11,7 @@
  * session's filters, each with the position it starts at); this decides on
  * what matched.
  */
-import { QoS } from '../events/types';
+import { QoS, SharedAssignment } from '../events/types';
 
 /** How a message reaches the session. */
 export enum DeliveryPath {
@@ -38,6 +38,8 @@ export interface DeliveryCandidate {
   readonly qos: QoS;
   /** MessagePublished.target: the one client id a message is for (a replay), or null. */
   readonly target: string | null;
+  /** MessagePublished.shared: the member of each shared-subscription group that gets it. */
+  readonly shared?: readonly SharedAssignment[];
 }
 
 /** Not delivered. */
@@ -49,7 +51,9 @@ export const NOT_DELIVERED = -1;
  * subscriptions that match the topic and include the message (a subscription
  * covers messages from its start position on), or -1 when none does.
  *
- * - A message aimed at one client goes to that client only (a replay target).
+ * - A message aimed at one client goes to that client only (a replay target);
+ *   one handed on to a member of a shared subscription (a target and a shared
+ *   member) goes through that shared subscription only (`viaShare`).
  * - A wildcard subscription never carries a topic the client may not read: the
  *   read ACL is checked for every message, on every path.
  * - It goes at the lower of the publish QoS and the granted QoS [MQTT-3.8.4-6],
@@ -58,9 +62,9 @@ export const NOT_DELIVERED = -1;
  *   subscription [MQTT-3.3.1-8]; otherwise it is cleared [MQTT-3.3.1-9].
  * - Offline, QoS 0 messages are not queued (Mosquitto's default).
  */
-export function decideDelivery(session: DeliveryReader, topic: string, message: DeliveryCandidate, grantedQos: number, path: DeliveryPath): number {
+export function decideDelivery(session: DeliveryReader, topic: string, message: DeliveryCandidate, grantedQos: number, path: DeliveryPath, viaShare = false): number {
   if (grantedQos < 0) return NOT_DELIVERED;
-  if (message.target !== null && message.target !== session.clientId) return NOT_DELIVERED;
+  if (message.target !== null && (message.target !== session.clientId || (!viaShare && message.shared !== undefined))) return NOT_DELIVERED;
   const acl = session.acl;
   if (!acl.unrestricted && !acl.mayRead(topic)) return NOT_DELIVERED;
   const qos = message.qos < grantedQos ? message.qos : grantedQos;
@@ -76,4 +80,18 @@ export function decidedQos(decision: number): QoS {
 /** Whether a decision that delivers sets the retain flag. */
 export function decidedRetain(decision: number): boolean {
   return (decision & 4) !== 0;
+}
+
+/**
+ * The shared subscriptions a message names connection `connectionId` for: the
+ * member chosen when it was appended [MQTT-4.8.2-3]. Only that connection
+ * takes it, on every path (live or a page of the log); a later connection of
+ * the same client does not (the message was handed on when the named one ended).
+ */
+export function sharedFor(message: DeliveryCandidate, connectionId: string): SharedAssignment[] | null {
+  const all = message.shared;
+  if (all === undefined) return null;
+  let out: SharedAssignment[] | null = null;
+  for (const a of all) if (a.connectionId === connectionId) (out ??= []).push(a);
+  return out;
 }

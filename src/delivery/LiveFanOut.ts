@@ -7,21 +7,30 @@
  */
 import { DecodeError } from '../events/binary';
 import { decodePublishedForDelivery, PublishedForDelivery } from '../events/codec';
-import { MessageProperties, MessagePublished, MessageRef, MessageSource, QoS } from '../events/types';
+import { MessageProperties, MessagePublished, MessageRef, MessageSource, QoS, SharedAssignment } from '../events/types';
 import { LogRecord } from '../log/EventLog';
 import { UndecodableRecord } from '../log/UndecodableRecord';
 import { LocalRoutes } from '../router/LocalRoutes';
-import { chooseMember } from '../router/SharedSubscriptions';
-
-const NO_SHARED: ReturnType<LocalRoutes['shared']['match']> = [];
 import { Delivery } from '../session/Session';
 import { decidedQos, decideDelivery, DeliveryPath, DeliveryReader, NOT_DELIVERED } from './DeliveryCore';
 
 /** A connected session delivery can hand a message to. */
 export interface DeliveryTarget {
-  readonly channel: DeliveryReader;
+  readonly channel: DeliveryReader & { readonly connectionId: string; readonly state: string };
   deliver(d: Delivery): void;
 }
+
+/** What live delivery needs of the node's shared-subscription duties (SharedHandOff). */
+export interface SharedDuty {
+  /** Whether some group's filter matches `topic` (then its records may name members). */
+  matches(topic: string): boolean;
+  /** Whether this node delivers what is named for `a`, or hands it on: `a`'s connection is (or was) this node's, or one it adopted from a failed node. */
+  owns(a: SharedAssignment): boolean;
+  /** `a`'s connection is gone: the message goes to another member. */
+  handOff(a: SharedAssignment, topic: string, event: PublishedForDelivery | MessagePublished, ref: MessageRef): void;
+}
+
+const NO_SHARED_DUTY: SharedDuty = { matches: () => false, owns: () => false, handOff: () => undefined };
 
 export interface FanOutCounters {
   /** Records read from the tail (every node reads every partition). */
@@ -43,8 +52,8 @@ export class LiveFanOut {
     private readonly counters: FanOutCounters,
     /** Told of every message's topic (the busiest-topics view). */
     private readonly topics: { count(topic: string): void } = { count: () => undefined },
-    /** The cluster-wide members of a shared subscription (`$share/...`), in client-id order. */
-    private readonly sharedMembers: (shareFilter: string) => readonly string[] = () => [],
+    /** Shared subscriptions: which records name members, which of them are this node's to serve. */
+    private readonly shared: SharedDuty = NO_SHARED_DUTY,
   ) {}
 
   /** The tail handler of one message partition. A record that cannot be decoded stops the tail, named. */
@@ -69,8 +78,9 @@ export class LiveFanOut {
     // No Local needs the publisher of another node's record: then it is decoded before matching, once.
     let decoded = local === undefined && this.routes.hasV5Options ? decodePublishedForDelivery(r.value) : undefined;
     const matches = this.routes.match(topic, partition, r.offset, this.matchScratch, publisherId ?? decoded?.publisherId ?? null);
-    const shared = this.routes.shared.size > 0 ? this.routes.shared.match(topic, partition, r.offset) : NO_SHARED;
-    if (matches.size === 0 && shared.length === 0) return; // skipped by key, never decoded
+    // A record may name members of shared-subscription groups: decoded when a group's filter matches.
+    const sharedTopic = this.shared.matches(topic);
+    if (matches.size === 0 && !sharedTopic) return; // skipped by key, never decoded
     this.counters.messagesRouted++;
     // Appended by this process: the event itself; otherwise decode what delivery needs.
     const event = local ?? (decoded ??= decodePublishedForDelivery(r.value));
@@ -94,21 +104,30 @@ export class LiveFanOut {
       }
       target.deliver((byQos[qos] ??= sharedDelivery(topic, event, qos, ref)));
     }
-    // Shared subscriptions: the one member every node chooses for this position gets it [MQTT-4.8.2-3].
-    for (const m of shared) {
-      // A message handed on from a vanished member names its new one; otherwise every node's same choice.
-      if (event.target !== null ? event.target !== m.clientId : chooseMember(this.sharedMembers(m.shareFilter), partition, r.offset) !== m.clientId) continue;
-      const target = this.targetOf(m.clientId);
-      if (!target) continue;
-      const decision = decideDelivery(target.channel, topic, event, m.qos, DeliveryPath.Live);
-      if (decision === NOT_DELIVERED) continue;
-      this.counters.messagesSent++;
-      const d: Delivery = { topic, payload: event.payload, qos: decidedQos(decision), retain: false, ref };
-      if (event.properties) d.props = event.properties;
-      if (m.options?.subscriptionId) d.subscriptionIds = [m.options.subscriptionId];
-      d.shared = m.shareFilter;
-      target.deliver(d);
+    if (event.shared !== undefined) for (const a of event.shared) this.deliverShared(a, topic, event, ref);
+  }
+
+  /**
+   * The member the record names for a group gets the message [MQTT-4.8.2-3], on
+   * the node that holds its connection; if that connection is gone (closed,
+   * taken over, unsubscribed), the node hands the message to another member.
+   */
+  private deliverShared(a: SharedAssignment, topic: string, event: PublishedForDelivery | MessagePublished, ref: MessageRef): void {
+    if (!this.shared.owns(a)) return;
+    const target = this.targetOf(a.clientId);
+    const route = target !== undefined && target.channel.connectionId === a.connectionId && target.channel.state === 'connected' ? this.routes.shared.get(a.clientId, a.shareFilter) : undefined;
+    if (route === undefined) {
+      this.shared.handOff(a, topic, event, ref);
+      return;
     }
+    const decision = decideDelivery(target!.channel, topic, event, route.qos, DeliveryPath.Live, true);
+    if (decision === NOT_DELIVERED) return;
+    this.counters.messagesSent++;
+    const d: Delivery = { topic, payload: event.payload, qos: decidedQos(decision), retain: false, ref };
+    if (event.properties) d.props = event.properties;
+    if (route.options?.subscriptionId) d.subscriptionIds = [route.options.subscriptionId];
+    d.shared = a.shareFilter;
+    target!.deliver(d);
   }
 }
 

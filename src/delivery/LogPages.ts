@@ -13,7 +13,8 @@ import { UndecodableRecord } from '../log/UndecodableRecord';
 import { MessageStreamReader } from '../history/MessageScan';
 import { TopicTrie } from '../router/TopicTrie';
 import { Delivery } from '../session/Session';
-import { decidedQos, decideDelivery, DeliveryPath, DeliveryReader, NOT_DELIVERED } from './DeliveryCore';
+import { parseShared } from '../router/SharedSubscriptions';
+import { decidedQos, decideDelivery, DeliveryPath, DeliveryReader, NOT_DELIVERED, sharedFor } from './DeliveryCore';
 
 export interface PageSubscription {
   qos: QoS;
@@ -26,6 +27,11 @@ export interface PageSubscription {
 export interface PageRequest {
   session: DeliveryReader;
   subscriptions: ReadonlyMap<string, PageSubscription>;
+  /**
+   * The session's shared subscriptions (`$share/...`) and its connection: a
+   * message goes through one when its record names this connection for it.
+   */
+  shared?: { connectionId: string; routes: ReadonlyMap<string, Omit<PageSubscription, 'since'>> };
   /** The session's cursor: where to read from. */
   from: Positions;
   /** The node's position now: where the page ends at the latest. */
@@ -63,11 +69,15 @@ export async function readPage(log: EventLog, stream: string, request: PageReque
       from[p] = Math.min(start, upTo[p]);
     }
   }
-  if (subscriptions.size === 0) return { deliveries: [], next: [...upTo], complete: true, expired };
-  // The session's filters in a trie, and their matches per topic (topics repeat).
+  const shared = request.shared !== undefined && request.shared.routes.size > 0 ? request.shared : null;
+  if (subscriptions.size === 0 && shared === null) return { deliveries: [], next: [...upTo], complete: true, expired };
+  // The session's filters in a trie, and their matches per topic (topics repeat); shared ones apart.
   const trie = new TopicTrie<PageSubscription>();
   for (const [filter, sub] of subscriptions) trie.add(filter, filter, sub);
+  const sharedTrie = new TopicTrie<string>();
+  if (shared) for (const f of shared.routes.keys()) sharedTrie.add(parseShared(f)!.filter, f, f);
   const matchesOf = new Map<string, PageSubscription[]>();
+  const sharedTopics = new Map<string, boolean>();
   const reader = new MessageStreamReader(log, stream, { start: from, end: [...upTo] }, Math.min(5000, Math.max(100, limit)));
   const deliveries: Delivery[] = [];
   while (deliveries.length < limit && reader.scanned < MAX_SCANNED) {
@@ -84,13 +94,39 @@ export async function readPage(log: EventLog, stream: string, request: PageReque
     }
     let granted = -1;
     for (const sub of matches) if (sub.qos > granted && r.offset >= (sub.since[p] ?? 0)) granted = sub.qos;
-    if (granted < 0) continue; // skipped by key: never decoded
+    let sharedTopic = false;
+    if (shared) {
+      let known = sharedTopics.get(topic);
+      if (known === undefined) {
+        known = false;
+        sharedTrie.match(topic, () => (known = true));
+        sharedTopics.set(topic, known);
+      }
+      sharedTopic = known;
+    }
+    if (granted < 0 && !sharedTopic) continue; // skipped by key: never decoded
     let event;
     try {
       event = decodePublishedForDelivery(r.value);
     } catch (err) {
       throw UndecodableRecord.at(stream, p, r.offset, err);
     }
+    const ref = { source: MessageSource.Messages, partition: p, offset: r.offset };
+    // Shared subscriptions: what the record names this connection for [MQTT-4.8.2-3], as live delivery does.
+    const named = shared ? sharedFor(event, shared.connectionId) : null;
+    if (named) {
+      for (const a of named) {
+        const route = shared!.routes.get(a.shareFilter);
+        if (!route) continue;
+        const decision = decideDelivery(session, topic, event, route.qos, DeliveryPath.Log, true);
+        if (decision === NOT_DELIVERED) continue;
+        const d: Delivery = { topic, payload: event.payload, qos: decidedQos(decision), retain: false, ref, shared: a.shareFilter };
+        if (event.properties) d.props = event.properties;
+        if (route.options?.subscriptionId) d.subscriptionIds = [route.options.subscriptionId];
+        deliveries.push(d);
+      }
+    }
+    if (granted < 0) continue;
     const path = offlineUntil !== null && r.offset < (offlineUntil[p] ?? 0) ? DeliveryPath.Offline : DeliveryPath.Log;
     // MQTT 5 options: No Local leaves out the session's own messages, Retain As Published keeps the flag, identifiers go along.
     let retain = false;
@@ -106,7 +142,7 @@ export async function readPage(log: EventLog, stream: string, request: PageReque
     }
     const decision = decideDelivery(session, topic, event, granted, path);
     if (decision === NOT_DELIVERED) continue;
-    const d: Delivery = { topic, payload: event.payload, qos: decidedQos(decision), retain, ref: { source: MessageSource.Messages, partition: p, offset: r.offset } };
+    const d: Delivery = { topic, payload: event.payload, qos: decidedQos(decision), retain, ref };
     if (event.properties) d.props = event.properties;
     if (subscriptionIds) d.subscriptionIds = subscriptionIds;
     deliveries.push(d);

@@ -16,7 +16,7 @@ import { readPage } from './LogPages';
 
 /** A connection whose session reads pages. */
 export interface PageReader {
-  readonly channel: DeliveryReader & { pageFailed(): void };
+  readonly channel: DeliveryReader & { readonly connectionId: string; pageFailed(): void };
   readonly isClosed: boolean;
   pageRead(deliveries: Delivery[], next: number[], complete: boolean): void;
   /** Asks the session to pump again (it will ask for the page again). */
@@ -44,6 +44,7 @@ export class SessionPages {
     readPage(this.log, this.stream, {
       session,
       subscriptions: this.routes.routesOf(session.clientId),
+      shared: { connectionId: session.connectionId, routes: this.routes.shared.of(session.clientId) },
       from: effect.from,
       upTo: this.position(),
       offlineUntil: effect.offlineUntil,

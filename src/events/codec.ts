@@ -22,6 +22,7 @@ import {
   SubscriptionOptions,
   SubscriptionRequest,
   MessagePublished,
+  SharedAssignment,
   MessageSource,
   ProtocolLevel,
   QoS,
@@ -35,10 +36,12 @@ import {
  * and the `session.expired` event; version 4 added `message.dropped` and
  * `operator.action`, and the version and health to `node.heartbeat`; version 5
  * added MQTT 5 message properties to `message.published` and wills, and
- * subscription options to `client.subscribed`. Every other event is laid out as in version 1, and older
+ * subscription options to `client.subscribed`; version 6 added the
+ * shared-subscription members chosen for a `message.published` and the shared
+ * subscription of a `message.delivered`. Every other event is laid out as in version 1, and older
  * records stay readable.
  */
-export const EVENT_FORMAT_VERSION = 5;
+export const EVENT_FORMAT_VERSION = 6;
 const OLDEST_READABLE_VERSION = 1;
 
 function readVersion(r: BinaryReader): number {
@@ -183,6 +186,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .optionalString(event.target)
         .bytes(event.payload);
       writeMessageProperties(w, event.properties);
+      writeSharedAssignments(w, event.shared);
       break;
     case 'message.delivered':
       encodable(event.qos === 1 || event.qos === 2, 'delivered QoS', event.qos);
@@ -192,7 +196,8 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .u8(enumByte(event.ref.source, MessageSource.Retained, 'message source'))
         .varuint(event.ref.partition)
         .varuint(event.ref.offset)
-        .varuint(event.timestamp);
+        .varuint(event.timestamp)
+        .optionalString(event.shared ?? null);
       break;
     case 'message.acknowledged':
       w.string(event.clientId)
@@ -501,6 +506,10 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         const properties = readMessageProperties(r);
         if (properties) published.properties = properties;
       }
+      if (version >= 6) {
+        const shared = readSharedAssignments(r);
+        if (shared) published.shared = shared;
+      }
       event = published;
       break;
     }
@@ -521,6 +530,10 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         },
         timestamp: r.varuint('timestamp'),
       };
+      if (version >= 6) {
+        const shared = r.optionalString('shared subscription');
+        if (shared !== null) event.shared = shared;
+      }
       break;
     }
     case TAG['message.acknowledged']: {
@@ -612,6 +625,8 @@ export interface PublishedForDelivery {
   properties: MessageProperties | undefined;
   /** Who published it (MQTT 5's No Local compares it with the subscriber). */
   publisherId: string;
+  /** MessagePublished.shared: the member of each shared-subscription group that gets it. */
+  shared: SharedAssignment[] | undefined;
 }
 
 /**
@@ -640,6 +655,36 @@ export function decodePublishedForDelivery(buf: Buffer): PublishedForDelivery {
   }
   const payload = r.bytes('payload');
   const properties = version >= 5 ? readMessageProperties(r) : undefined;
+  const shared = version >= 6 ? readSharedAssignments(r) : undefined;
   r.expectEnd('message.published');
-  return { qos, retain, timestamp, payload, target, properties, publisherId };
+  return { qos, retain, timestamp, payload, target, properties, publisherId, shared };
+}
+
+/**
+ * The most shared-subscription groups one message names: a message goes to one
+ * member of every group whose filter matches, so this bounds the groups whose
+ * filters may overlap on one topic (the node counts a limit hit past it).
+ */
+export const MAX_SHARED_ASSIGNMENTS = 64;
+
+/** Shared-subscription members of a message (format 6): a count, then each one's filter, client, connection and node. */
+function writeSharedAssignments(w: BinaryWriter, shared: SharedAssignment[] | undefined): void {
+  const n = shared?.length ?? 0;
+  encodable(n <= MAX_SHARED_ASSIGNMENTS, 'shared assignment count', n);
+  w.varuint(n);
+  for (let i = 0; i < n; i++) {
+    const a = shared![i];
+    w.string(a.shareFilter).string(a.clientId).string(a.connectionId).string(a.nodeId);
+  }
+}
+
+function readSharedAssignments(r: BinaryReader): SharedAssignment[] | undefined {
+  const n = r.varuint('shared assignment count');
+  if (n === 0) return undefined;
+  if (n > MAX_SHARED_ASSIGNMENTS) throw new DecodeError(`${n} shared assignments (at most ${MAX_SHARED_ASSIGNMENTS})`);
+  const out: SharedAssignment[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push({ shareFilter: r.string('share filter'), clientId: r.string('member client id'), connectionId: r.string('member connection'), nodeId: r.string('member node') });
+  }
+  return out;
 }

@@ -253,6 +253,24 @@ export interface MessagePublished {
   target: string | null;
   /** MQTT 5 properties; absent for MQTT 3.1.1 publishers and the broker's own messages. */
   properties?: MessageProperties;
+  /**
+   * The member of each shared-subscription group this message goes to, chosen
+   * once by the node that appended it (format 6): every node reads the same
+   * choice from the log, so a message reaches one member of a group however
+   * membership changes meanwhile (docs/mqtt5.md). Absent when no group matched.
+   */
+  shared?: SharedAssignment[];
+}
+
+/** One shared-subscription group's member for one message. */
+export interface SharedAssignment {
+  /** The full `$share/<group>/<filter>`. */
+  shareFilter: string;
+  clientId: string;
+  /** The member's connection: only that connection takes it; if it is gone, its node hands the message on. */
+  connectionId: string;
+  /** The node holding that connection, which delivers it or hands it on. */
+  nodeId: string;
 }
 
 /** The fields of a `message.published` that are often left at their defaults. */
@@ -271,6 +289,8 @@ export interface MessageDelivered {
   qos: 1 | 2;
   ref: MessageRef;
   timestamp: number;
+  /** The shared subscription (`$share/...`) it was delivered for (format 6): a QoS 1 one goes to another member if this session ends or goes offline unacknowledged. */
+  shared?: string;
 }
 
 export interface Acknowledged {
@@ -321,7 +341,7 @@ export interface NodeHeartbeat {
  * Why a message was not delivered to a session. Values are part of the
  * encoding (by position): append only. Bounded on purpose: metrics label by it.
  */
-export const DROP_REASONS = ['queue_full', 'acl_denied', 'expired', 'too_large', 'retention', 'log_congested'] as const;
+export const DROP_REASONS = ['queue_full', 'acl_denied', 'expired', 'too_large', 'retention', 'log_congested', 'no_shared_member'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /**

@@ -6,7 +6,7 @@
  * metrics count, sheds QoS 0 publishes while the log is congested, and counts
  * each append against the turn's budget (IngestControl).
  */
-import { AccessDecided, BrokerEvent, DropReason } from '../events/types';
+import { AccessDecided, BrokerEvent, DropReason, MessagePublished } from '../events/types';
 import { EventLog, RecordPosition } from '../log/EventLog';
 import { recordsFor } from './EventRouting';
 import { IngestControl } from './IngestControl';
@@ -23,6 +23,8 @@ export class Appender {
     private readonly shed: (count: number, reason: DropReason, detail: string) => void,
     /** Told of each append once durable: milliseconds it took, records in it (metrics). */
     private readonly appended: (ms: number, records: number) => void = () => undefined,
+    /** Names the shared-subscription members of a message before it is appended (SharedGroups.assignTo). */
+    private readonly assignShared: (e: MessagePublished) => void = () => undefined,
   ) {}
 
   /**
@@ -33,8 +35,10 @@ export class Appender {
   submit(events: BrokerEvent[], done: (err: Error | null) => void): void {
     const counted = events.length;
     for (const e of events) {
-      if (e.type === 'message.published') this.stats.received(e.qos);
-      else if (e.type === 'access.decided') this.countDecision(e);
+      if (e.type === 'message.published') {
+        this.stats.received(e.qos);
+        this.assignShared(e);
+      } else if (e.type === 'access.decided') this.countDecision(e);
     }
     if (this.log.congested) {
       const kept = events.filter((e) => e.type !== 'message.published' || e.qos > 0);
@@ -54,7 +58,10 @@ export class Appender {
   /** Appends the node's own events; resolves once they are durable, with where each record landed. */
   append(events: BrokerEvent[]): Promise<RecordPosition[]> {
     this.ingest.countEvents(events.length);
-    for (const e of events) if (e.type === 'access.decided') this.countDecision(e);
+    for (const e of events) {
+      if (e.type === 'access.decided') this.countDecision(e);
+      else if (e.type === 'message.published') this.assignShared(e);
+    }
     return this.log.append(recordsFor(events, this.streams));
   }
 

@@ -134,7 +134,8 @@ export class BrokerNode extends EventEmitter {
     this.deliveryLag = new DeliveryLag({ maxLagMs: mqtt.maxDeliveryLagMs, slowMs: mqtt.slowSubscriberMs, maxQueued: mqtt.maxQueuedMessages });
     this.ingest = new IngestControl(this.eventLog, this.deliveryLag, () => this.registry, this.log);
     this.drops = new ConnectionReports(this.stats, this.log, (event) => void this.appender.append([event]).catch(() => undefined), () => this.nodeId);
-    this.appender = new Appender(this.eventLog, this.streams, this.stats, this.ingest, (count, reason, detail) => this.drops.report(null, count, reason, detail), (ms, n) => this.metrics.appended(ms, n));
+    this.appender = new Appender(this.eventLog, this.streams, this.stats, this.ingest, (count, reason, detail) => this.drops.report(null, count, reason, detail), (ms, n) => this.metrics.appended(ms, n), (e) => this.sharedGroups.assignTo(e));
+    const handOff = new SharedHandOff({ sessions: this.sessions, log: this.eventLog, messages: this.streams.messages, groups: this.sharedGroups, appender: this.appender, nodeId: () => this.nodeId, connectionPrefix: () => `${this.nodeId}/${this.epoch}/`, position: () => [...this.position], counted: (n, none) => this.stats.sharedHandOff(n, none), failed: (what, err) => this.fail(what, err) });
     this.membership = new Membership(() => this.nodeId, Date.now(), config.cluster, this.log);
     const audit = new RefusedLoginAudit(config.auth.audit);
     const common = { sessions: this.sessions, appender: this.appender, stats: this.stats, logger: this.log, nodeId: () => this.nodeId };
@@ -142,14 +143,13 @@ export class BrokerNode extends EventEmitter {
     const opened = () => this.stats.clientConnected();
     const refusedForOwner = (conn: Connection) => this.decisions.refusedForOwner(conn);
     this.opener = new SessionOpener({ ...common, registry: this.registry, routes: this.routes, log: this.eventLog, streams: this.streams, allowSessionTakeoverByOtherUser: mqtt.allowSessionTakeoverByOtherUser, refusedForOwner, opened });
-    this.cluster = new ClusterDuties({ ...common, membership: this.membership, registry: this.registry, log: this.eventLog, streams: this.streams, audit, clock: this.clock, snapshots: config.snapshots, health: () => this.healthReport().state });
-    this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats, this.topicRates, (f) => this.sharedGroups.membersOf(f));
+    this.cluster = new ClusterDuties({ ...common, handOff, membership: this.membership, registry: this.registry, log: this.eventLog, streams: this.streams, audit, clock: this.clock, snapshots: config.snapshots, health: () => this.healthReport().state });
+    this.fanOut = new LiveFanOut(this.streams.messages, this.routes, (clientId) => this.registry.current(clientId), this.position, this.stats, this.topicRates, handOff);
     const expired = (reader: unknown, count: number) => this.drops.expired(reader as Connection, count);
     this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log, this.stats);
     const { appender, ingest, decisions, opener, pages, routes, retained, registry, drops: reports, limits, stats, health } = this;
     const fail = (what: string, err: unknown) => this.fail(what, err);
     const sinceFeeds = new SinceFeeds(this.eventLog, this.streams.messages, this.routes, () => [...this.position], (err) => fail('a since subscription stopped reading the log', err));
-    const handOff = new SharedHandOff(this.eventLog, this.streams.messages, this.sharedGroups, appender, () => this.nodeId, (err) => fail('handing a shared message on', err));
     this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, sinceFeeds, handOff, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });
     this.projections = new ProjectionTails(this.eventLog, (what, err) => this.fail(`${what} stopped`, err));
     this.management = new NodeManagement({

@@ -25,6 +25,8 @@ const EXPIRIES_PER_TICK = 1000;
 
 export interface ClusterDutiesDeps {
   nodeId: () => string;
+  /** Shared-subscription messages of connections that end, hands on (SharedHandOff). */
+  handOff: { watchFolds(): void };
   membership: Membership;
   sessions: SessionFolder;
   registry: ConnectionRegistry;
@@ -51,6 +53,7 @@ export class ClusterDuties {
   watchFolds(): void {
     this.deps.sessions.onConnected = (e) => this.onSessionConnected(e);
     this.deps.sessions.onDisconnected = (e, will) => this.onSessionDisconnected(e, will);
+    this.deps.handOff.watchFolds();
   }
 
   async heartbeat(): Promise<void> {

@@ -33,8 +33,8 @@ export interface ConnectionHost {
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void;
   sendRetained(conn: Connection, effect: Extract<Effect, { type: 'send-retained' }>): void;
   dropped(conn: Connection, count: number, reason: DropReason, detail: string): void;
-  /** Hands a shared-subscription message this session did not acknowledge to another member. */
-  reassignShared(conn: Connection, effect: Extract<Effect, { type: 'reassign-shared' }>): void;
+  /** Hands what the log names for this connection's shared subscriptions in a range to other members. */
+  sharedRelease(conn: Connection, effect: Extract<Effect, { type: 'shared-release' }>): void;
   /** Starts feeding a `since` subscription from the log. */
   sinceFeed(conn: Connection, effect: Extract<Effect, { type: 'since-feed' }>): void;
   /** A configured limit refused something of this connection's. */
@@ -327,8 +327,8 @@ export class Connection implements TransportSink {
       case 'read-log':
         this.host.readLog(this, effect);
         return;
-      case 'reassign-shared':
-        this.host.reassignShared(this, effect);
+      case 'shared-release':
+        this.host.sharedRelease(this, effect);
         return;
       case 'since-feed':
         this.host.sinceFeed(this, effect);

@@ -106,8 +106,12 @@ export class ConnectionServices implements ConnectionHost {
     }
   }
 
-  reassignShared(conn: Connection, effect: Extract<Effect, { type: 'reassign-shared' }>): void {
-    this.d.handOff.handOff(conn.channel.clientId, effect.shareFilter, effect.ref);
+  sharedRelease(conn: Connection, effect: Extract<Effect, { type: 'shared-release' }>): void {
+    const { clientId, connectionId } = conn.channel;
+    const all = this.d.routes.shared.of(clientId);
+    // A copy: the routes go with the connection while the log is read.
+    const released = new Map(effect.filters === null ? all : effect.filters.flatMap((f) => (all.has(f) ? [[f, all.get(f)!] as const] : [])));
+    this.d.handOff.connectionEnded(clientId, connectionId, released, effect.from, effect.to);
   }
 
   sinceFeed(conn: Connection, effect: Extract<Effect, { type: 'since-feed' }>): void {

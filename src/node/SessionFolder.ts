@@ -7,7 +7,9 @@ import { decodeEvents } from '../events/codec';
 import { BrokerEvent, ClientConnected, ClientDisconnected, isSessionEvent, SessionEvent, WillMessage } from '../events/types';
 import { LogRecord } from '../log/EventLog';
 import { UndecodableRecord } from '../log/UndecodableRecord';
-import { emptySessions, foldSession, SessionRecord, SessionsState } from '../../projections/SessionProjection';
+import { emptySessions, foldSession, OutboundEntry, SessionRecord, SessionsState, StoredSubscription } from '../../projections/SessionProjection';
+
+const NO_ENTRIES: OutboundEntry[] = [];
 
 export class SessionFolder {
   readonly state: SessionsState = emptySessions();
@@ -42,6 +44,12 @@ export class SessionFolder {
     this.onRestored?.();
   }
 
+  /**
+   * Called after a disconnect that took effect, with the session's QoS 1 messages of
+   * shared subscriptions it had in flight (the fold takes them out of the session)
+   * and its subscriptions: another member gets them (SharedHandOff).
+   */
+  onSharedReleased: ((event: ClientDisconnected, released: OutboundEntry[], subscriptions: ReadonlyMap<string, StoredSubscription>) => void) | null = null;
   /** Told after a fold that may change who holds which subscription while connected (shared-subscription groups). */
   onMembership: ((clientId: string) => void) | null = null;
   /** Told after snapshots were restored (everything may have changed). */
@@ -52,12 +60,19 @@ export class SessionFolder {
     const before = event.type === 'client.disconnected' ? this.state.get(event.clientId) : undefined;
     const effective = before !== undefined && before.connected && before.connectionId === (event as ClientDisconnected).connectionId;
     const will = before?.will ?? null;
+    let released: OutboundEntry[] | null = null;
+    if (effective && this.onSharedReleased !== null) {
+      for (const e of before.outbound.values()) if (e.shared !== undefined && e.qos === 1) (released ??= []).push(e);
+    }
     foldSession(this.state, event);
     if (event.type === 'client.connected' || event.type === 'client.disconnected' || event.type === 'client.subscribed' || event.type === 'client.unsubscribed' || event.type === 'session.expired') {
       this.onMembership?.(event.clientId);
     }
     if (event.type === 'client.connected') this.onConnected?.(event);
-    else if (event.type === 'client.disconnected' && effective) this.onDisconnected?.(event, will);
+    else if (event.type === 'client.disconnected' && effective) {
+      this.onDisconnected?.(event, will);
+      this.onSharedReleased?.(event, released ?? NO_ENTRIES, before.subscriptions);
+    }
   }
 
   apply(partition: number, records: LogRecord[]): void {

@@ -1,19 +1,45 @@
 /**
  * The members of each shared-subscription group, cluster-wide, from the session
  * projection every node folds: the connected sessions holding the `$share/...`
- * subscription, in client-id order (an offline persistent member takes
- * nothing: it would only absorb the group's messages). Kept up to date per
- * client as its session events are folded (a connect, disconnect, subscribe,
- * unsubscribe or expiry changes only that client's entries), so a client that
- * churns costs its own subscriptions, not a scan of every session.
+ * subscription, in client-id order, each with the connection and node that
+ * hold it (an offline persistent member takes nothing: it would only absorb
+ * the group's messages). Kept up to date per client as its session events are
+ * folded (a connect, disconnect, subscribe, unsubscribe or expiry changes only
+ * that client's entries), so a client that churns costs its own subscriptions,
+ * not a scan of every session.
+ *
+ * It also makes the choice: the node that appends a message names, for every
+ * group whose filter matches its topic, the member that gets it (round robin
+ * over the members this node knows), and the choice travels in the record
+ * (`MessagePublished.shared`). Every node reads the same choice, so a message
+ * goes to one member of a group however membership changes meanwhile; a member
+ * that is gone when its message arrives has it handed on (SharedHandOff).
  */
 import { SessionsState } from '../../projections/SessionProjection';
+import { MAX_SHARED_ASSIGNMENTS } from '../events/codec';
+import { MessagePublished, SharedAssignment } from '../events/types';
+import { parseShared } from '../router/SharedSubscriptions';
+import { TopicTrie } from '../router/TopicTrie';
 import type { SessionFolder } from './SessionFolder';
 
+/** A connected member of a group. */
+export interface GroupMember {
+  clientId: string;
+  connectionId: string;
+  nodeId: string;
+}
+
 export class SharedGroups {
-  private readonly members = new Map<string, string[]>();
+  /** Members by full share filter, in client-id order. */
+  private readonly members = new Map<string, GroupMember[]>();
   /** The shared filters each client is listed under. */
   private readonly listed = new Map<string, string[]>();
+  /** Groups with members, by their topic filter (the value is the full share filter). */
+  private readonly filters = new TopicTrie<string>();
+  /** The next member's turn, per group (round robin). */
+  private readonly turns = new Map<string, number>();
+  /** Told when a message matched more groups than one record names (the rest get none of it). */
+  onTooManyGroups: ((topic: string, groups: number) => void) | null = null;
 
   constructor(private readonly state: SessionsState) {}
 
@@ -25,8 +51,71 @@ export class SharedGroups {
     return groups;
   }
 
-  membersOf(shareFilter: string): readonly string[] {
-    return this.members.get(shareFilter) ?? NONE;
+  /** Whether any group has a member. */
+  get size(): number {
+    return this.members.size;
+  }
+
+  membersOf(shareFilter: string): readonly GroupMember[] {
+    return this.members.get(shareFilter) ?? NO_MEMBERS;
+  }
+
+  /** Whether some group's filter matches `topic` (its record may name members). */
+  matches(topic: string): boolean {
+    if (this.members.size === 0) return false;
+    let found = false;
+    this.filters.match(topic, () => {
+      found = true;
+    });
+    return found;
+  }
+
+  /**
+   * The member of each group whose filter matches `topic` that gets a message
+   * published now, or undefined when no group matches. [MQTT-4.8.2-3]: one
+   * member per group.
+   */
+  assign(topic: string): SharedAssignment[] | undefined {
+    if (this.members.size === 0) return undefined;
+    let out: SharedAssignment[] | undefined;
+    let matched = 0;
+    this.filters.match(topic, (shareFilter) => {
+      matched++;
+      if ((out?.length ?? 0) >= MAX_SHARED_ASSIGNMENTS) return;
+      const m = this.next(shareFilter, null);
+      if (m) (out ??= []).push({ shareFilter, clientId: m.clientId, connectionId: m.connectionId, nodeId: m.nodeId });
+    });
+    if (matched > MAX_SHARED_ASSIGNMENTS) this.onTooManyGroups?.(topic, matched);
+    return out;
+  }
+
+  /**
+   * Names the members of a message about to be appended. A message aimed at one
+   * client (a replay target, a hand-off) or already naming its members is left as it is.
+   */
+  assignTo(event: MessagePublished): void {
+    if (this.members.size === 0 || event.target !== null || event.shared !== undefined) return;
+    const shared = this.assign(event.topic);
+    if (shared) event.shared = shared;
+  }
+
+  /** The member that takes a message another connection of the group did not: the next in turn but that one. */
+  other(shareFilter: string, notConnection: string): GroupMember | undefined {
+    return this.next(shareFilter, notConnection);
+  }
+
+  private next(shareFilter: string, notConnection: string | null): GroupMember | undefined {
+    const list = this.members.get(shareFilter);
+    if (!list || list.length === 0) return undefined;
+    let turn = this.turns.get(shareFilter) ?? 0;
+    for (let tries = 0; tries < list.length; tries++) {
+      const m = list[turn % list.length];
+      turn = (turn + 1) % list.length;
+      if (m.connectionId === notConnection) continue;
+      this.turns.set(shareFilter, turn);
+      return m;
+    }
+    return undefined;
   }
 
   /** The session of `clientId` changed: its entries follow what the projection now says. */
@@ -34,38 +123,50 @@ export class SharedGroups {
     for (const f of this.listed.get(clientId) ?? NONE) {
       const list = this.members.get(f);
       if (!list) continue;
-      const i = list.indexOf(clientId);
+      const i = list.findIndex((m) => m.clientId === clientId);
       if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.members.delete(f);
+      if (list.length === 0) this.dropGroup(f);
     }
     this.listed.delete(clientId);
     const rec = this.state.get(clientId);
     if (!rec || !rec.connected) return;
     const mine: string[] = [];
     for (const f of rec.subscriptions.keys()) {
-      if (!f.startsWith('$share/')) continue;
+      const shared = parseShared(f);
+      if (!shared) continue;
       mine.push(f);
       let list = this.members.get(f);
-      if (!list) this.members.set(f, (list = []));
+      if (!list) {
+        this.members.set(f, (list = []));
+        this.filters.add(shared.filter, f, f);
+      }
       // Sorted insert: every node lists the members in the same order.
       let lo = 0;
       let hi = list.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (list[mid] < clientId) lo = mid + 1;
+        if (list[mid].clientId < clientId) lo = mid + 1;
         else hi = mid;
       }
-      list.splice(lo, 0, clientId);
+      list.splice(lo, 0, { clientId: rec.clientId, connectionId: rec.connectionId, nodeId: rec.nodeId });
     }
     if (mine.length) this.listed.set(clientId, mine);
   }
 
+  private dropGroup(shareFilter: string): void {
+    this.members.delete(shareFilter);
+    this.turns.delete(shareFilter);
+    const shared = parseShared(shareFilter);
+    if (shared) this.filters.remove(shared.filter, shareFilter);
+  }
+
   /** Everything again (after snapshots are restored). */
   rebuild(): void {
-    this.members.clear();
+    for (const f of [...this.members.keys()]) this.dropGroup(f);
     this.listed.clear();
     for (const id of this.state.keys()) this.refresh(id);
   }
 }
 
 const NONE: string[] = [];
+const NO_MEMBERS: GroupMember[] = [];

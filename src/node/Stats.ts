@@ -32,6 +32,8 @@ export class Stats {
   messagesScanned = 0;
   /** Of those, records some local subscription matched by key, so they were decoded and delivered. */
   messagesRouted = 0;
+  /** Shared-subscription messages handed on to another member because the one named for them was gone. */
+  sharedHandedOn = 0;
 
   /** CONNECT decisions by authenticator (`source|allowed`); bounded: sources are configured names. */
   readonly authResults = new Map<string, number>();
@@ -44,6 +46,12 @@ export class Stats {
   dropped(reason: DropReason, count: number): void {
     this.publishDropped += count;
     this.dropsByReason[reason] += count;
+  }
+
+  /** Shared-subscription hand-offs: copies appended, and messages no member was left for. */
+  sharedHandOff(handedOn: number, noMember: number): void {
+    this.sharedHandedOn += handedOn;
+    if (noMember > 0) this.dropped('no_shared_member', noMember);
   }
 
   received(qos: QoS): void {

@@ -52,7 +52,7 @@ export class LocalRoutes {
 
   add(clientId: string, filter: string, qos: QoS, since: Positions, options?: SubscriptionOptions, held = false): void {
     if (parseShared(filter)) {
-      this.shared.add(clientId, filter, qos, since, options);
+      this.shared.add(clientId, filter, qos, options);
       this.remember(clientId, filter);
       return;
     }

@@ -3,19 +3,15 @@
  * for 3.1.1 clients as Mosquitto and EMQX allow): each message matching a
  * group's filter goes to exactly one member of the group.
  *
- * The choice is a consumer group over the log: every node folds the same
- * session events, so every node knows the same members of a group (the
- * connected sessions holding that shared subscription, in client-id order),
- * and each message's member is computed from its log position alone
- * (`(partition, offset)` hashed over the members). No node coordinates with
- * another; the node that holds the chosen member delivers. While membership
- * changes, nodes that have folded the change and nodes that have not yet may
- * choose differently for the messages in between (docs/mqtt5.md).
+ * A group is a consumer group over the log: the node that appends a message
+ * names the member of each matching group in the record itself (chosen from
+ * the members every node folds from the session stream), so every node reads
+ * the same choice and no node coordinates with another. The named member's
+ * node delivers it, or hands it on when that member is gone (docs/mqtt5.md).
  *
- * Here: this node's members (the routes of its clients), by filter.
+ * Here: the shared subscriptions of this node's clients.
  */
-import { Positions, QoS, SubscriptionOptions } from '../events/types';
-import { TopicTrie } from './TopicTrie';
+import { QoS, SubscriptionOptions } from '../events/types';
 
 export interface SharedFilter {
   group: string;
@@ -44,52 +40,46 @@ export function sharedFilterError(filter: string): string | null {
   return null;
 }
 
-interface LocalMember {
-  clientId: string;
-  group: string;
-  /** The full `$share/...` filter, the key of the subscription in the session. */
-  shareFilter: string;
+/** A shared subscription of a client on this node. */
+export interface SharedRoute {
   qos: QoS;
-  since: Positions;
   options?: SubscriptionOptions;
 }
 
 export class SharedRoutes {
-  private readonly trie = new TopicTrie<LocalMember>();
+  /** Per client, its shared subscriptions by full `$share/...` filter. */
+  private readonly byClient = new Map<string, Map<string, SharedRoute>>();
+  private count = 0;
 
   get size(): number {
-    return this.trie.size;
+    return this.count;
   }
 
-  add(clientId: string, shareFilter: string, qos: QoS, since: Positions, options?: SubscriptionOptions): void {
-    const s = parseShared(shareFilter)!;
-    const key = `${s.group}\u0000${clientId}`;
-    const existing = this.trie.get(s.filter, key);
-    const m: LocalMember = { clientId, group: s.group, shareFilter, qos, since: existing ? existing.since : since };
-    if (options) m.options = options;
-    this.trie.add(s.filter, key, m);
+  add(clientId: string, shareFilter: string, qos: QoS, options?: SubscriptionOptions): void {
+    let mine = this.byClient.get(clientId);
+    if (!mine) this.byClient.set(clientId, (mine = new Map()));
+    if (!mine.has(shareFilter)) this.count++;
+    const route: SharedRoute = { qos };
+    if (options) route.options = options;
+    mine.set(shareFilter, route);
   }
 
   remove(clientId: string, shareFilter: string): void {
-    const s = parseShared(shareFilter);
-    if (s) this.trie.remove(s.filter, `${s.group}\u0000${clientId}`);
+    const mine = this.byClient.get(clientId);
+    if (!mine?.delete(shareFilter)) return;
+    this.count--;
+    if (mine.size === 0) this.byClient.delete(clientId);
   }
 
-  /** This node's members whose shared filter matches `topic`, subscribed at (partition, offset). */
-  match(topic: string, partition: number, offset: number): LocalMember[] {
-    const out: LocalMember[] = [];
-    this.trie.match(topic, (_key, m) => {
-      if (offset >= (m.since[partition] ?? 0)) out.push(m);
-    });
-    return out;
+  /** `clientId`'s shared subscription `shareFilter` on this node, if it holds it. */
+  get(clientId: string, shareFilter: string): SharedRoute | undefined {
+    return this.byClient.get(clientId)?.get(shareFilter);
+  }
+
+  /** `clientId`'s shared subscriptions on this node (empty when none). */
+  of(clientId: string): ReadonlyMap<string, SharedRoute> {
+    return this.byClient.get(clientId) ?? NO_ROUTES;
   }
 }
 
-/** The member of `members` (sorted client ids) that gets the message at (partition, offset): the same on every node. */
-export function chooseMember(members: readonly string[], partition: number, offset: number): string | undefined {
-  if (members.length === 0) return undefined;
-  // A multiplicative hash of the position spreads consecutive offsets over the members.
-  const high = Math.floor(offset / 0x100000000);
-  const h = (Math.imul((offset ^ high ^ Math.imul(partition + 1, 0x9e3779b1)) | 0, 0x85ebca6b) ^ (offset >>> 13)) >>> 0;
-  return members[h % members.length];
-}
+const NO_ROUTES: ReadonlyMap<string, SharedRoute> = new Map();

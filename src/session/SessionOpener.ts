@@ -21,7 +21,7 @@ import type { Connection } from '../node/Connection';
 import type { ConnectionRegistry } from '../node/ConnectionRegistry';
 import type { SessionFolder } from '../node/SessionFolder';
 import type { StreamLayout } from '../node/streams';
-import { Delivery } from './Session';
+import { Delivery, InflightEntry } from './Session';
 
 export interface SessionOpenerDeps {
   registry: ConnectionRegistry;
@@ -75,7 +75,10 @@ export class SessionOpener {
         this.deps.logger.warn({ clientId, packetId: entry.packetId, ref: entry.ref }, 'in-flight message no longer in the log; not resent');
         continue;
       }
-      outbound.push({ packetId: entry.packetId, entry: { qos: entry.qos, ref: entry.ref, released: entry.released }, message });
+      const inflight: InflightEntry = { qos: entry.qos, ref: entry.ref, released: entry.released };
+      if (entry.shared !== undefined) inflight.shared = entry.shared;
+      if (message && entry.shared !== undefined) message.shared = entry.shared;
+      outbound.push({ packetId: entry.packetId, entry: inflight, message });
     }
     if (conn.isClosed) {
       // The client went away while its session was opening: record that, with its will.

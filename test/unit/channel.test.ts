@@ -103,7 +103,7 @@ describe('Channel', () => {
     const ch = connected('k', { will: { topic: 'w', payload: Buffer.from('bye'), qos: 1, retain: false } });
     expect(ch.tick(now + 15_000)).toEqual([]);
     const effects = ch.tick(now + 15_001);
-    expect(types(effects)).toEqual(['append', 'close']);
+    expect(types(effects)).toEqual(['append', 'shared-release', 'close']);
     const append = effects[0];
     if (append.type !== 'append') throw new Error();
     expect(append.events.map((e) => e.type)).toEqual(['message.published', 'client.disconnected']);

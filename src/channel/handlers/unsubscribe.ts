@@ -1,6 +1,7 @@
 import { IUnsubscribePacket } from 'mqtt-packet';
 import { ProtocolViolation } from '../../protocol/ProtocolViolation';
 import { topicFilterError } from '../../protocol/topics';
+import { parseShared } from '../../router/SharedSubscriptions';
 import type { Channel } from '../Channel';
 import { Effect } from '../effects';
 
@@ -19,12 +20,19 @@ export function handleUnsubscribe(ch: Channel, packet: IUnsubscribePacket): Effe
   }
   // MQTT 5: a code per filter, 0x11 when there was no such subscription [MQTT-3.11.3-1].
   const codes = ch.v5 ? packet.unsubscriptions.map((f) => (ch.ctx.isSubscribed(ch.clientId, f) ? 0x00 : 0x11)) : undefined;
-  return [
+  const effects: Effect[] = [];
+  // A shared subscription left while the session reads the log behind live: what the log names for it
+  // there goes to other members (the pages will not deliver it without the route).
+  const cursor = ch.session?.cursor;
+  const shared = packet.unsubscriptions.filter((f) => parseShared(f) !== null);
+  if (cursor && shared.length) effects.push({ type: 'shared-release', from: [...cursor], to: ch.ctx.position(), filters: shared });
+  effects.push(
     { type: 'route-remove', filters: packet.unsubscriptions },
     {
       type: 'append',
       events: [{ type: 'client.unsubscribed', clientId: ch.clientId, packetId, filters: packet.unsubscriptions, timestamp: ch.ctx.now() }],
       then: [{ type: 'unsuback', packetId, ...(codes ? { codes } : {}) }],
     },
-  ];
+  );
+  return effects;
 }
