@@ -244,9 +244,65 @@ describe('MQTT 5 across nodes', () => {
     const N = 200;
     for (let i = 0; i < N; i++) await pub.publishAsync('x5/share', String(i), { qos: 1 });
     await waitFor(() => g1.length + g2.length >= N, 'every message', 20_000);
-    await sleep(300);
+    // Sentinels: once they are in, nothing more is coming.
+    for (let i = N; i < N + 4; i++) await pub.publishAsync('x5/share', String(i), { qos: 1 });
+    await waitFor(() => g1.length + g2.length >= N + 4, 'the sentinels', 20_000);
     const all = [...g1, ...g2].map((g) => Number(g.payload)).sort((x, y) => x - y);
-    expect(all).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(all).toEqual(Array.from({ length: N + 4 }, (_, i) => i));
     expect(g1.length > 0 && g2.length > 0).toBe(true);
+  });
+
+  test('shared subscription over two nodes while members join and leave on both: each QoS 1 message reaches exactly one member [MQTT-4.8.2-3]', async () => {
+    const [a, b, c] = nodes;
+    const filter = '$share/xchurn/x5/churn';
+    /** Counts a message only as it acknowledges it; once leaving, acknowledges nothing (the broker hands that on). */
+    const member = async (node: TestBroker, clientId: string) => {
+      const taken: string[] = [];
+      let leaving = false;
+      const m = await v5(node, clientId, {
+        customHandleAcks: (_t: string, message: Buffer, _p: unknown, done: (err: Error | null, code?: number) => void) => {
+          if (leaving) return;
+          taken.push(message.toString());
+          done(null, 0);
+        },
+      } as mqtt.IClientOptions);
+      await m.subscribeAsync(filter, { qos: 1 });
+      return { m, taken, leave: async () => ((leaving = true), await m.endAsync()) };
+    };
+    const stable = await member(a, 'x5-churn-stable');
+    const taken: string[][] = [stable.taken];
+    await waitFor(() => nodes.every((n) => n.node.sessions.state.get('x5-churn-stable')?.subscriptions.has(filter)), 'the stable member on every node', 20_000);
+    const pub = await v5(c, 'x5-churn-pub');
+    const N = 1500;
+    let published = 0;
+    const publishing = (async () => {
+      const inflight = new Set<Promise<unknown>>();
+      for (; published < N; published++) {
+        const p = pub.publishAsync('x5/churn', String(published), { qos: 1 });
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+        if (inflight.size >= 32) await Promise.race(inflight);
+      }
+      await Promise.all(inflight);
+    })();
+    let round = 0;
+    while (published < N) {
+      // Members come and go on A and B, two at a time; some unsubscribe before they leave.
+      const joined = await Promise.all([member(round % 2 ? a : b, `x5-churn-${round % 3}-x`), member(round % 2 ? b : a, `x5-churn-${round % 3}-y`)]);
+      for (const j of joined) taken.push(j.taken);
+      await sleep(50 + ((round * 53) % 150));
+      if (round % 3 === 1) await joined[0].m.unsubscribeAsync(filter);
+      await Promise.all(joined.map((j) => j.leave()));
+      round++;
+    }
+    await publishing;
+    const count = () => taken.reduce((n, t) => n + t.length, 0);
+    await waitFor(() => count() >= N, `every message at one member (${count()} of ${N})`, 30_000);
+    await pub.publishAsync('x5/churn', String(N), { qos: 1 });
+    await waitFor(() => stable.taken.includes(String(N)), 'the sentinel', 20_000);
+    expect(round).toBeGreaterThan(2);
+    expect(taken.slice(1).some((t) => t.length > 0)).toBe(true);
+    const all = taken.flat().map(Number).sort((x, y) => x - y);
+    expect(all).toEqual(Array.from({ length: N + 1 }, (_, i) => i));
   });
 });
