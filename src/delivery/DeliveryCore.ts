@@ -83,15 +83,17 @@ export function decidedRetain(decision: number): boolean {
 }
 
 /**
- * The shared subscriptions a message names connection `connectionId` for: the
+ * The shared subscriptions a message names a session's connection for: the
  * member chosen when it was appended [MQTT-4.8.2-3]. Only that connection
  * takes it, on every path (live or a page of the log); a later connection of
- * the same client does not (the message was handed on when the named one ended).
+ * the same client does not (the message was handed on when the named one
+ * ended). A message parked with an offline session (no member was connected)
+ * goes to whichever connection resumes that session.
  */
-export function sharedFor(message: DeliveryCandidate, connectionId: string): SharedAssignment[] | null {
+export function sharedFor(message: DeliveryCandidate, connectionId: string, clientId: string): SharedAssignment[] | null {
   const all = message.shared;
   if (all === undefined) return null;
   let out: SharedAssignment[] | null = null;
-  for (const a of all) if (a.connectionId === connectionId) (out ??= []).push(a);
+  for (const a of all) if (a.parked ? a.clientId === clientId : a.connectionId === connectionId) (out ??= []).push(a);
   return out;
 }

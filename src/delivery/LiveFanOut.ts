@@ -113,12 +113,20 @@ export class LiveFanOut {
    * taken over, unsubscribed), the node hands the message to another member.
    */
   private deliverShared(a: SharedAssignment, topic: string, event: PublishedForDelivery | MessagePublished, ref: MessageRef): void {
-    if (!this.shared.owns(a)) return;
     const target = this.targetOf(a.clientId);
-    const route = target !== undefined && target.channel.connectionId === a.connectionId && target.channel.state === 'connected' ? this.routes.shared.get(a.clientId, a.shareFilter) : undefined;
-    if (route === undefined) {
-      this.shared.handOff(a, topic, event, ref);
-      return;
+    const here = target !== undefined && target.channel.state === 'connected';
+    let route;
+    if (a.parked) {
+      // Kept for an offline session: whichever connection resumed it takes it (or reads it from its backlog).
+      route = here ? this.routes.shared.get(a.clientId, a.shareFilter) : undefined;
+      if (route === undefined) return;
+    } else {
+      if (!this.shared.owns(a)) return;
+      route = here && target.channel.connectionId === a.connectionId ? this.routes.shared.get(a.clientId, a.shareFilter) : undefined;
+      if (route === undefined) {
+        this.shared.handOff(a, topic, event, ref);
+        return;
+      }
     }
     const decision = decideDelivery(target!.channel, topic, event, route.qos, DeliveryPath.Live, true);
     if (decision === NOT_DELIVERED) return;

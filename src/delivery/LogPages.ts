@@ -113,7 +113,7 @@ export async function readPage(log: EventLog, stream: string, request: PageReque
     }
     const ref = { source: MessageSource.Messages, partition: p, offset: r.offset };
     // Shared subscriptions: what the record names this connection for [MQTT-4.8.2-3], as live delivery does.
-    const named = shared ? sharedFor(event, shared.connectionId) : null;
+    const named = shared ? sharedFor(event, shared.connectionId, session.clientId) : null;
     if (named) {
       for (const a of named) {
         const route = shared!.routes.get(a.shareFilter);

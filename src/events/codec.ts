@@ -667,14 +667,14 @@ export function decodePublishedForDelivery(buf: Buffer): PublishedForDelivery {
  */
 export const MAX_SHARED_ASSIGNMENTS = 64;
 
-/** Shared-subscription members of a message (format 6): a count, then each one's filter, client, connection and node. */
+/** Shared-subscription members of a message (format 6): a count, then each one's filter, client, connection, node and whether it is parked. */
 function writeSharedAssignments(w: BinaryWriter, shared: SharedAssignment[] | undefined): void {
   const n = shared?.length ?? 0;
   encodable(n <= MAX_SHARED_ASSIGNMENTS, 'shared assignment count', n);
   w.varuint(n);
   for (let i = 0; i < n; i++) {
     const a = shared![i];
-    w.string(a.shareFilter).string(a.clientId).string(a.connectionId).string(a.nodeId);
+    w.string(a.shareFilter).string(a.clientId).string(a.connectionId).string(a.nodeId).bool(a.parked === true);
   }
 }
 
@@ -684,7 +684,9 @@ function readSharedAssignments(r: BinaryReader): SharedAssignment[] | undefined 
   if (n > MAX_SHARED_ASSIGNMENTS) throw new DecodeError(`${n} shared assignments (at most ${MAX_SHARED_ASSIGNMENTS})`);
   const out: SharedAssignment[] = [];
   for (let i = 0; i < n; i++) {
-    out.push({ shareFilter: r.string('share filter'), clientId: r.string('member client id'), connectionId: r.string('member connection'), nodeId: r.string('member node') });
+    const a: SharedAssignment = { shareFilter: r.string('share filter'), clientId: r.string('member client id'), connectionId: r.string('member connection'), nodeId: r.string('member node') };
+    if (r.bool('parked')) a.parked = true;
+    out.push(a);
   }
   return out;
 }

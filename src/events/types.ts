@@ -271,6 +271,12 @@ export interface SharedAssignment {
   connectionId: string;
   /** The node holding that connection, which delivers it or hands it on. */
   nodeId: string;
+  /**
+   * No member was connected: the message is kept for this offline persistent
+   * member's session (its last connection named), like the rest of its offline
+   * queue, and delivered when it resumes; never handed on.
+   */
+  parked?: true;
 }
 
 /** The fields of a `message.published` that are often left at their defaults. */

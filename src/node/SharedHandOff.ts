@@ -160,7 +160,7 @@ export class SharedHandOff implements SharedDuty {
       }
       for (const a of event.shared ?? []) {
         const sub = shared.get(a.shareFilter);
-        if (a.connectionId !== connectionId || !sub || Math.min(sub.qos, event.qos) < minQos) continue;
+        if (a.connectionId !== connectionId || a.parked || !sub || Math.min(sub.qos, event.qos) < minQos) continue;
         this.queue(a.shareFilter, connectionId, topic, event);
       }
       if (this.pending.length >= BATCH) await this.flush();
