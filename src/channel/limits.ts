@@ -23,6 +23,7 @@ export const LIMIT_NAMES = [
   'api.replay.maxConcurrent',
   'api.replay.maxRecords',
   'api.rateLimit',
+  'shared.maxGroupsPerMessage',
 ] as const;
 
 export type LimitName = (typeof LIMIT_NAMES)[number];

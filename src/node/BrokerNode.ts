@@ -128,8 +128,8 @@ export class BrokerNode extends EventEmitter {
     this.access = options.access ?? accessControlFromConfig(config, this.log.child({ component: 'auth' }));
     this.streams = streamLayout(config.log.streamPrefix);
     this.sessions = new SessionFolder(this.streams.sessions, config.log.sessionPartitions);
-    this.sharedGroups = SharedGroups.following(this.sessions);
     this.limits = new LimitReporter(this.log.child({ component: 'limits' }), config.limits.logIntervalMs);
+    this.sharedGroups = SharedGroups.following(this.sessions, (topic, n) => this.limits.hit('shared.maxGroupsPerMessage', `a message matched ${n} shared-subscription groups; the first 64 get it`, { topic: topic.slice(0, 200) }));
     this.registry = new ConnectionRegistry(config.limits);
     this.deliveryLag = new DeliveryLag({ maxLagMs: mqtt.maxDeliveryLagMs, slowMs: mqtt.slowSubscriberMs, maxQueued: mqtt.maxQueuedMessages });
     this.ingest = new IngestControl(this.eventLog, this.deliveryLag, () => this.registry, this.log);

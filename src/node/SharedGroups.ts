@@ -45,14 +45,15 @@ export class SharedGroups {
   private readonly filters = new TopicTrie<string>();
   /** The next member's turn, per group (round robin). */
   private readonly turns = new Map<string, number>();
-  /** Told when a message matched more groups than one record names (the rest get none of it). */
-  onTooManyGroups: ((topic: string, groups: number) => void) | null = null;
-
-  constructor(private readonly state: SessionsState) {}
+  constructor(
+    private readonly state: SessionsState,
+    /** Told when a message matched more groups than one record names (the rest get none of it). */
+    private readonly tooManyGroups: (topic: string, groups: number) => void = () => undefined,
+  ) {}
 
   /** Groups kept up to date by `folder`'s folds (and rebuilt after its snapshots are restored). */
-  static following(folder: SessionFolder): SharedGroups {
-    const groups = new SharedGroups(folder.state);
+  static following(folder: SessionFolder, tooManyGroups?: (topic: string, groups: number) => void): SharedGroups {
+    const groups = new SharedGroups(folder.state, tooManyGroups);
     folder.onMembership = (clientId) => groups.refresh(clientId);
     folder.onRestored = () => groups.rebuild();
     return groups;
@@ -99,7 +100,7 @@ export class SharedGroups {
         if (o) (out ??= []).push({ shareFilter, clientId: o.clientId, connectionId: o.connectionId, nodeId: o.nodeId, parked: true });
       }
     });
-    if (matched > MAX_SHARED_ASSIGNMENTS) this.onTooManyGroups?.(topic, matched);
+    if (matched > MAX_SHARED_ASSIGNMENTS) this.tooManyGroups(topic, matched);
     return out;
   }
 
