@@ -29,6 +29,12 @@ export interface StoredSubscription {
   since: Positions;
   /** MQTT 5 subscription options (absent for 3.1.1). */
   options?: SubscriptionOptions;
+  /**
+   * A subscription that starts in the past (`since`) whose feed from the log
+   * has not caught up: a resumed session continues it from these positions, or
+   * from this time when no position was recorded (then what was fed may come again).
+   */
+  feed?: { from: Positions } | { since: number };
 }
 
 export interface OutboundEntry {
@@ -169,6 +175,16 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       else rec.will = null;
       rec.served = maxPositions(rec.served, event.servedUpTo);
       rec.disconnectedAt = event.timestamp;
+      // `since` feeds that had not caught up continue from where they were when it resumes; the others are done.
+      if (event.feeds !== undefined) {
+        for (const [filter, sub] of rec.subscriptions) {
+          const f = event.feeds.find((x) => x.filter === filter);
+          // An empty position: the feed had not read a page yet, it starts over from its time.
+          if (f) {
+            if (f.from.length) sub.feed = { from: f.from };
+          } else delete sub.feed;
+        }
+      }
       return state;
     }
     case 'client.subscribed': {
@@ -181,6 +197,9 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
         // `since` is never written to, so the subscriptions of one event share its position.
         const stored: StoredSubscription = { qos: s.granted, since: existing ? existing.since : event.position };
         if (s.options) stored.options = s.options;
+        // A new `since` subscription is fed from the log first; an existing one keeps its flow [MQTT-3.8.4-3].
+        const feed = existing ? existing.feed : s.since !== undefined ? { since: s.since } : undefined;
+        if (feed) stored.feed = feed;
         rec.subscriptions.set(s.filter, stored);
       }
       return state;
@@ -251,7 +270,8 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
 
 /**
  * Version 2 added MQTT 5 subscription options and will properties; version 3 the
- * shared subscription of an open outbound exchange. Older snapshots stay readable.
+ * shared subscription of an open outbound exchange and the pending `since` feed
+ * of a subscription. Older snapshots stay readable.
  */
 const SNAPSHOT_VERSION = 3;
 
@@ -290,6 +310,9 @@ export function encodeSessionsSnapshot(snapshot: SessionsSnapshot): Buffer {
     for (const [filter, sub] of s.subscriptions) {
       w.string(filter).u8(sub.qos).varuintArray(sub.since);
       writeSubscriptionOptions(w, sub.options);
+      if (sub.feed === undefined) w.u8(0);
+      else if ('from' in sub.feed) w.u8(2).varuintArray(sub.feed.from);
+      else w.u8(1).varuint(sub.feed.since);
     }
     w.varuint(s.outbound.size);
     for (const e of s.outbound.values()) {
@@ -351,6 +374,11 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
       if (version >= 2) {
         const options = readSubscriptionOptions(r);
         if (options) sub.options = options;
+      }
+      if (version >= 3) {
+        const kind = oneOf(r, [0, 1, 2], 'feed kind');
+        if (kind === 1) sub.feed = { since: r.varuint() };
+        else if (kind === 2) sub.feed = { from: r.varuintArray() };
       }
       subscriptions.set(filter, sub);
     }

@@ -20,6 +20,8 @@ import {
   Positions,
   ProtocolLevel,
   publishedEvent,
+  QoS,
+  SubscriptionOptions,
   WillMessage,
 } from '../events/types';
 import { ConnectRefusal } from '../protocol/ConnectRefusal';
@@ -75,6 +77,8 @@ export interface OpenedSession {
   inbound: Iterable<number>;
   /** A persistent session with subscriptions reads its offline backlog from here (null: none). */
   backlogFrom: Positions | null;
+  /** `since` subscriptions whose feed had not caught up: each continues (their routes are held). */
+  feeds?: Array<{ filter: string; qos: QoS; options?: SubscriptionOptions; from: number | Positions }>;
 }
 
 /** What authentication settled on, for `Channel.authenticated`. */
@@ -301,6 +305,10 @@ export class Channel {
     }
     if (opened.backlogFrom) session.resumeFrom(opened.backlogFrom, this.ctx.position());
     this.pump(room, effects);
+    for (const f of opened.feeds ?? []) {
+      session.feedStarted(f.filter);
+      effects.push({ type: 'since-feed', ...f });
+    }
     const early = this.early ?? [];
     this.early = null;
     for (const p of early) {
@@ -359,6 +367,13 @@ export class Channel {
     const atLive = complete && now.every((o, p) => next[p] >= o);
     session.addPage(deliveries, next, atLive, this.ctx.now());
     return this.pump(room);
+  }
+
+  /** A `since` feed read the log up to `next` (its page is delivered), or caught up (`next` null). */
+  feedProgress(filter: string, next: number[] | null): void {
+    if (!this.session) return;
+    if (next === null) this.session.feedEnded(filter);
+    else this.session.feedProgress(filter, next);
   }
 
   /** Reading the page failed: the session asks again at its next pump. */
@@ -530,6 +545,8 @@ export class Channel {
       timestamp: now,
       ...(this.v5 ? { sessionExpiry: this.v5.sessionExpiryInterval } : {}),
       ...(willDueAt !== undefined ? { willDueAt } : {}),
+      // `since` feeds that had not caught up: a resumed session continues them from here.
+      ...(this.session ? { feeds: this.session.feedFloors() } : {}),
     });
     // Messages named for this connection's shared subscriptions that it never got go to other members
     // (what it had in flight follows once the disconnect is folded: SharedHandOff).

@@ -57,8 +57,12 @@ export type Effect =
    * other members (SharedHandOff).
    */
   | { type: 'shared-release'; from: Positions; to: Positions; filters: string[] | null }
-  /** Feed a `since` subscription from the log, from `from` (ms since the epoch) to live (delivery/SinceFeed). */
-  | { type: 'since-feed'; filter: string; qos: QoS; options?: SubscriptionOptions; from: number }
+  /**
+   * Feed a `since` subscription from the log to live (delivery/SinceFeed), from
+   * `from`: a time (ms since the epoch), or the positions a resumed session's
+   * feed had reached.
+   */
+  | { type: 'since-feed'; filter: string; qos: QoS; options?: SubscriptionOptions; from: number | Positions }
   /**
    * Read the session's next page of the message stream, from `from` up to the
    * node's position, at most `limit` deliveries; answer with `Channel.pageRead`

@@ -10,6 +10,10 @@
  * node's current position the route is released, in the same step, with its
  * start at where the page ended: what the feed delivered is exactly what the
  * route would not, and the other way round.
+ *
+ * A session that ends before its feed caught up records where the feed had
+ * read to, pulled back to its first message still queued (`client.disconnected`
+ * feeds); when the session resumes, the feed continues from there.
  */
 import { Positions, QoS, SubscriptionOptions } from '../events/types';
 import { EventLog } from '../log/EventLog';
@@ -25,14 +29,16 @@ export interface FeedTarget {
   /** Deliveries the session queue can take now without falling behind into the log (0: wait). */
   room(): number;
   deliver(d: Delivery): void;
+  /** The feed of `filter` delivered what it read up to `next`, or caught up (null). */
+  progress(filter: string, next: number[] | null): void;
 }
 
 export interface FeedRequest {
   filter: string;
   qos: QoS;
   options?: SubscriptionOptions;
-  /** Milliseconds since the epoch. */
-  from: number;
+  /** Milliseconds since the epoch, or the positions a resumed session's feed had reached. */
+  from: number | Positions;
 }
 
 const WAIT_MS = 10;
@@ -69,7 +75,8 @@ export class SinceFeeds {
   private async run(target: FeedTarget, req: FeedRequest): Promise<void> {
     const clientId = target.channel.clientId;
     const n = this.position().length;
-    const start = await Promise.all(Array.from({ length: n }, (_, p) => this.log.offsetForTimestamp(this.stream, p, req.from)));
+    const from = req.from;
+    const start = typeof from === 'number' ? await Promise.all(Array.from({ length: n }, (_, p) => this.log.offsetForTimestamp(this.stream, p, from))) : Array.from({ length: n }, (_, p) => from[p] ?? 0);
     const subscriptions = new Map([[req.filter, { qos: req.qos, since: start, ...(req.options ? { options: req.options } : {}) }]]);
     let cursor: number[] = [...start];
     for (;;) {
@@ -81,13 +88,18 @@ export class SinceFeeds {
       }
       const page = await readPage(this.log, this.stream, { session: target.channel, subscriptions, from: cursor, upTo: this.position(), offlineUntil: null, limit: room });
       if (target.isClosed || !this.routes.isHeld(clientId, req.filter)) return;
-      for (const d of page.deliveries) target.deliver(d);
+      for (const d of page.deliveries) {
+        d.feed = req.filter;
+        target.deliver(d);
+      }
       const now = this.position();
       if (page.complete && now.every((o, p) => page.next[p] >= o)) {
         // The handover: from here on the route delivers, starting where this page ended.
         this.routes.release(clientId, req.filter, page.next);
+        target.progress(req.filter, null);
         return;
       }
+      target.progress(req.filter, page.next);
       cursor = page.next;
     }
   }

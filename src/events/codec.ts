@@ -23,6 +23,7 @@ import {
   SubscriptionRequest,
   MessagePublished,
   SharedAssignment,
+  SinceFeedProgress,
   MessageSource,
   ProtocolLevel,
   QoS,
@@ -37,8 +38,9 @@ import {
  * `operator.action`, and the version and health to `node.heartbeat`; version 5
  * added MQTT 5 message properties to `message.published` and wills, and
  * subscription options to `client.subscribed`; version 6 added the
- * shared-subscription members chosen for a `message.published` and the shared
- * subscription of a `message.delivered`. Every other event is laid out as in version 1, and older
+ * shared-subscription members chosen for a `message.published`, the shared
+ * subscription of a `message.delivered`, the `since` of a subscription and the
+ * `since` feeds still under way at a `client.disconnected`. Every other event is laid out as in version 1, and older
  * records stay readable.
  */
 export const EVENT_FORMAT_VERSION = 6;
@@ -158,6 +160,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .varuint(event.timestamp)
         .varuint(event.sessionExpiry === undefined ? 0 : event.sessionExpiry + 1)
         .varuint(event.willDueAt === undefined ? 0 : event.willDueAt);
+      writeFeeds(w, event.feeds);
       break;
     case 'client.subscribed':
       w.string(event.clientId).varuint(event.packetId).varuint(event.subscriptions.length);
@@ -165,6 +168,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         encodable(s.granted === SUBACK_FAILURE || s.granted <= 2, 'granted QoS', s.granted);
         w.string(s.filter).u8(qosByte(s.requestedQos, false, 'requested QoS')).u8(s.granted);
         writeSubscriptionOptions(w, s.options);
+        w.varuint(s.since === undefined ? 0 : s.since + 1);
       }
       w.varuintArray(event.position).varuint(event.timestamp);
       break;
@@ -443,6 +447,10 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         const due = r.varuint('will due at');
         if (due > 0) disconnected.willDueAt = due;
       }
+      if (version >= 6) {
+        const feeds = readFeeds(r);
+        if (feeds) disconnected.feeds = feeds;
+      }
       event = disconnected;
       break;
     }
@@ -461,6 +469,10 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         if (version >= 5) {
           const options = readSubscriptionOptions(r);
           if (options) sub.options = options;
+        }
+        if (version >= 6) {
+          const since = r.varuint('since');
+          if (since > 0) sub.since = since - 1;
         }
         subscriptions.push(sub);
       }
@@ -689,4 +701,23 @@ function readSharedAssignments(r: BinaryReader): SharedAssignment[] | undefined 
     out.push(a);
   }
   return out;
+}
+
+/** Feeds of `since` subscriptions still under way (format 6): 0 when not known, else count + 1, then each filter and position. */
+function writeFeeds(w: BinaryWriter, feeds: SinceFeedProgress[] | undefined): void {
+  if (feeds === undefined) {
+    w.varuint(0);
+    return;
+  }
+  w.varuint(feeds.length + 1);
+  for (const f of feeds) w.string(f.filter).varuintArray(f.from);
+}
+
+function readFeeds(r: BinaryReader): SinceFeedProgress[] | undefined {
+  const n = r.varuint('feed count');
+  if (n === 0) return undefined;
+  if (n - 1 > r.remaining) throw new DecodeError(`feed count ${n - 1} exceeds the record`);
+  const feeds: SinceFeedProgress[] = [];
+  for (let i = 1; i < n; i++) feeds.push({ filter: r.string('feed filter'), from: r.varuintArray('feed position') });
+  return feeds;
 }

@@ -182,6 +182,19 @@ export interface ClientDisconnected {
    * and the coordinator publishes it when due (`session.will`).
    */
   willDueAt?: number;
+  /**
+   * Subscriptions that start in the past whose feed from the log had not
+   * caught up when the connection ended, with where it continues (format 6):
+   * a resumed session goes on from there. Undefined when not known (a failed
+   * node's connection): the session keeps what it knew.
+   */
+  feeds?: SinceFeedProgress[];
+}
+
+/** Where the feed of a subscription that starts in the past continues. */
+export interface SinceFeedProgress {
+  filter: string;
+  from: Positions;
 }
 
 /** A delayed will was published (by the coordinator, when it was due): the session no longer holds it. */
@@ -209,6 +222,8 @@ export interface SubscriptionRequest {
   /** Granted QoS or 0x80 for a refused filter. */
   granted: GrantedQoS;
   options?: SubscriptionOptions;
+  /** MQTT 5 user property `since` (format 6): a new subscription that starts in the past, at this time (ms since the epoch). */
+  since?: number;
 }
 
 export interface Subscribed {

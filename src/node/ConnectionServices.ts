@@ -128,6 +128,7 @@ export class ConnectionServices implements ConnectionHost {
           return s && s.cursor === null ? Math.max(0, Math.floor(maxQueued / 2) - s.queued) : 0;
         },
         deliver: (d: Delivery) => conn.run(conn.channel.deliver(d, conn.room())),
+        progress: (filter: string, next: number[] | null) => conn.channel.feedProgress(filter, next),
       },
       effect,
     );

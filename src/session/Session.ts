@@ -28,6 +28,8 @@ export interface Delivery {
   props?: MessageProperties;
   /** MQTT 5: identifiers of the session's subscriptions that matched [MQTT-3.3.4-3]. */
   subscriptionIds?: number[];
+  /** Brought by the feed of this `since` subscription (not yet caught up). */
+  feed?: string;
   /** Delivered for this shared subscription (`$share/...`): moved to another member if this one vanishes unacknowledged. */
   shared?: string;
 }
@@ -90,6 +92,11 @@ export class Session {
   private watched = false;
   /** Messages log retention deleted before this session read them. */
   expiredUnread = 0;
+  /**
+   * `since` feeds under way, by filter: where each has read the log up to ([]
+   * until its first page). Made on first use.
+   */
+  private feeds: Map<string, number[]> | null = null;
   /** The last time the client took something (an acknowledgement, or room on its socket). */
   progressAt = 0;
   private lastPacketId = 0;
@@ -156,6 +163,12 @@ export class Session {
   enqueue(d: Delivery, nodePosition: () => Positions, now: number): 'queued' | 'lagging' | 'full' {
     if (d.ref.source === MessageSource.Retained) {
       if (this.queued >= this.maxQueued) return 'full';
+      this.push(d, now);
+      return 'queued';
+    }
+    // A `since` feed's page is queued whole: the feed asks only for what the queue has room for (half of
+    // it at most), and its messages are not the live flow the cursor stands for.
+    if (d.feed !== undefined) {
       this.push(d, now);
       return 'queued';
     }
@@ -242,6 +255,44 @@ export class Session {
     this.updateWatch();
   }
 
+  /** A `since` feed starts (or resumes) for `filter`. */
+  feedStarted(filter: string): void {
+    (this.feeds ??= new Map()).set(filter, []);
+  }
+
+  /** The feed of `filter` has read the log up to `next` (what it read is queued here). */
+  feedProgress(filter: string, next: number[]): void {
+    if (this.feeds?.has(filter)) this.feeds.set(filter, next);
+  }
+
+  /** The feed of `filter` caught up (its route delivers from here), or its subscription went. */
+  feedEnded(filter: string): void {
+    this.feeds?.delete(filter);
+  }
+
+  /**
+   * Where each feed under way continues if the session ends now: where it read
+   * up to, pulled back to the first of its messages still queued here ([] when
+   * it has not read a page yet: it starts over from its time).
+   */
+  feedFloors(): Array<{ filter: string; from: number[] }> {
+    if (this.feeds === null || this.feeds.size === 0) return [];
+    const out: Array<{ filter: string; from: number[] }> = [];
+    for (const [filter, read] of this.feeds) {
+      const from = [...read];
+      if (from.length) {
+        for (let i = this.head; i < this.queue.length; i++) {
+          const d = this.queue[i];
+          if (d.feed !== filter) continue;
+          const p = d.ref.partition;
+          if (p < from.length && d.ref.offset < from[p]) from[p] = d.ref.offset;
+        }
+      }
+      out.push({ filter, from });
+    }
+    return out;
+  }
+
   /** A packet identifier not used by any open outbound exchange [MQTT-2.3.1-2]. */
   allocatePacketId(): number {
     for (let i = 0; i < 65535; i++) {
@@ -268,7 +319,8 @@ export class Session {
     });
     for (let i = this.head; i < this.queue.length; i++) {
       const d = this.queue[i];
-      if (d.ref.source !== MessageSource.Messages) continue;
+      // A `since` feed's messages are older than the live flow; where the feed continues is its own (feedFloors).
+      if (d.ref.source !== MessageSource.Messages || d.feed !== undefined) continue;
       const p = d.ref.partition;
       if (p < floor.length && d.ref.offset < floor[p]) floor[p] = d.ref.offset;
     }

@@ -86,10 +86,15 @@ export class SessionOpener {
       return;
     }
     // Routes first, then the channel: both in this synchronous block, so no message slips between.
-    for (const [filter, sub] of rec.subscriptions) routes.add(clientId, filter, sub.qos, sub.since, sub.options);
+    // A `since` subscription whose feed had not caught up keeps its route held and its feed continues.
+    const feeds: NonNullable<OpenedSession['feeds']> = [];
+    for (const [filter, sub] of rec.subscriptions) {
+      routes.add(clientId, filter, sub.qos, sub.since, sub.options, sub.feed !== undefined);
+      if (sub.feed) feeds.push({ filter, qos: sub.qos, ...(sub.options ? { options: sub.options } : {}), from: 'from' in sub.feed ? sub.feed.from : sub.feed.since });
+    }
     this.deps.opened(conn);
     const backlogFrom = sessionPresent && rec.subscriptions.size > 0 ? rec.served : null;
-    conn.runSafely(ch.opened({ sessionPresent, outbound, inbound: rec.inbound, backlogFrom }, conn.room()));
+    conn.runSafely(ch.opened({ sessionPresent, outbound, inbound: rec.inbound, backlogFrom, feeds }, conn.room()));
     this.deps.logger.info(
       { clientId, remote: conn.transport.remoteAddress, transport: conn.transport.kind, cleanSession: ch.cleanSession, sessionPresent },
       'client connected',

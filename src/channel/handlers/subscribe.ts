@@ -105,7 +105,12 @@ export function handleSubscribe(ch: Channel, packet: ISubscribePacket): Effect[]
     // A `since` subscription that is new is fed from the log first; an existing one keeps its flow [MQTT-3.8.4-3].
     const feed = since !== null && !parseShared(filter) && !ch.ctx.isSubscribed(ch.clientId, filter);
     routes.push({ filter, qos, since: position, ...(options ? { options } : {}), ...(feed ? { held: true } : {}) });
-    if (feed) feeds.push({ type: 'since-feed', filter, qos, ...(options ? { options } : {}), from: since });
+    if (feed) {
+      feeds.push({ type: 'since-feed', filter, qos, ...(options ? { options } : {}), from: since });
+      // Recorded with the subscription, so a session that resumes before the feed caught up continues it.
+      for (const r of requests) if (r.filter === filter) r.since = since;
+      ch.session?.feedStarted(filter);
+    }
     if (sendRetainedFor.has(filter)) retained.push({ filter, qos, ...(subscriptionId ? { subscriptionId } : {}) });
   }
   if (routes.length) effects.push({ type: 'route-add', routes });

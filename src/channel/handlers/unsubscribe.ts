@@ -21,6 +21,7 @@ export function handleUnsubscribe(ch: Channel, packet: IUnsubscribePacket): Effe
   // MQTT 5: a code per filter, 0x11 when there was no such subscription [MQTT-3.11.3-1].
   const codes = ch.v5 ? packet.unsubscriptions.map((f) => (ch.ctx.isSubscribed(ch.clientId, f) ? 0x00 : 0x11)) : undefined;
   const effects: Effect[] = [];
+  for (const f of packet.unsubscriptions) ch.session?.feedEnded(f);
   // A shared subscription left while the session reads the log behind live: what the log names for it
   // there goes to other members (the pages will not deliver it without the route).
   const cursor = ch.session?.cursor;
