@@ -17,6 +17,8 @@ export class V5Session {
   /** Largest packet the client takes (bytes); Infinity when it set none. */
   readonly maximumPacketSize: number;
   readonly requestProblemInformation: boolean;
+  /** The client asked for Response Information in the CONNACK [MQTT-3.1.2-28]. */
+  readonly requestResponseInformation: boolean;
   /** Seconds the session outlives the connection (0: ends with it). */
   sessionExpiryInterval: number;
   /** Client-to-server topic aliases [MQTT-3.3.2-12]. */
@@ -38,6 +40,7 @@ export class V5Session {
     this.receiveMaximum = props.receiveMaximum ?? 65535;
     this.maximumPacketSize = props.maximumPacketSize ?? Infinity;
     this.requestProblemInformation = props.requestProblemInformation !== 0;
+    this.requestResponseInformation = props.requestResponseInformation === 1;
     this.sessionExpiryInterval = props.sessionExpiryInterval ?? 0;
   }
 

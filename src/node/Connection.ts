@@ -28,6 +28,10 @@ export interface ConnectionHost {
   /** The one append path: the connection's events are submitted there, in its order. */
   readonly appender: Appender;
   authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void;
+  /** MQTT 5 re-authentication: starts an exchange; answers with `channel.challenged` or `channel.reauthenticated`. */
+  reauthenticate(conn: Connection, effect: Extract<Effect, { type: 'reauthenticate' }>): void;
+  /** The client's answer to the challenge of its exchange; answers with `channel.authenticated` or `channel.reauthenticated`. */
+  authAnswer(conn: Connection, effect: Extract<Effect, { type: 'auth-answer' }>): void;
   openSession(conn: Connection): void;
   routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void;
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void;
@@ -286,7 +290,8 @@ export class Connection implements TransportSink {
         this.send(this.channel.v5 ? encodeMqtt5(effect) : encodeMqtt3(effect));
         return;
       case 'disconnect':
-        // MQTT 5 only (a 3.1.1 connection just closes); written before the close that follows.
+      case 'auth':
+        // MQTT 5 only (a 3.1.1 connection just closes, and has no AUTH); a DISCONNECT is written before the close that follows.
         if (this.channel.v5) this.send(encodeMqtt5(effect));
         return;
       case 'append': {
@@ -311,6 +316,22 @@ export class Connection implements TransportSink {
       }
       case 'authenticate':
         this.host.authenticate(this, effect);
+        return;
+      case 'reauthenticate':
+        this.host.reauthenticate(this, effect);
+        return;
+      case 'auth-answer':
+        this.host.authAnswer(this, effect);
+        return;
+      case 'await-auth':
+        // The challenge is on its way: read the client's answer (still under the limit before CONNECT is accepted).
+        if (this.pausedForConnack) {
+          this.pausedForConnack = false;
+          queueMicrotask(() => this.continueReading());
+        }
+        return;
+      case 'puback-sent':
+        this.channel.pubackSent();
         return;
       case 'open-session':
         this.host.openSession(this);

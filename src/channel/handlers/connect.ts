@@ -37,8 +37,10 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
     const maxKeepalive = ch.settings.maxKeepalive;
     const asked = packet.keepalive ?? 0;
     if (maxKeepalive > 0 && (asked === 0 || asked > maxKeepalive)) ch.v5.serverKeepAlive = maxKeepalive;
-    // Enhanced authentication is not offered: a method the server does not support is refused [MQTT-4.12.0-1].
-    if (v5.authenticationMethod !== undefined) return refuse(ch, 'bad-auth-method', `authentication method ${v5.authenticationMethod.slice(0, 64)} is not supported`);
+    // Enhanced authentication (section 4.12): the node starts the exchange for the method, or refuses one it
+    // does not offer [MQTT-4.12.0-1]. Authentication Data alone is a Protocol Error (section 3.1.2.11.10).
+    if (v5.authenticationMethod !== undefined) ch.authMethod = v5.authenticationMethod;
+    else if (v5.authenticationData !== undefined) return refuse(ch, 'protocol-error', 'Authentication Data without an Authentication Method');
     ch.v5.sessionExpiryInterval = cappedExpiry(ch.v5.sessionExpiryInterval, ch.settings.sessionExpiryMs);
   }
   ch.cleanSession = packet.clean !== false;
@@ -95,9 +97,11 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
       request: {
         clientId,
         username: ch.username,
-        password: packet.password ?? null,
+        // With enhanced authentication the exchange proves the credentials; a password beside it is not used.
+        password: ch.authMethod === null ? packet.password ?? null : null,
         remoteAddress: ch.remoteAddress,
         protocolVersion: level,
+        ...(ch.authMethod !== null ? { enhanced: { method: ch.authMethod, data: (packet as V5Connect).v5?.authenticationData ?? null } } : {}),
       },
     },
   ];
