@@ -158,6 +158,12 @@ export class Channel {
     readonly ctx: ChannelContext,
     readonly connectionId: string,
     readonly remoteAddress: string,
+    /**
+     * The node was full (limits.maxConnections) when this connection came and
+     * mqtt.serverReference names another server: its CONNECT is answered with
+     * CONNACK 0x9C (Use another server) naming it, and nothing else is done.
+     */
+    readonly redirected = false,
   ) {
     this.createdAt = this.lastHeard = ctx.now();
   }
