@@ -317,7 +317,8 @@ export class Channel {
     return this.refuse(refusal);
   }
 
-  private refuse(refusal: ConnectRefusal): Effect[] {
+  /** A CONNACK refusing the CONNECT, then close (logged where it was decided, not as a protocol error). */
+  refuse(refusal: ConnectRefusal): Effect[] {
     return [this.refusalConnack(refusal), ...this.close(null, `${REFUSED_DETAIL} ${refusal}`)];
   }
 

@@ -35,10 +35,11 @@ import {
  * and the `session.expired` event; version 4 added `message.dropped` and
  * `operator.action`, and the version and health to `node.heartbeat`; version 5
  * added MQTT 5 message properties to `message.published` and wills, and
- * subscription options to `client.subscribed`. Every other event is laid out as in version 1, and older
+ * subscription options to `client.subscribed`; version 6 added the advertised address (for MQTT 5
+ * Server Reference) to `node.heartbeat`. Every other event is laid out as in version 1, and older
  * records stay readable.
  */
-export const EVENT_FORMAT_VERSION = 5;
+export const EVENT_FORMAT_VERSION = 6;
 const OLDEST_READABLE_VERSION = 1;
 
 function readVersion(r: BinaryReader): number {
@@ -201,7 +202,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .varuint(event.timestamp);
       break;
     case 'node.heartbeat':
-      w.string(event.nodeId).varuint(event.startedAt).varuint(event.timestamp).optionalString(event.version).optionalString(event.health);
+      w.string(event.nodeId).varuint(event.startedAt).varuint(event.timestamp).optionalString(event.version).optionalString(event.health).optionalString(event.advertisedAddress ?? null);
       break;
     case 'access.decided':
       w.string(event.clientId)
@@ -592,6 +593,10 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         version: version >= 4 ? r.optionalString('version') : null,
         health: version >= 4 ? r.optionalString('health') : null,
       };
+      if (version >= 6) {
+        const advertised = r.optionalString('advertised address');
+        if (advertised !== null) event.advertisedAddress = advertised;
+      }
       break;
     default:
       throw new DecodeError(`unknown event tag ${tag}`);

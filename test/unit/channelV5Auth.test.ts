@@ -244,7 +244,7 @@ describe('Response Information and Server Reference', () => {
     const effects = ch.handle(connect5({}));
     expect(effects).toEqual([
       { type: 'connack', refusal: 'use-another-server', sessionPresent: false, v5: { reasonString: 'this server is full: use another server', serverReference: 'spare:1883' } },
-      { type: 'close', reason: null, detail: 'this node is full (limits.maxConnections): sent to spare:1883' },
+      { type: 'close', reason: null, detail: 'connection refused: use-another-server' },
     ]);
     const v3 = new Channel(ctx, 'n1/c2', '127.0.0.1:2', true);
     expect(find(v3.handle({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: 'c2' } as Packet), 'connack')).toEqual({ type: 'connack', refusal: 'use-another-server', sessionPresent: false });

@@ -44,7 +44,7 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
     ch.v5.sessionExpiryInterval = cappedExpiry(ch.v5.sessionExpiryInterval, ch.settings.sessionExpiryMs);
   }
   // A node that is full sends the client elsewhere (MQTT 5: with the Server Reference; 3.1.1: CONNACK 3, server unavailable).
-  if (ch.redirected) return refuse(ch, 'use-another-server', `this node is full (limits.maxConnections): sent to ${ch.settings.serverReference}`);
+  if (ch.redirected) return ch.refuse('use-another-server');
   ch.cleanSession = packet.clean !== false;
   ch.keepalive = ch.v5?.serverKeepAlive ?? packet.keepalive ?? 0;
   ch.username = packet.username ?? null;
