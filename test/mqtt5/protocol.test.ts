@@ -468,7 +468,7 @@ class HeldLog extends FileEventLog {
     for (const run of held) run();
   }
 
-  submit(records: readonly AppendRecord[], done: (err: Error | null) => void): void {
+  override submit(records: readonly AppendRecord[], done: (err: Error | null) => void): void {
     if (this.held) this.held.push(() => super.submit(records, done));
     else super.submit(records, done);
   }
