@@ -89,13 +89,6 @@ export interface OpenedSession {
  */
 export type AuthOutcome = { allowed: true; acl: ConnectionAcl; identity: ClientIdentity; authData?: Buffer | null } | { allowed: false; refusal: ConnectRefusal };
 
-/** An MQTT 5 re-authentication in progress: the node deciding (`pending`), or a challenge out (`challenged`). */
-export interface Reauthentication {
-  step: 'pending' | 'challenged';
-  /** When the client started it: it must be over within mqtt.connectTimeoutMs. */
-  since: number;
-}
-
 /** Session expiry interval value (MQTT 5) meaning "never". */
 export const NEVER_EXPIRES = 0xffffffff;
 
@@ -133,18 +126,6 @@ export class Channel {
   will: WillMessage | null = null;
   /** MQTT 5: what the connection agreed on (null for 3.1/3.1.1). */
   v5: V5Session | null = null;
-  /** MQTT 5: the CONNECT's Authentication Method (enhanced authentication), the connection's for its lifetime. */
-  authMethod: string | null = null;
-  /** The server's last message of the CONNECT's exchange, for the CONNACK's Authentication Data. */
-  private authData: Buffer | null = null;
-  /** MQTT 5: a re-authentication in progress (handlers/auth). */
-  reauth: Reauthentication | null = null;
-  /**
-   * MQTT 5: inbound QoS 1 PUBLISHes not acknowledged yet (their messages are
-   * becoming durable); with the open QoS 2 exchanges, bounded by the Receive
-   * Maximum the server announced [MQTT-3.3.4-7].
-   */
-  inboundQos1 = 0;
   session: Session | null = null;
   private rules: ConnectionAcl = ConnectionAcl.allowAll();
   /** Who authentication says this client is (groups and superuser included); set once authenticated. */
@@ -258,7 +239,7 @@ export class Channel {
     this.rules = outcome.acl;
     this.identity = outcome.identity;
     this.username = outcome.identity.username;
-    this.authData = outcome.authData ?? null;
+    if (this.v5) this.v5.authData = outcome.authData ?? null;
     this.state = 'opening';
     return [{ type: 'open-session' }];
   }
@@ -269,15 +250,16 @@ export class Channel {
    * client's answer; once connected it is a re-authentication's challenge.
    */
   challenged(data: Buffer): Effect[] {
-    const method = this.authMethod;
-    if (method === null) return [];
+    const v5 = this.v5;
+    const method = v5?.authMethod ?? null;
+    if (!v5 || method === null) return [];
     const auth: Effect = { type: 'auth', reasonCode: 0x18, method, data };
     if (this.state === 'authenticating') {
       this.state = 'challenged';
       return [auth, { type: 'await-auth' }];
     }
-    if (this.state !== 'connected' || this.reauth?.step !== 'pending') return [];
-    this.reauth.step = 'challenged';
+    if (this.state !== 'connected' || v5.reauth?.step !== 'pending') return [];
+    v5.reauth.step = 'challenged';
     return [auth];
   }
 
@@ -288,17 +270,18 @@ export class Channel {
    * 0x87 [MQTT-4.12.1-2] (0x86, Bad User Name or Password, is a CONNACK code only).
    */
   reauthenticated(outcome: AuthOutcome): Effect[] {
-    if (this.state !== 'connected' || this.reauth === null || this.authMethod === null) return [];
-    this.reauth = null;
+    const v5 = this.v5;
+    if (this.state !== 'connected' || !v5 || v5.reauth === null || v5.authMethod === null) return [];
+    v5.reauth = null;
     if (!outcome.allowed) return this.end(DisconnectReason.NotAuthorized, `re-authentication failed: ${connectRefusalText(outcome.refusal)}`, true, undefined, 0x87);
     this.rules = outcome.acl;
     this.identity = outcome.identity;
-    return [{ type: 'auth', reasonCode: 0x00, method: this.authMethod, data: outcome.authData ?? null }];
+    return [{ type: 'auth', reasonCode: 0x00, method: v5.authMethod, data: outcome.authData ?? null }];
   }
 
   /** The PUBACK of an inbound QoS 1 PUBLISH left: one less counted against the receive maximum. */
   pubackSent(): void {
-    if (this.inboundQos1 > 0) this.inboundQos1--;
+    if (this.v5 && this.v5.inboundQos1 > 0) this.v5.inboundQos1--;
   }
 
   /**
@@ -422,10 +405,10 @@ export class Channel {
     };
     if (v5.assignedClientId) props.assignedClientIdentifier = v5.assignedClientId;
     // Enhanced authentication: the method again [MQTT-4.12.0-5] and the server's last message (SCRAM's proof).
-    if (this.authMethod !== null) {
-      props.authenticationMethod = this.authMethod;
-      if (this.authData) props.authenticationData = this.authData;
-      this.authData = null;
+    if (v5.authMethod !== null) {
+      props.authenticationMethod = v5.authMethod;
+      if (v5.authData) props.authenticationData = v5.authData;
+      v5.authData = null;
     }
     // Response Information only when asked for [MQTT-3.1.2-28] and configured (a template; %c is the client id).
     const template = this.settings.responseInformation;
@@ -544,7 +527,8 @@ export class Channel {
       return [];
     }
     // A re-authentication, too, is over within mqtt.connectTimeoutMs, or it failed [MQTT-4.12.1-2].
-    if (this.reauth !== null && now - this.reauth.since > this.settings.connectTimeoutMs) {
+    const reauth = this.v5?.reauth;
+    if (reauth && now - reauth.since > this.settings.connectTimeoutMs) {
       const detail = 're-authentication not completed in time';
       return [{ type: 'limit', limit: 'mqtt.connectTimeoutMs', detail }, ...this.end(DisconnectReason.NotAuthorized, detail, true, undefined, 0x87)];
     }

@@ -134,7 +134,7 @@ describe('re-authentication (section 4.12.1)', () => {
     expect(ch.challenged(Buffer.from('server-first-2'))).toEqual([{ type: 'auth', reasonCode: 0x18, method: SCRAM, data: Buffer.from('server-first-2') }]);
     expect(ch.handle(auth(0x18, { authenticationMethod: SCRAM, authenticationData: Buffer.from('final-2') }))).toEqual([{ type: 'auth-answer', data: Buffer.from('final-2') }]);
     expect(ch.reauthenticated(allowed('alice', Buffer.from('v=2')))).toEqual([{ type: 'auth', reasonCode: 0x00, method: SCRAM, data: Buffer.from('v=2') }]);
-    expect(ch.reauth).toBeNull();
+    expect(ch.v5?.reauth).toBeNull();
     expect(ch.state).toBe('connected');
   });
 

@@ -22,10 +22,11 @@ export function handleAuth(ch: Channel, packet: Packet & V5Fields): Effect[] {
   const method = packet.v5?.authenticationMethod;
   const data = packet.v5?.authenticationData ?? null;
   const code = packet.reasonCode ?? 0;
-  if (ch.authMethod === null) return ch.violation(protocolError('AUTH from a client whose CONNECT had no Authentication Method [MQTT-4.12.0-7]'));
+  const v5 = ch.v5;
+  if (!v5 || v5.authMethod === null) return ch.violation(protocolError('AUTH from a client whose CONNECT had no Authentication Method [MQTT-4.12.0-7]'));
   // It is a Protocol Error to omit the Authentication Method (section 3.15.2.2.2).
   if (method === undefined) return ch.violation(protocolError('AUTH without an Authentication Method [MQTT-4.12.0-5]'));
-  if (method !== ch.authMethod) {
+  if (method !== v5.authMethod) {
     const rule = ch.state === 'connected' ? 'MQTT-4.12.1-1' : 'MQTT-4.12.0-5';
     return ch.violation(protocolError(`AUTH with authentication method ${method.slice(0, 64)}, not the CONNECT's [${rule}]`));
   }
@@ -36,10 +37,10 @@ export function handleAuth(ch: Channel, packet: Packet & V5Fields): Effect[] {
     return [{ type: 'auth-answer', data }];
   }
   // Connected: a re-authentication [MQTT-4.12.1-1], one at a time.
-  const reauth = ch.reauth;
+  const reauth = v5.reauth;
   if (code === REAUTHENTICATE) {
     if (reauth !== null) return ch.violation(protocolError('AUTH 0x19 while a re-authentication is in progress'));
-    ch.reauth = { step: 'pending', since: ch.ctx.now() };
+    v5.reauth = { step: 'pending', since: ch.ctx.now() };
     return [{ type: 'reauthenticate', method, data }];
   }
   if (code === CONTINUE) {

@@ -39,7 +39,7 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
     if (maxKeepalive > 0 && (asked === 0 || asked > maxKeepalive)) ch.v5.serverKeepAlive = maxKeepalive;
     // Enhanced authentication (section 4.12): the node starts the exchange for the method, or refuses one it
     // does not offer [MQTT-4.12.0-1]. Authentication Data alone is a Protocol Error (section 3.1.2.11.10).
-    if (v5.authenticationMethod !== undefined) ch.authMethod = v5.authenticationMethod;
+    if (v5.authenticationMethod !== undefined) ch.v5.authMethod = v5.authenticationMethod;
     else if (v5.authenticationData !== undefined) return refuse(ch, 'protocol-error', 'Authentication Data without an Authentication Method');
     ch.v5.sessionExpiryInterval = cappedExpiry(ch.v5.sessionExpiryInterval, ch.settings.sessionExpiryMs);
   }
@@ -93,6 +93,7 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
   }
 
   ch.state = 'authenticating';
+  const method = ch.v5?.authMethod ?? null;
   return [
     {
       type: 'authenticate',
@@ -100,10 +101,10 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
         clientId,
         username: ch.username,
         // With enhanced authentication the exchange proves the credentials; a password beside it is not used.
-        password: ch.authMethod === null ? packet.password ?? null : null,
+        password: method === null ? packet.password ?? null : null,
         remoteAddress: ch.remoteAddress,
         protocolVersion: level,
-        ...(ch.authMethod !== null ? { enhanced: { method: ch.authMethod, data: (packet as V5Connect).v5?.authenticationData ?? null } } : {}),
+        ...(method !== null ? { enhanced: { method, data: (packet as V5Connect).v5?.authenticationData ?? null } } : {}),
       },
     },
   ];

@@ -37,7 +37,7 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   }
   // MQTT 5: no more QoS 1 and 2 PUBLISHes unacknowledged (QoS 1 until its PUBACK, QoS 2 until its PUBCOMP) than
   // the Receive Maximum the CONNACK announced [MQTT-3.3.4-7].
-  if (qos > 0 && ch.v5 && ch.inboundQos1 + session.inbound.size >= ch.settings.receiveMaximum) {
+  if (qos > 0 && ch.v5 && ch.v5.inboundQos1 + session.inbound.size >= ch.settings.receiveMaximum) {
     return ch.violation(new ProtocolViolation(`more than ${ch.settings.receiveMaximum} QoS 1 and 2 PUBLISHes unacknowledged (receive maximum)`, undefined, 0x93));
   }
 
@@ -77,7 +77,7 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   const effects: Effect[] = full ? [full] : [];
   if (qos === 0) effects.push({ type: 'append', events: [event] });
   else if (qos === 1 && ch.v5) {
-    ch.inboundQos1++;
+    ch.v5.inboundQos1++;
     effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }, { type: 'puback-sent' }] });
   } else if (qos === 1) effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }] });
   else effects.push(qos2Append(ch, event, packetId, now));
