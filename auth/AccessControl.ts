@@ -62,11 +62,8 @@ export interface AccessOutcome {
   acl: ConnectionAcl | null;
 }
 
-const SCRAM_ONLY: ReadonlySet<string> = new Set([SCRAM_SHA_256]);
-const NONE: ReadonlySet<string> = new Set();
-
-/** The longest authentication method name repeated in a refusal's reason. */
-const METHOD_IN_REASON = 64;
+/** The longest method or user name a refusal's reason repeats (they come from the client). */
+const NAME_IN_REASON = 64;
 
 export class AccessControl {
   constructor(
@@ -82,11 +79,6 @@ export class AccessControl {
     private readonly scramSource: ScramCredentialSource | null = null,
   ) {}
 
-  /** The enhanced authentication methods offered (MQTT 5 Authentication Method). */
-  get methods(): ReadonlySet<string> {
-    return this.scramSource ? SCRAM_ONLY : NONE;
-  }
-
   /**
    * Starts an exchange for `method` with the client's first message. An unknown
    * user (or one whose hash cannot serve SCRAM) gets a challenge like any other
@@ -96,14 +88,14 @@ export class AccessControl {
    */
   startExchange(method: string, request: AuthRequest, data: Buffer | null): ExchangeStart {
     if (method !== SCRAM_SHA_256 || !this.scramSource) {
-      return { refused: { result: 'deny', refusal: 'bad-auth-method', reason: `authentication method ${method.slice(0, METHOD_IN_REASON)} is not offered`, source: 'enhanced auth' } };
+      return { refused: { result: 'deny', refusal: 'bad-auth-method', reason: `authentication method ${method.slice(0, NAME_IN_REASON)} is not offered`, source: 'enhanced auth' } };
     }
     const blocked = this.limiter?.blocked(request.ip, request.clientId) ?? null;
     if (blocked) return { refused: { result: 'deny', refusal: 'not-authorized', reason: blocked, source: 'rate limiter' } };
     try {
       const first = parseClientFirst(data ?? Buffer.alloc(0));
       if (request.username !== null && request.username !== first.username) {
-        throw new ScramError(`SCRAM user ${first.username.slice(0, METHOD_IN_REASON)} is not the connection's user ${request.username.slice(0, METHOD_IN_REASON)}`);
+        throw new ScramError(`SCRAM user ${first.username.slice(0, NAME_IN_REASON)} is not the connection's user ${request.username.slice(0, NAME_IN_REASON)}`);
       }
       const credentials = this.scramSource.scramCredentials(first.username) ?? this.scramSource.decoyCredentials(first.username);
       return { exchange: new AuthExchange(method, first.username, new ScramExchange(first, credentials)) };
@@ -130,12 +122,12 @@ export class AccessControl {
     } catch (err) {
       if (!(err instanceof ScramError)) throw err;
       this.limiter?.failure(request.ip, request.clientId);
-      const decision: ChainDecision = { result: 'deny', refusal: 'bad-credentials', reason: `SCRAM for ${exchange.username.slice(0, METHOD_IN_REASON)}: ${err.message}`, source: 'enhanced auth' };
+      const decision: ChainDecision = { result: 'deny', refusal: 'bad-credentials', reason: `SCRAM for ${exchange.username.slice(0, NAME_IN_REASON)}: ${err.message}`, source: 'enhanced auth' };
       return { decision, identity: null, acl: null, serverFinal: null };
     }
     const outcome = await this.connect({ ...request, username: exchange.username, password: null, proven: { storedKey: exchange.storedKey } });
     if (outcome.decision.result === 'allow' && (outcome.identity?.username !== exchange.username || outcome.decision.source === 'default')) {
-      const reason = `SCRAM proved ${exchange.username.slice(0, METHOD_IN_REASON)}, but ${outcome.decision.source} decided on ${outcome.identity?.username ?? 'no user'}`;
+      const reason = `SCRAM proved ${exchange.username.slice(0, NAME_IN_REASON)}, but ${outcome.decision.source} decided on ${outcome.identity?.username ?? 'no user'}`;
       return { decision: { result: 'deny', refusal: 'not-authorized', reason, source: 'enhanced auth' }, identity: null, acl: null, serverFinal: null };
     }
     return { ...outcome, serverFinal: outcome.decision.result === 'allow' ? Buffer.from(serverFinal) : null };
