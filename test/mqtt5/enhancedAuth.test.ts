@@ -5,7 +5,7 @@
  * WebSocket. The client side of SCRAM is the tests' own (test/helpers/scramClient.ts).
  */
 import mqtt, { MqttClient } from 'mqtt';
-import { IAuthPacket, IConnackPacket, IDisconnectPacket, IPubackPacket, Packet } from 'mqtt-packet';
+import { IAuthPacket, IConnackPacket, IDisconnectPacket, IPubackPacket, IPublishPacket, ISubackPacket, Packet } from 'mqtt-packet';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { hashPassword } from '../../auth/passwordHash';
@@ -251,15 +251,20 @@ describe('re-authentication [MQTT-4.12.1-1]', () => {
     c.send(authBytes(0x18, { authenticationMethod: SCRAM, authenticationData: scram.final(challenge.properties!.authenticationData!) }));
   }
 
-  test("AUTH 0x19, a challenge, the answer, AUTH 0x00 with the server's proof; the client keeps publishing meanwhile", async () => {
+  test("AUTH 0x19, a challenge, the answer, AUTH 0x00 with the server's proof; the client keeps publishing and receiving meanwhile", async () => {
     const { c, connack } = await scramLogin('reauth-ok', 'alice', 'alice-secret');
     expect(connack.reasonCode).toBe(0);
+    // SUBSCRIBE users/alice/# at QoS 0 (no properties).
+    const filter = Buffer.from('users/alice/#');
+    c.send(frame(0x82, Buffer.concat([u16(1), Buffer.from([0]), u16(filter.length), filter, Buffer.from([0])])));
+    expect((await c.nextCmd<ISubackPacket>('suback')).granted).toEqual([0]);
     const again = new ScramClient('alice', 'alice-secret');
     c.send(authBytes(0x19, { authenticationMethod: SCRAM, authenticationData: again.first() }));
     const challenge = await c.nextCmd<IAuthPacket>('auth');
     // In the middle of the exchange, publishing goes on.
     c.send(publish5('users/alice/during', 7));
     expect((await c.nextCmd<IPubackPacket>('puback')).messageId).toBe(7);
+    expect((await c.nextCmd<IPublishPacket>('publish')).topic).toBe('users/alice/during');
     c.send(authBytes(0x18, { authenticationMethod: SCRAM, authenticationData: again.final(challenge.properties!.authenticationData!) }));
     const success = await c.nextCmd<IAuthPacket>('auth');
     expect([success.reasonCode, success.properties?.authenticationMethod]).toEqual([0x00, SCRAM]);
