@@ -25,11 +25,12 @@ export interface AuthRequest {
   transport: 'tcp' | 'tls' | 'ws' | 'wss';
   certificate: ClientCertificate | null;
   /**
-   * Set when an enhanced authentication exchange (MQTT 5 SCRAM-SHA-256) already
-   * proved the password of `username` to this authenticator: only it may allow
-   * on that ground. Never set from anything the client sends.
+   * Set when an MQTT 5 SCRAM-SHA-256 exchange already proved that the client
+   * knows the password of `username` in the users file, whose StoredKey it
+   * proved against: only the users file allows on that ground, and only while
+   * the user's key is still that one. Never set from anything the client sends.
    */
-  proven?: 'users file';
+  proven?: { storedKey: Buffer };
 }
 
 export type AuthResult = 'allow' | 'deny' | 'ignore';

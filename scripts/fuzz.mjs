@@ -7,6 +7,7 @@
 // Headline: packets sent, broker alive, canary loss, restart ok, log verify ok.
 // Exit status 0 only when all of those hold.
 import { spawn, spawnSync } from 'node:child_process';
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { anyPacket, connect, mutate, rng } from './fuzz/packets.mjs';
+import { auth, authData, frameReader, garbageAuth, SCRAM_PASSWORD, SCRAM_USER, ScramClient, scramConnect } from './fuzz/scram.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -39,12 +41,18 @@ const say = (line) => process.stderr.write(`[fuzz] ${line}\n`);
 const dir = mkdtempSync(join(tmpdir(), 'mqlog-fuzz-'));
 const dataDir = join(dir, 'data');
 const configFile = join(dir, 'mqlog.json');
+// One SCRAM-SHA-256 user (MQTT 5 enhanced authentication); everyone else is let in as without a users file
+// (auth.default allow), and failed logins lock nobody out (the fuzzer fails a great many from one address).
+const usersFile = join(dir, 'users');
+const salt = randomBytes(16);
+writeFileSync(usersFile, `${SCRAM_USER}:$pbkdf2-sha256$1000$${salt.toString('base64')}$${pbkdf2Sync(SCRAM_PASSWORD, salt, 1000, 32, 'sha256').toString('base64')}\n`);
 writeFileSync(
   configFile,
   JSON.stringify({
     dataDir,
     listeners: { tcp: { enabled: true, host: '127.0.0.1', port: 0 }, ws: { enabled: false } },
     api: { host: '127.0.0.1', port: 0 },
+    auth: { usersFile, default: 'allow', rateLimit: { maxFailuresPerIp: 0, maxFailuresPerClientId: 0 } },
     logging: { level: 'info' },
   }),
 );
@@ -83,7 +91,7 @@ function rssMb(pid) {
 // ---------------------------------------------------------------------------
 // Fuzzing connections
 
-const state = { packets: 0, bytes: 0, connections: 0, running: true };
+const state = { packets: 0, bytes: 0, connections: 0, running: true, scram: { sessions: 0, challenged: 0, connected: 0, reauthChallenged: 0 } };
 
 function writePackets(socket, packets) {
   for (const p of packets) {
@@ -111,6 +119,11 @@ async function fuzzer(n) {
     const clientId = r.chance(0.1) ? `fz-p-${r.int(20)}` : `fz-${n}-${k++}`;
     // Two in five connections speak MQTT 5 (properties, reason codes, AUTH), the rest 3.1.1.
     const v5 = r.chance(0.4);
+    // A third of those authenticate with SCRAM-SHA-256: the challenge, re-authentication, and garbage in between.
+    if (v5 && r.chance(0.3)) {
+      await scramSession(r, socket, clientId);
+      continue;
+    }
     const first = connect(r, clientId, { valid: r.chance(0.9), v5 });
     const packets = [r.chance(0.05) ? mutate(r, first) : first];
     for (let i = 0, count = 1 + r.int(60); i < count; i++) {
@@ -128,6 +141,58 @@ async function fuzzer(n) {
     if (r.chance(0.5)) socket.destroy();
     else socket.end();
   }
+}
+
+/**
+ * A v5 connection with the SCRAM method. Half the time garbage follows the
+ * CONNECT while the broker's challenge is out; otherwise the challenge is
+ * answered (now and then wrongly), and once connected the client sends MQTT 5
+ * packets with re-authentications among them, right, wrong and garbled.
+ */
+async function scramSession(r, socket, clientId) {
+  const frames = frameReader(socket);
+  const client = new ScramClient(SCRAM_USER, r.chance(0.8) ? SCRAM_PASSWORD : 'wrong');
+  const packets = [scramConnect(r, clientId, client)];
+  state.scram.sessions++;
+  if (r.chance(0.5)) {
+    for (let i = 0, n = 1 + r.int(5); i < n; i++) packets.push(r.chance(0.7) ? garbageAuth(r) : r.chance(0.5) ? mutate(r, garbageAuth(r)) : anyPacket(r, true));
+    writePackets(socket, packets);
+  } else {
+    writePackets(socket, packets);
+    const final = client.final(authData(await frames.next(0xf, 1000)) ?? Buffer.alloc(0));
+    if (final) {
+      state.scram.challenged++;
+      writePackets(socket, [r.chance(0.9) ? auth(0x18, final) : mutate(r, auth(0x18, final))]);
+      const connack = await frames.next(0x2, 1000);
+      if (connack !== null && connack[1] === 0) {
+        state.scram.connected++;
+        const after = [];
+        for (let i = 0, n = 1 + r.int(30); i < n; i++) {
+          if (r.chance(0.15)) {
+            // A re-authentication: its start, then (answered below when the challenge comes) or garbage.
+            const again = new ScramClient(SCRAM_USER, r.chance(0.8) ? SCRAM_PASSWORD : 'wrong');
+            writePackets(socket, [...after.splice(0), auth(0x19, again.first())]);
+            const answer = again.final(authData(await frames.next(0xf, 500)) ?? Buffer.alloc(0));
+            if (answer) state.scram.reauthChallenged++;
+            after.push(answer && r.chance(0.8) ? auth(0x18, answer) : garbageAuth(r));
+          } else {
+            const p = anyPacket(r, true);
+            after.push(r.chance(0.2) ? mutate(r, p) : p);
+          }
+        }
+        writePackets(socket, after);
+      }
+    }
+  }
+  await new Promise((resolve) => {
+    const t = setTimeout(resolve, r.pick([0, 1, 5, 20]));
+    socket.once('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+  if (r.chance(0.5)) socket.destroy();
+  else socket.end();
 }
 
 // ---------------------------------------------------------------------------
@@ -233,6 +298,7 @@ const result = {
   packets: state.packets,
   bytes: state.bytes,
   connections: state.connections,
+  scram: state.scram,
   seconds: Math.round(fuzzSeconds),
   brokerAlive: alive,
   canary: canaryResult,
@@ -244,7 +310,8 @@ const result = {
 const ok = alive && canaryResult.lost === 0 && canaryResult.duplicated === 0 && canaryResult.acknowledged > 0 && restartOk && verifyOk;
 if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 say(
-  `${state.packets.toLocaleString('en')} packets over ${state.connections.toLocaleString('en')} connections in ${result.seconds} s; ` +
+  `${state.packets.toLocaleString('en')} packets over ${state.connections.toLocaleString('en')} connections in ${result.seconds} s ` +
+    `(SCRAM: ${state.scram.sessions} sessions, ${state.scram.challenged} challenged, ${state.scram.connected} connected, ${state.scram.reauthChallenged} re-authentications challenged); ` +
     `broker ${alive ? 'alive' : 'NOT alive'}; canary ${canaryResult.sent} sent / ${canaryResult.acknowledged} acknowledged / ${canaryResult.received} received ` +
     `(lost ${canaryResult.lost}, duplicated ${canaryResult.duplicated}); restart ${restartOk ? 'ok' : 'FAILED'}; log verify ${verifyOk ? 'ok' : 'FAILED'}; broker RSS max ${rssMax} MB`,
 );

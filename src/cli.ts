@@ -64,7 +64,7 @@ Options for log verify / log repair:
 
 Options for passwd:
   --password PW      the password (default: read from stdin, or asked for on a terminal)
-  --scheme S         pbkdf2-sha512 (default), pbkdf2-sha256, bcrypt or sha256
+  --scheme S         pbkdf2-sha512 (default), pbkdf2-sha256 (the one MQTT 5 SCRAM-SHA-256 can use), bcrypt or sha256
   --delete           remove USER from FILE
   --create           start FILE afresh (it may not exist yet either way)
 

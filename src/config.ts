@@ -159,6 +159,12 @@ export interface BrokerConfig {
     heartbeatIntervalMs: number;
     /** A node silent for this long is failed: its sessions are closed and their wills published (ms). */
     nodeTimeoutMs: number;
+    /**
+     * host:port where MQTT clients reach this node, told to the cluster in its
+     * heartbeat: when another node shuts down, its MQTT 5 clients are sent here
+     * (DISCONNECT 0x9C with a Server Reference). Empty: none.
+     */
+    advertisedAddress: string;
   };
   auth: AuthConfig;
   acl: AclConfig;
@@ -238,6 +244,8 @@ export function defaultConfig(): BrokerConfig {
       maxQos: 2,
       maxSocketBufferBytes: 8 * 1024 * 1024,
       retainAvailable: true,
+      responseInformation: '',
+      serverReference: '',
     },
     limits: { maxConnections: 100_000, maxConnectionsPerIp: 20_000, logIntervalMs: 10_000 },
     log: {
@@ -267,7 +275,7 @@ export function defaultConfig(): BrokerConfig {
     },
     sys: { enabled: true, intervalMs: 10_000 },
     snapshots: { everyEvents: 10_000, intervalMs: 60_000 },
-    cluster: { heartbeatIntervalMs: 2000, nodeTimeoutMs: 10_000 },
+    cluster: { heartbeatIntervalMs: 2000, nodeTimeoutMs: 10_000, advertisedAddress: '' },
     auth: {
       allowAnonymous: true,
       default: 'auto',
@@ -471,6 +479,14 @@ function validate(c: BrokerConfig): void {
   positive(c.mqtt.connectTimeoutMs, 'mqtt.connectTimeoutMs');
   positive(c.mqtt.maxSocketBufferBytes, 'mqtt.maxSocketBufferBytes');
   if (![0, 1, 2].includes(c.mqtt.maxQos)) throw new ConfigError(`'mqtt.maxQos' must be 0, 1 or 2`);
+  // Sent in CONNACK and DISCONNECT properties: protocol strings (no U+0000, at most 65,535 bytes; %c adds the client id).
+  for (const key of ['responseInformation', 'serverReference'] as const) {
+    const v = c.mqtt[key];
+    if (v.includes('\u0000') || Buffer.byteLength(v) > 1024) throw new ConfigError(`'mqtt.${key}' must be at most 1024 bytes without U+0000`);
+  }
+  if (c.cluster.advertisedAddress !== '' && !/^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/.test(c.cluster.advertisedAddress)) {
+    throw new ConfigError(`'cluster.advertisedAddress' must be host:port (an IPv6 address in brackets), got '${c.cluster.advertisedAddress}'`);
+  }
   positive(c.log.messagePartitions, 'log.messagePartitions');
   positive(c.log.sessionPartitions, 'log.sessionPartitions');
   positive(c.log.file.segmentBytes, 'log.file.segmentBytes');

@@ -108,6 +108,11 @@ export class ScramExchange {
     this.serverFirst = `r=${this.nonce},s=${credentials.salt.toString('base64')},i=${credentials.iterations}`;
   }
 
+  /** The key the client's proof is checked against (the users file checks it is still the user's). */
+  get storedKey(): Buffer {
+    return this.credentials.storedKey;
+  }
+
   /** Verifies the client's proof; returns the server-final message (`v=...`) or throws ScramError. */
   finish(data: Buffer): string {
     if (data.length === 0 || data.length > MAX_MESSAGE) throw new ScramError('client-final-message size');
@@ -132,13 +137,20 @@ export class ScramExchange {
 /**
  * Credentials for a user who has none (unknown, or a hash SCRAM cannot use): the
  * exchange looks the same as for a real user and fails at the proof, so the
- * answers do not tell which user names exist. Stable per name for the process.
+ * answers do not tell which user names exist. The salt is derived from the user
+ * name with `secret`, so it is the same at every try; the users file gives a
+ * secret made from its own contents (stable across restarts, unknown to anyone
+ * who has not read the file) and the iteration count most of its users have.
  */
 export class DecoyCredentials {
-  private readonly secret = randomBytes(32);
+  constructor(
+    private readonly secret: Buffer = randomBytes(32),
+    /** What `mqlog passwd --scheme pbkdf2-sha256` writes, unless the users file says otherwise. */
+    private readonly iterations = 210_000,
+  ) {}
 
-  /** `iterations`: what `mqlog passwd --scheme pbkdf2-sha256` writes, so a decoy looks like most real users. */
-  for(username: string, iterations = 210_000): ScramCredentials {
-    return { salt: hmac(this.secret, `salt:${username}`).subarray(0, 16), iterations, storedKey: randomBytes(32), serverKey: randomBytes(32) };
+  for(username: string): ScramCredentials {
+    // Random keys: no proof can match them.
+    return { salt: hmac(this.secret, `salt:${username}`).subarray(0, 16), iterations: this.iterations, storedKey: randomBytes(32), serverKey: randomBytes(32) };
   }
 }

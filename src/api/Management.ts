@@ -56,6 +56,8 @@ export interface NodeSummary {
   /** Message-stream end offsets (what is appended) and this node's read position, per partition. */
   logEnd: number[] | null;
   logPosition: number[] | null;
+  /** Where MQTT clients reach the node (cluster.advertisedAddress), or null. */
+  advertisedAddress: string | null;
 }
 
 export interface ApiPublish {

@@ -24,7 +24,7 @@ import {
   SubscriptionOptions,
   WillMessage,
 } from '../events/types';
-import { ConnectRefusal } from '../protocol/ConnectRefusal';
+import { ConnectRefusal, connectRefusalText } from '../protocol/ConnectRefusal';
 import { ProtocolViolation } from '../protocol/ProtocolViolation';
 import { publishSize } from '../protocol/PublishEncoder';
 import { encodePublish5, PublishProperties } from '../protocol/v5/Mqtt5Encoder';
@@ -36,6 +36,7 @@ import { Effect } from './effects';
 import { MqttSettings } from './MqttSettings';
 import { V5Session } from './V5Session';
 import type { Properties } from '../protocol/v5/properties';
+import { handleAuth } from './handlers/auth';
 import { handleConnect } from './handlers/connect';
 import { handleDisconnect } from './handlers/disconnect';
 import { handlePuback, handlePubcomp, handlePubrec } from './handlers/outboundAcks';
@@ -67,7 +68,12 @@ export interface ChannelContext {
   readonly queueWatch: QueueWatch | null;
 }
 
-export type ChannelState = 'new' | 'authenticating' | 'opening' | 'connected' | 'closed';
+/**
+ * `challenged`: MQTT 5 enhanced authentication sent the client a challenge
+ * (AUTH 0x18) before the CONNACK and awaits its answer; `authenticating` is the
+ * node deciding (the credentials, or an answer to a challenge).
+ */
+export type ChannelState = 'new' | 'authenticating' | 'challenged' | 'opening' | 'connected' | 'closed';
 
 /** What a resumed (or new) session brings when the node has opened it. */
 export interface OpenedSession {
@@ -81,8 +87,12 @@ export interface OpenedSession {
   feeds?: Array<{ filter: string; qos: QoS; options?: SubscriptionOptions; from: number | Positions }>;
 }
 
-/** What authentication settled on, for `Channel.authenticated`. */
-export type AuthOutcome = { allowed: true; acl: ConnectionAcl; identity: ClientIdentity } | { allowed: false; refusal: ConnectRefusal };
+/**
+ * What authentication settled on, for `Channel.authenticated` and
+ * `Channel.reauthenticated`; `authData`: the server's last enhanced
+ * authentication message (SCRAM's server-final), for the CONNACK or AUTH 0x00.
+ */
+export type AuthOutcome = { allowed: true; acl: ConnectionAcl; identity: ClientIdentity; authData?: Buffer | null } | { allowed: false; refusal: ConnectRefusal };
 
 /** Session expiry interval value (MQTT 5) meaning "never". */
 export const NEVER_EXPIRES = 0xffffffff;
@@ -104,6 +114,9 @@ const SERVER_DISCONNECT_CODES: Partial<Record<DisconnectReason, number>> = {
 
 /** How a connection refused after authentication is closed (the node logs those where it decided). */
 export const REFUSED_DETAIL = 'connection refused:';
+
+/** The longest UTF-8 string of the protocol (a property such as Response Information). */
+const MAX_STRING_BYTES = 65_535;
 
 /** Packets a client may pipeline behind CONNECT before the CONNACK [MQTT 3.1.4]. */
 const MAX_EARLY_PACKETS = 1000;
@@ -131,6 +144,12 @@ export class Channel {
     readonly ctx: ChannelContext,
     readonly connectionId: string,
     readonly remoteAddress: string,
+    /**
+     * The node was full (limits.maxConnections) when this connection came and
+     * mqtt.serverReference names another server: its CONNECT is answered with
+     * CONNACK 0x9C (Use another server) naming it, and nothing else is done.
+     */
+    readonly redirected = false,
   ) {
     this.createdAt = this.lastHeard = ctx.now();
   }
@@ -168,6 +187,11 @@ export class Channel {
         // The first packet from a client MUST be CONNECT [MQTT-3.1.0-1].
         if (packet.cmd !== 'connect') return this.close(null, `${packet.cmd} before CONNECT [MQTT-3.1.0-1]`);
         return handleConnect(this, packet);
+      case 'challenged':
+        // Nothing but AUTH or DISCONNECT until the CONNACK [MQTT-3.1.2-30].
+        if (packet.cmd === 'auth') return handleAuth(this, packet);
+        if (packet.cmd === 'disconnect') return this.close(null, 'client disconnected during enhanced authentication');
+        return this.violation(new ProtocolViolation(`${packet.cmd} during enhanced authentication [MQTT-3.1.2-30]`, 'protocol-error', 0x82));
       case 'authenticating':
       case 'opening':
         if (packet.cmd === 'connect') return this.violation(new ProtocolViolation('second CONNECT [MQTT-3.1.0-2]'));
@@ -202,6 +226,8 @@ export class Channel {
         return handlePingreq();
       case 'disconnect':
         return handleDisconnect(this, packet);
+      case 'auth':
+        return handleAuth(this, packet);
       default:
         return this.violation(new ProtocolViolation(`unexpected ${packet.cmd} from a client`));
     }
@@ -218,8 +244,62 @@ export class Channel {
     this.rules = outcome.acl;
     this.identity = outcome.identity;
     this.username = outcome.identity.username;
+    if (this.v5) this.v5.authData = outcome.authData ?? null;
     this.state = 'opening';
     return [{ type: 'open-session' }];
+  }
+
+  /**
+   * The node's challenge in an enhanced authentication exchange: AUTH 0x18 to
+   * the client [MQTT-4.12.0-2]. Before the CONNACK the connection then reads the
+   * client's answer; once connected it is a re-authentication's challenge.
+   */
+  challenged(data: Buffer): Effect[] {
+    const v5 = this.v5;
+    const method = v5?.authMethod ?? null;
+    if (!v5 || method === null) return [];
+    const auth: Effect = { type: 'auth', reasonCode: 0x18, method, data };
+    if (this.state === 'authenticating') {
+      this.state = 'challenged';
+      return [auth, { type: 'await-auth' }];
+    }
+    if (this.state !== 'connected' || v5.reauth?.step !== 'pending') return [];
+    v5.reauth.step = 'challenged';
+    return [auth];
+  }
+
+  /**
+   * The node's decision on a re-authentication: AUTH 0x00 with the server's
+   * last message and the rules compiled again (the user stays the one the
+   * connection authenticated as); a refusal ends the connection with DISCONNECT
+   * 0x87 [MQTT-4.12.1-2] (0x86, Bad User Name or Password, is a CONNACK code only).
+   */
+  reauthenticated(outcome: AuthOutcome): Effect[] {
+    const v5 = this.v5;
+    if (this.state !== 'connected' || !v5 || v5.reauth === null || v5.authMethod === null) return [];
+    v5.reauth = null;
+    if (!outcome.allowed) return this.end(DisconnectReason.NotAuthorized, `re-authentication failed: ${connectRefusalText(outcome.refusal)}`, true, undefined, 0x87);
+    this.rules = outcome.acl;
+    this.identity = outcome.identity;
+    return [{ type: 'auth', reasonCode: 0x00, method: v5.authMethod, data: outcome.authData ?? null }];
+  }
+
+  /** The PUBACK of an inbound QoS 1 PUBLISH left: one less counted against the receive maximum. */
+  pubackSent(): void {
+    if (this.v5 && this.v5.inboundQos1 > 0) this.v5.inboundQos1--;
+  }
+
+  /**
+   * MQTT 5: as many QoS 1 and 2 PUBLISHes are unacknowledged as the announced
+   * Receive Maximum, some of them QoS 1 waiting only for the log. The
+   * connection reads nothing more from the client until a PUBACK leaves (TCP
+   * flow control), so a client that bursts past the window (mqtt.js does not
+   * count the server's receive maximum) is slowed, not disconnected; one whose
+   * window is full of QoS 2 exchanges it does not release gets 0x93 [MQTT-3.3.4-7].
+   */
+  get inboundWindowFull(): boolean {
+    const v5 = this.v5;
+    return v5 !== null && v5.inboundQos1 > 0 && v5.inboundQos1 + (this.session?.inbound.size ?? 0) >= this.settings.receiveMaximum;
   }
 
   /**
@@ -238,8 +318,24 @@ export class Channel {
     return this.refuse(refusal);
   }
 
-  private refuse(refusal: ConnectRefusal): Effect[] {
-    return [{ type: 'connack', refusal, sessionPresent: false }, ...this.close(null, `${REFUSED_DETAIL} ${refusal}`)];
+  /** A CONNACK refusing the CONNECT, then close (logged where it was decided, not as a protocol error). */
+  refuse(refusal: ConnectRefusal): Effect[] {
+    return [this.refusalConnack(refusal), ...this.close(null, `${REFUSED_DETAIL} ${refusal}`)];
+  }
+
+  /**
+   * The CONNACK of a refusal; an MQTT 5 one says why in words the refusal's code
+   * already gives (never the decision's own reason: a wrong password and an
+   * unknown user read the same), unless the client asked for no problem
+   * information, and a redirection names the other server.
+   */
+  private refusalConnack(refusal: ConnectRefusal): Effect {
+    const v5 = this.v5;
+    if (!v5) return { type: 'connack', refusal, sessionPresent: false };
+    const props: Properties = {};
+    if (v5.requestProblemInformation) props.reasonString = connectRefusalText(refusal);
+    if (refusal === 'use-another-server' && this.settings.serverReference) props.serverReference = this.settings.serverReference;
+    return { type: 'connack', refusal, sessionPresent: false, v5: props };
   }
 
   /** The audit event of a publish or subscription the access rules refused. */
@@ -330,6 +426,18 @@ export class Channel {
       sharedSubscriptionAvailable: 1,
     };
     if (v5.assignedClientId) props.assignedClientIdentifier = v5.assignedClientId;
+    // Enhanced authentication: the method again [MQTT-4.12.0-5] and the server's last message (SCRAM's proof).
+    if (v5.authMethod !== null) {
+      props.authenticationMethod = v5.authMethod;
+      if (v5.authData) props.authenticationData = v5.authData;
+      v5.authData = null;
+    }
+    // Response Information only when asked for [MQTT-3.1.2-28] and configured (a template; %c is the client id).
+    const template = this.settings.responseInformation;
+    if (v5.requestResponseInformation && template !== '') {
+      const info = template.replace(/%c/g, this.clientId);
+      if (Buffer.byteLength(info) <= MAX_STRING_BYTES) props.responseInformation = info;
+    }
     if (v5.serverKeepAlive !== null) props.serverKeepAlive = v5.serverKeepAlive;
     // The interval granted (the server may grant less than asked, section 3.2.2.3.2): said always, it costs 5 bytes.
     props.sessionExpiryInterval = v5.sessionExpiryInterval;
@@ -442,11 +550,18 @@ export class Channel {
   tick(now: number): Effect[] {
     if (this.state === 'closed') return [];
     if (this.state !== 'connected') {
+      // The whole handshake, an enhanced authentication exchange included, within mqtt.connectTimeoutMs.
       if (now - this.createdAt > this.settings.connectTimeoutMs) {
-        const detail = this.state === 'new' ? 'no CONNECT in time' : 'CONNECT not answered in time';
+        const detail = this.state === 'new' ? 'no CONNECT in time' : this.state === 'challenged' ? 'authentication challenge not answered in time' : 'CONNECT not answered in time';
         return [{ type: 'limit', limit: 'mqtt.connectTimeoutMs', detail }, ...this.close(null, detail)];
       }
       return [];
+    }
+    // A re-authentication, too, is over within mqtt.connectTimeoutMs, or it failed [MQTT-4.12.1-2].
+    const reauth = this.v5?.reauth;
+    if (reauth && now - reauth.since > this.settings.connectTimeoutMs) {
+      const detail = 're-authentication not completed in time';
+      return [{ type: 'limit', limit: 'mqtt.connectTimeoutMs', detail }, ...this.end(DisconnectReason.NotAuthorized, detail, true, undefined, 0x87)];
     }
     if (this.keepalive > 0 && now - this.lastHeard > this.keepalive * 1500) {
       return this.end(DisconnectReason.KeepaliveTimeout, `keepalive ${this.keepalive}s expired`, true);
@@ -475,10 +590,16 @@ export class Channel {
     return this.end(DisconnectReason.Kicked, 'kicked by an operator', true);
   }
 
-  /** The broker is stopping; the session continues when the client reconnects, so no will. */
-  shutdown(): Effect[] {
+  /**
+   * The broker is stopping; the session continues when the client reconnects, so
+   * no will. With `serverReference` (another node of the cluster), an MQTT 5
+   * client is told to use that server (DISCONNECT 0x9C with a Server Reference)
+   * rather than that this one is shutting down (0x8B).
+   */
+  shutdown(serverReference: string | null = null): Effect[] {
     if (this.state === 'closed') return [];
     if (this.state !== 'connected') return this.close(null, 'server shutdown');
+    if (serverReference !== null && this.v5) return this.end(DisconnectReason.ServerShutdown, 'server shutdown: use another server', false, undefined, 0x9c, false, serverReference);
     return this.end(DisconnectReason.ServerShutdown, 'server shutdown', false);
   }
 
@@ -487,8 +608,10 @@ export class Channel {
     if (this.state === 'closed') return [];
     if (this.state === 'connected') return this.end(DisconnectReason.ProtocolError, err.message, true, undefined, err.reasonCode ?? 0x82);
     const effects: Effect[] = [];
-    if (err.refusal !== undefined && this.state === 'new') effects.push({ type: 'connack', refusal: err.refusal, sessionPresent: false });
-    else if (this.state === 'new' && err.reasonCode !== undefined) {
+    // Before the CONNACK: the CONNECT itself, or what a client sent during its enhanced authentication.
+    const unanswered = this.state === 'new' || this.state === 'challenged';
+    if (err.refusal !== undefined && unanswered) effects.push(this.refusalConnack(err.refusal));
+    else if (unanswered && err.reasonCode !== undefined) {
       // Only the v5 reader gives reason codes: this was a v5 CONNECT, answered as v5.
       this.v5 ??= new V5Session({}, this.settings.maxTopicAlias);
       // A v5 CONNECT that breaks a rule is answered with a CONNACK saying which, then closed [MQTT-4.13.1-1].
@@ -499,7 +622,7 @@ export class Channel {
 
   /** Ends a connected session: the will if asked and present [MQTT-3.1.2-8], the disconnect event, close. */
   /** `quiet`: no DISCONNECT to an MQTT 5 client (it sent one, or the spec lets the server just close). */
-  end(reason: DisconnectReason, detail: string, publishWill: boolean, served?: Positions, reasonCode?: number, quiet = false): Effect[] {
+  end(reason: DisconnectReason, detail: string, publishWill: boolean, served?: Positions, reasonCode?: number, quiet = false, serverReference?: string): Effect[] {
     let will = publishWill ? this.will : null;
     this.will = null;
     const now = this.ctx.now();
@@ -553,7 +676,9 @@ export class Channel {
     const effects: Effect[] = [{ type: 'append', events }, { type: 'shared-release', from: servedUpTo, to: position, filters: null }];
     // MQTT 5: the server says why it ends the connection [MQTT-3.14.2-1]; not when the client did.
     const code = this.v5 && !quiet ? (reasonCode ?? SERVER_DISCONNECT_CODES[reason]) : undefined;
-    if (code !== undefined) effects.push({ type: 'disconnect', reasonCode: code, ...(this.v5!.requestProblemInformation ? { reasonString: detail.slice(0, 200) } : {}) });
+    if (code !== undefined) {
+      effects.push({ type: 'disconnect', reasonCode: code, ...(this.v5!.requestProblemInformation ? { reasonString: detail.slice(0, 200) } : {}), ...(serverReference ? { serverReference } : {}) });
+    }
     return [...effects, ...this.close(reason, detail)];
   }
 

@@ -26,7 +26,7 @@ export interface MqttSettings {
   maxKeepalive: number;
   /** MQTT 5 topic aliases each way per connection (each holds a topic: a memory bound). */
   maxTopicAlias: number;
-  /** MQTT 5 Receive Maximum the server announces: inbound QoS 2 exchanges a client may have open at once (past it: DISCONNECT 0x93). */
+  /** MQTT 5 Receive Maximum the server announces: inbound QoS 1 and 2 PUBLISHes a client may have unacknowledged at once (past it: DISCONNECT 0x93). */
   receiveMaximum: number;
   /** Messages queued per session behind the in-flight window (online or offline). */
   maxQueuedMessages: number;
@@ -49,4 +49,16 @@ export interface MqttSettings {
   slowSubscriberMs: number;
   /** Whether retained messages are stored. */
   retainAvailable: boolean;
+  /**
+   * MQTT 5 Response Information for clients that ask for it (Request Response
+   * Information 1): a template, `%c` standing for the client id, e.g. `replies/%c/`.
+   * Empty: none is sent.
+   */
+  responseInformation: string;
+  /**
+   * MQTT 5 Server Reference for clients this node refuses because it is full
+   * (limits.maxConnections): CONNACK 0x9C (Use another server) naming it. Empty:
+   * such connections are closed before they are read, as without it.
+   */
+  serverReference: string;
 }

@@ -11,12 +11,21 @@ import type { Properties } from '../protocol/v5/properties';
 /** Session Expiry Interval meaning "never" [MQTT-3.1.2-23 note]. */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;
 
+/** A re-authentication in progress (section 4.12.1): the node deciding (`pending`), or a challenge out (`challenged`). */
+export interface Reauthentication {
+  step: 'pending' | 'challenged';
+  /** When the client started it: it must be over within mqtt.connectTimeoutMs. */
+  since: number;
+}
+
 export class V5Session {
   /** Outbound QoS 1/2 messages the client takes at once. */
   readonly receiveMaximum: number;
   /** Largest packet the client takes (bytes); Infinity when it set none. */
   readonly maximumPacketSize: number;
   readonly requestProblemInformation: boolean;
+  /** The client asked for Response Information in the CONNACK [MQTT-3.1.2-28]. */
+  readonly requestResponseInformation: boolean;
   /** Seconds the session outlives the connection (0: ends with it). */
   sessionExpiryInterval: number;
   /** Client-to-server topic aliases [MQTT-3.3.2-12]. */
@@ -28,6 +37,18 @@ export class V5Session {
   private readonly outboundAliases = new Map<string, number>();
   /** The keep alive the server tells the client to use, when it lowered the client's [MQTT-3.2.2-21]. */
   serverKeepAlive: number | null = null;
+  /** The CONNECT's Authentication Method (enhanced authentication), the connection's for its lifetime; null: none. */
+  authMethod: string | null = null;
+  /** The server's last message of the CONNECT's exchange, for the CONNACK's Authentication Data (then dropped). */
+  authData: Buffer | null = null;
+  /** A re-authentication in progress (handlers/auth). */
+  reauth: Reauthentication | null = null;
+  /**
+   * Inbound QoS 1 PUBLISHes not acknowledged yet (their messages becoming
+   * durable): with the open QoS 2 exchanges, bounded by the Receive Maximum the
+   * server announced [MQTT-3.3.4-7].
+   */
+  inboundQos1 = 0;
 
   constructor(
     props: Properties,
@@ -38,6 +59,7 @@ export class V5Session {
     this.receiveMaximum = props.receiveMaximum ?? 65535;
     this.maximumPacketSize = props.maximumPacketSize ?? Infinity;
     this.requestProblemInformation = props.requestProblemInformation !== 0;
+    this.requestResponseInformation = props.requestResponseInformation === 1;
     this.sessionExpiryInterval = props.sessionExpiryInterval ?? 0;
   }
 

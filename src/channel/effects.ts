@@ -15,6 +15,12 @@ export interface AuthRequest {
   password: Buffer | null;
   remoteAddress: string;
   protocolVersion: number;
+  /**
+   * MQTT 5 enhanced authentication: the CONNECT's Authentication Method and
+   * Data (the client's first message). The node answers with `Channel.challenged`
+   * (an AUTH to send) or `Channel.authenticated`.
+   */
+  enhanced?: { method: string; data: Buffer | null };
 }
 
 export interface RouteChange {
@@ -39,6 +45,28 @@ export type Effect =
   | { type: 'append'; events: BrokerEvent[]; then?: Effect[] }
   /** Check the client's credentials; answer with `Channel.authenticated`. */
   | { type: 'authenticate'; request: AuthRequest }
+  /**
+   * MQTT 5 re-authentication [MQTT-4.12.1-1]: start an exchange for the
+   * connection's user with the client's first message; answer with
+   * `Channel.challenged` or `Channel.reauthenticated`.
+   */
+  | { type: 'reauthenticate'; method: string; data: Buffer | null }
+  /**
+   * The client's answer (AUTH 0x18) to the challenge the node sent, at CONNECT or
+   * in a re-authentication; answer with `Channel.authenticated` or `Channel.reauthenticated`.
+   */
+  | { type: 'auth-answer'; data: Buffer | null }
+  /**
+   * An authentication challenge is out before the CONNACK: the connection reads
+   * the client's answer (under the packet size limit before CONNECT is accepted).
+   */
+  | { type: 'await-auth' }
+  /**
+   * The PUBACK of an inbound MQTT 5 QoS 1 PUBLISH left (after its message became
+   * durable): the connection tells the channel (`Channel.pubackSent`), which counts
+   * it off the client's receive maximum.
+   */
+  | { type: 'puback-sent' }
   /** Take over any other connection of this client id and open the session; answer with `Channel.opened`. */
   | { type: 'open-session' }
   /**

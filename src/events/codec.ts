@@ -39,8 +39,9 @@ import {
  * added MQTT 5 message properties to `message.published` and wills, and
  * subscription options to `client.subscribed`; version 6 added the
  * shared-subscription members chosen for a `message.published`, the shared
- * subscription of a `message.delivered`, the `since` of a subscription and the
- * `since` feeds still under way at a `client.disconnected`. Every other event is laid out as in version 1, and older
+ * subscription of a `message.delivered`, the `since` of a subscription, the
+ * `since` feeds still under way at a `client.disconnected`, and the advertised
+ * address (for MQTT 5 Server Reference) to `node.heartbeat`. Every other event is laid out as in version 1, and older
  * records stay readable.
  */
 export const EVENT_FORMAT_VERSION = 6;
@@ -210,7 +211,7 @@ function writeEvent(w: BinaryWriter, event: BrokerEvent): void {
         .varuint(event.timestamp);
       break;
     case 'node.heartbeat':
-      w.string(event.nodeId).varuint(event.startedAt).varuint(event.timestamp).optionalString(event.version).optionalString(event.health);
+      w.string(event.nodeId).varuint(event.startedAt).varuint(event.timestamp).optionalString(event.version).optionalString(event.health).optionalString(event.advertisedAddress ?? null);
       break;
     case 'access.decided':
       w.string(event.clientId)
@@ -617,6 +618,10 @@ function readEvent(r: BinaryReader, version: number, tag: number): BrokerEvent {
         version: version >= 4 ? r.optionalString('version') : null,
         health: version >= 4 ? r.optionalString('health') : null,
       };
+      if (version >= 6) {
+        const advertised = r.optionalString('advertised address');
+        if (advertised !== null) event.advertisedAddress = advertised;
+      }
       break;
     default:
       throw new DecodeError(`unknown event tag ${tag}`);

@@ -356,6 +356,8 @@ export interface NodeHeartbeat {
   /** The node's mqlog version and health (healthy, degraded, failed) when it sent this; null in records before format 4. */
   version: string | null;
   health: string | null;
+  /** Where MQTT clients reach the node (cluster.advertisedAddress, host:port), when it says (format 6). */
+  advertisedAddress?: string;
 }
 
 /**

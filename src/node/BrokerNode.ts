@@ -209,8 +209,9 @@ export class BrokerNode extends EventEmitter {
     for (const t of this.timers) clearInterval(t);
     // Stop accepting first; a server only reports closed once its connections are gone, so wait for that last.
     const listenersClosed = this.servers.close();
-    const conns = [...this.registry];
-    for (const conn of conns) conn.run(conn.channel.shutdown());
+    const conns = [...this.registry, ...this.registry.redirected];
+    const redirect = this.membership.redirectTarget(Date.now());
+    for (const conn of conns) conn.run(conn.channel.shutdown(redirect?.(conn.channel.clientId) ?? null));
     await Promise.all(conns.map((conn) => conn.settled()));
     for (const conn of conns) conn.transport.destroy();
     await listenersClosed;
@@ -279,12 +280,15 @@ export class BrokerNode extends EventEmitter {
     if (this.stopping || this.health.failed) return transport.destroy();
     // Limits are checked before anything is read: a refused socket costs nothing more.
     const refused = this.registry.refusal(transport.ip);
+    // A full node with another server to name reads the CONNECT to say so (CONNACK 0x9C), a bounded number at once.
+    const redirected = refused?.limit === 'limits.maxConnections' && this.config.mqtt.serverReference !== '' && this.registry.mayRedirect();
     if (refused) {
       this.limits.hit(refused.limit, refused.detail, { remote: transport.remoteAddress });
-      return transport.destroy();
+      if (!redirected) return transport.destroy();
     }
-    const channel = new Channel(this.ctx, `${this.nodeId}/${this.epoch}/${++this.connectionCounter}`, transport.remoteAddress);
+    const channel = new Channel(this.ctx, `${this.nodeId}/${this.epoch}/${++this.connectionCounter}`, transport.remoteAddress, redirected);
     const conn = new Connection(transport, channel, this.services, this.packetLimits, this.config.mqtt.maxSocketBufferBytes);
+    if (redirected) return this.registry.addRedirected(conn);
     this.registry.add(conn);
     if (this.ingest.holding) transport.pause();
   }
@@ -295,5 +299,6 @@ export class BrokerNode extends EventEmitter {
     this.topicRates.rotate();
     if (this.ingest.holding) return;
     for (const conn of this.registry) conn.run(conn.channel.tick(now));
+    for (const conn of [...this.registry.redirected]) conn.run(conn.channel.tick(now));
   }
 }

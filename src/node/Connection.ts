@@ -28,6 +28,10 @@ export interface ConnectionHost {
   /** The one append path: the connection's events are submitted there, in its order. */
   readonly appender: Appender;
   authenticate(conn: Connection, effect: Extract<Effect, { type: 'authenticate' }>): void;
+  /** MQTT 5 re-authentication: starts an exchange; answers with `channel.challenged` or `channel.reauthenticated`. */
+  reauthenticate(conn: Connection, effect: Extract<Effect, { type: 'reauthenticate' }>): void;
+  /** The client's answer to the challenge of its exchange; answers with `channel.authenticated` or `channel.reauthenticated`. */
+  authAnswer(conn: Connection, effect: Extract<Effect, { type: 'auth-answer' }>): void;
   openSession(conn: Connection): void;
   routeAdd(conn: Connection, effect: Extract<Effect, { type: 'route-add' }>): void;
   routeRemove(conn: Connection, effect: Extract<Effect, { type: 'route-remove' }>): void;
@@ -77,9 +81,9 @@ function packetDecoded(this: Connection, packet: Packet, size: number): void {
   this.packet(packet, size);
 }
 
-/** The decoder's yield test, shared likewise: the turn's budget is spent, or a CONNECT awaits its answer. */
+/** The decoder's yield test, shared likewise: the turn's budget is spent, a CONNECT awaits its answer, or the MQTT 5 receive window is full. */
 function decoderShouldYield(this: Connection): boolean {
-  return this.awaitingConnack || this.host.turnBudgetSpent();
+  return this.awaitingConnack || this.host.turnBudgetSpent() || this.channel.inboundWindowFull;
 }
 
 /** Writes of a connection with nothing waiting to go out: shared, never written (`send` replaces it first). */
@@ -111,6 +115,8 @@ export class Connection implements TransportSink {
 
   /** Reading stopped after CONNECT until it is answered (`accepted` resumes it). */
   private pausedForConnack = false;
+  /** Reading stopped while the MQTT 5 receive window is full (a PUBACK leaving resumes it). */
+  private pausedForWindow = false;
 
   constructor(
     readonly transport: Transport,
@@ -158,10 +164,16 @@ export class Connection implements TransportSink {
       // the client is not read from meanwhile (TCP flow control does the waiting).
       if (!this.decoder.push(chunk)) {
         if (this.awaitingConnack) this.pauseForConnack();
-        else this.yieldReading();
+        else if (this.channel.inboundWindowFull) {
+          this.pausedForWindow = true;
+          this.transport.pause();
+        } else this.yieldReading();
       } else if (this.awaitingConnack) {
         // The CONNECT ended the chunk: read nothing more until it is answered.
         this.pauseForConnack();
+      } else if (this.channel.inboundWindowFull) {
+        this.pausedForWindow = true;
+        this.transport.pause();
       }
     } catch (err) {
       if (err instanceof PacketTooLarge) {
@@ -192,7 +204,7 @@ export class Connection implements TransportSink {
 
   /** Continues decoding what a yield left over; reads from the client again once all is decoded. */
   continueReading(): void {
-    if (this.ended || this.pausedForConnack) return;
+    if (this.ended || this.pausedForConnack || this.pausedForWindow) return;
     if (this.decoder.hasPending) {
       this.data(EMPTY);
       if (this.decoder.hasPending) return; // yielded again: resumeNextTurn was asked again
@@ -286,7 +298,8 @@ export class Connection implements TransportSink {
         this.send(this.channel.v5 ? encodeMqtt5(effect) : encodeMqtt3(effect));
         return;
       case 'disconnect':
-        // MQTT 5 only (a 3.1.1 connection just closes); written before the close that follows.
+      case 'auth':
+        // MQTT 5 only (a 3.1.1 connection just closes, and has no AUTH); a DISCONNECT is written before the close that follows.
         if (this.channel.v5) this.send(encodeMqtt5(effect));
         return;
       case 'append': {
@@ -311,6 +324,26 @@ export class Connection implements TransportSink {
       }
       case 'authenticate':
         this.host.authenticate(this, effect);
+        return;
+      case 'reauthenticate':
+        this.host.reauthenticate(this, effect);
+        return;
+      case 'auth-answer':
+        this.host.authAnswer(this, effect);
+        return;
+      case 'await-auth':
+        // The challenge is on its way: read the client's answer (still under the limit before CONNECT is accepted).
+        if (this.pausedForConnack) {
+          this.pausedForConnack = false;
+          queueMicrotask(() => this.continueReading());
+        }
+        return;
+      case 'puback-sent':
+        this.channel.pubackSent();
+        if (this.pausedForWindow && !this.channel.inboundWindowFull) {
+          this.pausedForWindow = false;
+          queueMicrotask(() => this.continueReading());
+        }
         return;
       case 'open-session':
         this.host.openSession(this);

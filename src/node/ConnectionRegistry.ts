@@ -5,8 +5,18 @@
  */
 import type { Connection } from './Connection';
 
+/**
+ * Connections a full node reads only to answer their CONNECT with CONNACK 0x9C
+ * (mqtt.serverReference): at most this many at once, beyond which sockets are
+ * closed unread as without a server reference (each holds a socket until its
+ * CONNECT or mqtt.connectTimeoutMs).
+ */
+export const MAX_REDIRECTING = 1000;
+
 export class ConnectionRegistry {
   private readonly all = new Set<Connection>();
+  /** Connections being redirected: not counted in the limits, not clients of this node. */
+  private readonly redirecting = new Set<Connection>();
   /** The current connection of each client id on this node. */
   private readonly byClientId = new Map<string, Connection>();
   private readonly perIp = new Map<string, number>();
@@ -29,6 +39,20 @@ export class ConnectionRegistry {
     return null;
   }
 
+  /** Connections being redirected (see MAX_REDIRECTING). */
+  get redirected(): IterableIterator<Connection> {
+    return this.redirecting.values();
+  }
+
+  /** Whether one more connection may be read to be redirected. */
+  mayRedirect(): boolean {
+    return this.redirecting.size < MAX_REDIRECTING;
+  }
+
+  addRedirected(conn: Connection): void {
+    this.redirecting.add(conn);
+  }
+
   add(conn: Connection): void {
     this.all.add(conn);
     const ip = conn.transport.ip;
@@ -37,6 +61,7 @@ export class ConnectionRegistry {
 
   /** Forgets a closed connection; true when it was the current one of its client id. */
   remove(conn: Connection): boolean {
+    if (this.redirecting.delete(conn)) return false;
     if (this.all.delete(conn)) {
       const ip = conn.transport.ip;
       const fromIp = (this.perIp.get(ip) ?? 1) - 1;

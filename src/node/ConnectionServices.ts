@@ -78,6 +78,14 @@ export class ConnectionServices implements ConnectionHost {
     this.d.decisions.authenticate(conn, effect);
   }
 
+  reauthenticate(conn: Connection, effect: Extract<Effect, { type: 'reauthenticate' }>): void {
+    this.d.decisions.reauthenticate(conn, effect);
+  }
+
+  authAnswer(conn: Connection, effect: Extract<Effect, { type: 'auth-answer' }>): void {
+    this.d.decisions.authAnswer(conn, effect);
+  }
+
   openSession(conn: Connection): void {
     if (this.d.health.failed) return;
     this.d.opener.open(conn).catch((err: Error) => {

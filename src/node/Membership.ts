@@ -10,12 +10,14 @@
 import { VERSION } from '../version';
 import { BrokerEvent, ClientDisconnected, DisconnectReason, NodeHeartbeat } from '../events/types';
 import { Logger } from '../logger';
-import { emptyNodes, foldNode, isNodeLive, liveNodes, NodesState } from '../../projections/NodeProjection';
+import { emptyNodes, foldNode, isNodeLive, liveNodes, NodesState, redirectAddresses, redirectFor } from '../../projections/NodeProjection';
 import { SessionsState } from '../../projections/SessionProjection';
 
 export interface MembershipSettings {
   heartbeatIntervalMs: number;
   nodeTimeoutMs: number;
+  /** host:port for MQTT clients, said in the heartbeat; '' for none. */
+  advertisedAddress: string;
 }
 
 export class Membership {
@@ -34,7 +36,19 @@ export class Membership {
   }
 
   heartbeat(now: number, health: string | null = null): NodeHeartbeat {
-    return { type: 'node.heartbeat', nodeId: this.nodeId(), startedAt: this.startedAt, timestamp: now, version: VERSION, health };
+    const beat: NodeHeartbeat = { type: 'node.heartbeat', nodeId: this.nodeId(), startedAt: this.startedAt, timestamp: now, version: VERSION, health };
+    if (this.settings.advertisedAddress !== '') beat.advertisedAddress = this.settings.advertisedAddress;
+    return beat;
+  }
+
+  /**
+   * Where this node's MQTT 5 clients are sent when it shuts down: for each client
+   * id, the address of another live node (NodeProjection.redirectFor), or null
+   * when no other node advertises one.
+   */
+  redirectTarget(now: number): ((clientId: string) => string | null) | null {
+    const addresses = redirectAddresses(this.nodes, this.nodeId(), now, this.settings.nodeTimeoutMs);
+    return addresses.length === 0 ? null : (clientId) => redirectFor(addresses, clientId);
   }
 
   isLive(nodeId: string, now: number): boolean {

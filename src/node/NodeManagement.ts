@@ -228,6 +228,7 @@ export class NodeManagement implements Management {
           connections: me ? this.p.registry.size : null,
           logEnd: me ? ends : null,
           logPosition: me ? [...this.p.position] : null,
+          advertisedAddress: n.advertisedAddress,
         };
       })
       .sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));

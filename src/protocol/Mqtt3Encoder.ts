@@ -30,6 +30,8 @@ export function encodeMqtt3(effect: ServerPacket): Buffer {
   switch (effect.type) {
     case 'disconnect':
       return NOTHING; // MQTT 3.1.1 has no DISCONNECT from the server: the connection just closes
+    case 'auth':
+      return NOTHING; // nor AUTH: only a v5 CONNECT starts an exchange
     case 'publish':
       return encodePublish(effect.delivery, effect.qos, effect.packetId, effect.dup);
     case 'ack':

@@ -23,4 +23,6 @@ export type ServerPacket =
   /** A message to the client (`packetId` 0 at QoS 0); DUP on a resend [MQTT-3.3.1-1]; v5: its properties. */
   | { type: 'publish'; delivery: PublishSource; qos: QoS; packetId: number; dup: boolean; v5?: PublishProperties }
   /** MQTT 5 only: the server ends the connection, saying why [MQTT-3.14.2-1]. */
-  | { type: 'disconnect'; reasonCode: number; reasonString?: string };
+  | { type: 'disconnect'; reasonCode: number; reasonString?: string; serverReference?: string }
+  /** MQTT 5 only: enhanced authentication, 0x18 Continue (a challenge) or 0x00 Success of a re-authentication (section 3.15). */
+  | { type: 'auth'; reasonCode: 0x00 | 0x18; method: string; data: Buffer | null; reasonString?: string };

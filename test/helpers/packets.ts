@@ -1,4 +1,5 @@
 /** Hand-built packet bytes for cases a well-behaved encoder refuses to produce. */
+import { writeProperties } from '../../src/protocol/v5/properties';
 
 function str(s: string | Buffer): Buffer {
   const b = Buffer.isBuffer(s) ? s : Buffer.from(s, 'utf8');
@@ -65,4 +66,9 @@ export function subscribeBytes(packetId: number, filters: Array<[string | Buffer
   const parts: Buffer[] = [id];
   for (const [f, q] of filters) parts.push(str(f), Buffer.from([q]));
   return frame(0x80 | headerFlags, Buffer.concat(parts));
+}
+
+/** An MQTT 5 AUTH from a client (section 3.15), its properties written by the broker's own property writer. */
+export function authBytes(reasonCode: number, props: { authenticationMethod?: string; authenticationData?: Buffer; reasonString?: string }): Buffer {
+  return frame(0xf0, Buffer.concat([Buffer.from([reasonCode]), writeProperties(props, 'auth')]));
 }

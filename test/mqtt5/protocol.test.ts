@@ -6,9 +6,13 @@
  * and 3.1.1 and 5 clients on one topic. Absence is proven with a sentinel.
  */
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
-import { IConnackPacket, IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
-import { startBroker, TestBroker } from '../helpers/broker';
-import { RawClient } from '../helpers/rawClient';
+import { IConnackPacket, IDisconnectPacket, IPubackPacket, IPublishPacket } from 'mqtt-packet';
+import { join } from 'path';
+import type { AppendRecord } from '../../src/log/EventLog';
+import { FileEventLog } from '../../src/log/file/FileEventLog';
+import { startBroker, tempDir, TestBroker } from '../helpers/broker';
+import { publishBytes } from '../helpers/packets';
+import { RawClient, waitFor } from '../helpers/rawClient';
 
 jest.setTimeout(30_000);
 
@@ -268,12 +272,31 @@ test('an unknown topic alias (empty topic, alias never set) is a Protocol Error 
   expect(await rawAfterConnect('v5-bad-alias', Buffer.concat([Buffer.from([0x30, body.length]), body]))).toBe(0x82);
 });
 
-test('enhanced authentication is not offered: a CONNECT with an authentication method is refused with 0x8C [MQTT-4.12.0-1]', async () => {
+test('without a users file no enhanced authentication is offered: a CONNECT with SCRAM-SHA-256 is refused with 0x8C [MQTT-4.12.0-1]', async () => {
   const c = await RawClient.connect(b.ports.tcp!, '127.0.0.1', 5);
   c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'v5-auth', properties: { authenticationMethod: 'SCRAM-SHA-256' } } as never);
   const connack = await c.nextCmd<IConnackPacket>('connack');
   expect(connack.reasonCode).toBe(0x8c);
   expect(await c.waitClosed()).toBe(true);
+});
+
+test('Response Information in CONNACK only to a client that asks for it (Request Response Information 1), from the mqtt.responseInformation template [MQTT-3.1.2-28]', async () => {
+  const node = await startBroker({ mqtt: { responseInformation: 'replies/%c/' } });
+  const connackOf = async (port: number, clientId: string, properties: Record<string, unknown>) => {
+    const c = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId, protocolVersion: 5, reconnectPeriod: 0, properties });
+    const props = (c as unknown as { connackPacket?: IConnackPacket }).connackPacket?.properties;
+    c.end(true);
+    return props;
+  };
+  try {
+    expect((await connackOf(node.ports.tcp!, 'ri-asks', { requestResponseInformation: true }))?.responseInformation).toBe('replies/ri-asks/');
+    expect((await connackOf(node.ports.tcp!, 'ri-silent', {}))?.responseInformation).toBeUndefined();
+    // The default (empty) sends none, even when asked, as EMQX.
+    expect((await connackOf(b.ports.tcp!, 'ri-default', { requestResponseInformation: true }))?.responseInformation).toBeUndefined();
+  } finally {
+    await node.stop();
+    node.cleanup();
+  }
 });
 
 /** Connects and resolves with the CONNACK's session present flag. */
@@ -426,6 +449,84 @@ test('a client with more QoS 2 exchanges open than the announced Receive Maximum
     // The PUBRECs of the first three may or may not have left before the close; never one for the fourth.
     expect(c.packets.filter((p) => p.cmd === 'pubrec').length).toBeLessThanOrEqual(3);
   } finally {
+    await node.stop();
+    node.cleanup();
+  }
+});
+
+/** A file log whose appends from connections (submit) can be held back: PUBACKs wait while it holds. */
+class HeldLog extends FileEventLog {
+  private held: Array<() => void> | null = null;
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const run of held) run();
+  }
+
+  override submit(records: readonly AppendRecord[], done: (err: Error | null) => void): void {
+    if (this.held) this.held.push(() => super.submit(records, done));
+    else super.submit(records, done);
+  }
+}
+
+test('QoS 1 PUBLISHes awaiting their PUBACK count against the announced Receive Maximum too: one more is not read until a PUBACK leaves (flow control, not a disconnect); 3.1.1 clients are not counted [MQTT-3.3.4-7]', async () => {
+  const dataDir = tempDir();
+  const log = new HeldLog({ dir: join(dataDir, 'log') });
+  const node = await startBroker({ mqtt: { receiveMaximum: 3 } }, { dataDir, log });
+  // QoS 1 PUBLISH to "v5/rm1", packet id `id`, no properties, payload "x".
+  const publish5 = (id: number) => Buffer.from([0x32, 12, 0x00, 0x06, ...Buffer.from('v5/rm1'), id >> 8, id & 0xff, 0x00, 0x78]);
+  const pingreq = Buffer.from([0xc0, 0x00]);
+  try {
+    const c = await RawClient.connect(node.ports.tcp!, '127.0.0.1', 5);
+    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'v5-rm1', properties: {} } as never);
+    expect((await c.nextCmd<IConnackPacket>('connack')).properties?.receiveMaximum).toBe(3);
+    // While the log holds them, no PUBLISH can be acknowledged: three are allowed (read and taken in).
+    const received = () => node.node.stats.messagesReceived;
+    const start = received();
+    log.hold();
+    for (let id = 1; id <= 3; id++) c.send(publish5(id));
+    await waitFor(() => received() === start + 3, 'three read');
+    expect(c.packets.filter((p) => p.cmd === 'puback')).toEqual([]);
+    log.release();
+    for (let id = 1; id <= 3; id++) expect((await c.nextCmd<IPubackPacket>('puback')).messageId).toBe(id);
+    // Acknowledged, they make room again: three more, and a fourth beyond the maximum in the same write.
+    const base = received();
+    log.hold();
+    c.send(Buffer.concat([4, 5, 6, 7].map(publish5)));
+    await waitFor(() => received() === base + 3, 'the three the window holds');
+    // A sentinel from another client is read after them: the fourth was not (it waits in the socket).
+    const other = await RawClient.connect(node.ports.tcp!);
+    expect((await other.handshake('v3-rm-sentinel')).returnCode).toBe(0);
+    other.send(publishBytes('v3/rm1', 'sentinel', 1, 1));
+    await waitFor(() => received() === base + 4, 'the sentinel');
+    expect(received()).toBe(base + 4);
+    expect(c.packets.filter((p) => p.cmd === 'disconnect')).toEqual([]);
+    log.release();
+    // The window drains and the fourth is read: all four acknowledged in order, the connection open.
+    for (let id = 4; id <= 7; id++) expect((await c.nextCmd<IPubackPacket>('puback')).messageId).toBe(id);
+    c.send(pingreq);
+    await c.nextCmd('pingresp');
+    expect(c.closed).toBe(false);
+    other.destroy();
+    c.destroy();
+
+    // A 3.1.1 client has no receive maximum: five at once while the log holds, all acknowledged.
+    const old = await RawClient.connect(node.ports.tcp!);
+    expect((await old.handshake('v3-rm1')).returnCode).toBe(0);
+    log.hold();
+    for (let id = 1; id <= 5; id++) old.send(publishBytes('v3/rm1', 'x', 1, id));
+    old.send(pingreq);
+    await old.nextCmd('pingresp');
+    log.release();
+    for (let id = 1; id <= 5; id++) expect((await old.nextCmd<IPubackPacket>('puback')).messageId).toBe(id);
+    old.destroy();
+  } finally {
+    log.release();
     await node.stop();
     node.cleanup();
   }

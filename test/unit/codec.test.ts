@@ -43,6 +43,7 @@ const events: BrokerEvent[] = [
   { type: 'client.disconnected', clientId: 'c', connectionId: 'n2/x/9', nodeId: 'n1', reason: DisconnectReason.NodeFailure, willPublished: false, servedUpTo: [], timestamp: 15 },
   { type: 'node.heartbeat', nodeId: 'n1', startedAt: 1_790_000_000_000, timestamp: 1_790_000_002_000, version: '0.1.0', health: 'healthy' },
   { type: 'node.heartbeat', nodeId: 'n2', startedAt: 1, timestamp: 2, version: null, health: null },
+  { type: 'node.heartbeat', nodeId: 'n3', startedAt: 1, timestamp: 2, version: '0.1.0', health: 'healthy', advertisedAddress: 'mqtt-3.example:1883' },
   { type: 'message.dropped', clientId: 'c', count: 17, reason: 'queue_full', detail: 'queue full', nodeId: 'n1', timestamp: 18 },
   { type: 'message.dropped', clientId: 'c', count: 1, reason: 'too_large', detail: '', nodeId: 'n1', timestamp: 19 },
   { type: 'operator.action', actor: 'key:ci', ip: '127.0.0.1', action: 'client.kick', target: 'c', detail: 'forwarded to n2', nodeId: 'n1', timestamp: 20 },
@@ -70,6 +71,18 @@ describe('event codec', () => {
     });
     expect(decodePublishedForDelivery(v1)).toMatchObject({ qos: 1, retain: false, timestamp: 42, target: null });
     expect(decodePublishedForDelivery(v1).payload.toString()).toBe('hi');
+  });
+
+  test('a version 5 node.heartbeat (before the advertised address) is still readable, without one', () => {
+    const beat: BrokerEvent = { type: 'node.heartbeat', nodeId: 'n1', startedAt: 5, timestamp: 6, version: '0.1.0', health: 'healthy' };
+    const v6 = encodeEvent(beat);
+    expect(v6[v6.length - 1]).toBe(0); // no advertised address
+    // Version 5 layout: the same fields without the advertised address.
+    const v5 = Buffer.concat([Buffer.from([5]), v6.subarray(1, v6.length - 1)]);
+    expect(decodeEvent(v5)).toEqual(beat);
+    // The version decides the layout: a version 5 record holding the newer field has trailing bytes.
+    const withAddress = encodeEvent({ ...beat, advertisedAddress: 'h:1' });
+    expect(() => decodeEvent(Buffer.concat([Buffer.from([5]), withAddress.subarray(1)]))).toThrow(/trailing/);
   });
 
   test('the delivery decoder reads the target of a version 2 record', () => {

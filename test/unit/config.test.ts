@@ -36,6 +36,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ overrides: { 'listeners.tcp.enabled': 'yes' } })).toThrow(/true or false/);
     expect(() => loadConfig({ object: { listeners: { tls: { enabled: true } } } })).toThrow(/keyFile and certFile/);
     expect(() => loadConfig({ object: { mqtt: { maxQos: 3 as never } } })).toThrow(/maxQos/);
+    expect(() => loadConfig({ object: { cluster: { advertisedAddress: 'no-port' } } })).toThrow(/cluster.advertisedAddress' must be host:port/);
+    expect(() => loadConfig({ object: { cluster: { advertisedAddress: 'a b:1' } } })).toThrow(/host:port/);
+    expect(loadConfig({ object: { cluster: { advertisedAddress: '[::1]:1883' } } }).cluster.advertisedAddress).toBe('[::1]:1883');
+    expect(() => loadConfig({ object: { mqtt: { serverReference: 'x'.repeat(1025) } } })).toThrow(/mqtt.serverReference' must be at most 1024 bytes/);
+    expect(() => loadConfig({ object: { mqtt: { responseInformation: 'a\u0000' } } })).toThrow(/mqtt.responseInformation/);
     const dir = tempDir();
     writeFileSync(join(dir, 'bad.json'), '{ nope');
     expect(() => loadConfig({ file: join(dir, 'bad.json') })).toThrow(/not valid JSON/);

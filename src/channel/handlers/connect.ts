@@ -37,10 +37,14 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
     const maxKeepalive = ch.settings.maxKeepalive;
     const asked = packet.keepalive ?? 0;
     if (maxKeepalive > 0 && (asked === 0 || asked > maxKeepalive)) ch.v5.serverKeepAlive = maxKeepalive;
-    // Enhanced authentication is not offered: a method the server does not support is refused [MQTT-4.12.0-1].
-    if (v5.authenticationMethod !== undefined) return refuse(ch, 'bad-auth-method', `authentication method ${v5.authenticationMethod.slice(0, 64)} is not supported`);
+    // Enhanced authentication (section 4.12): the node starts the exchange for the method, or refuses one it
+    // does not offer [MQTT-4.12.0-1]. Authentication Data alone is a Protocol Error (section 3.1.2.11.10).
+    if (v5.authenticationMethod !== undefined) ch.v5.authMethod = v5.authenticationMethod;
+    else if (v5.authenticationData !== undefined) return refuse(ch, 'protocol-error', 'Authentication Data without an Authentication Method');
     ch.v5.sessionExpiryInterval = cappedExpiry(ch.v5.sessionExpiryInterval, ch.settings.sessionExpiryMs);
   }
+  // A node that is full sends the client elsewhere (MQTT 5: with the Server Reference; 3.1.1: CONNACK 3, server unavailable).
+  if (ch.redirected) return ch.refuse('use-another-server');
   ch.cleanSession = packet.clean !== false;
   ch.keepalive = ch.v5?.serverKeepAlive ?? packet.keepalive ?? 0;
   ch.username = packet.username ?? null;
@@ -89,15 +93,18 @@ export function handleConnect(ch: Channel, packet: IConnectPacket): Effect[] {
   }
 
   ch.state = 'authenticating';
+  const method = ch.v5?.authMethod ?? null;
   return [
     {
       type: 'authenticate',
       request: {
         clientId,
         username: ch.username,
-        password: packet.password ?? null,
+        // With enhanced authentication the exchange proves the credentials; a password beside it is not used.
+        password: method === null ? packet.password ?? null : null,
         remoteAddress: ch.remoteAddress,
         protocolVersion: level,
+        ...(method !== null ? { enhanced: { method, data: (packet as V5Connect).v5?.authenticationData ?? null } } : {}),
       },
     },
   ];

@@ -35,9 +35,10 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   if (qos === 2 && session.inbound.has(packetId)) {
     return [{ type: 'append', events: [], then: [{ type: 'ack', kind: 'pubrec', packetId }] }];
   }
-  // MQTT 5: no more open QoS 2 exchanges than the Receive Maximum the CONNACK announced [MQTT-3.3.4-7].
-  if (qos === 2 && ch.v5 && session.inbound.size >= ch.settings.receiveMaximum) {
-    return ch.violation(new ProtocolViolation(`more than ${ch.settings.receiveMaximum} QoS 2 exchanges open (receive maximum)`, undefined, 0x93));
+  // MQTT 5: no more QoS 1 and 2 PUBLISHes unacknowledged (QoS 1 until its PUBACK, QoS 2 until its PUBCOMP) than
+  // the Receive Maximum the CONNACK announced [MQTT-3.3.4-7].
+  if (qos > 0 && ch.v5 && ch.v5.inboundQos1 + session.inbound.size >= ch.settings.receiveMaximum) {
+    return ch.violation(new ProtocolViolation(`more than ${ch.settings.receiveMaximum} QoS 1 and 2 PUBLISHes unacknowledged (receive maximum)`, undefined, 0x93));
   }
 
   if (!ch.acl.mayPublish(packet.topic)) return refused(ch, packet, packetId);
@@ -75,7 +76,10 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
   if (properties) event.properties = properties;
   const effects: Effect[] = full ? [full] : [];
   if (qos === 0) effects.push({ type: 'append', events: [event] });
-  else if (qos === 1) effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }] });
+  else if (qos === 1 && ch.v5) {
+    ch.v5.inboundQos1++;
+    effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }, { type: 'puback-sent' }] });
+  } else if (qos === 1) effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }] });
   else effects.push(qos2Append(ch, event, packetId, now));
   return effects;
 }

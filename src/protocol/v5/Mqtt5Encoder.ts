@@ -72,7 +72,18 @@ export function encodeMqtt5(effect: ServerPacket): Buffer {
     }
     case 'unsuback':
       return packet(0xb0, u16(effect.packetId), writeProperties(undefined, 'unsuback'), Buffer.from(effect.codes ?? []));
-    case 'disconnect':
-      return packet(0xe0, Buffer.from([effect.reasonCode]), writeProperties(effect.reasonString ? { reasonString: effect.reasonString } : undefined, 'disconnect'));
+    case 'disconnect': {
+      const props: Properties = {};
+      if (effect.reasonString) props.reasonString = effect.reasonString;
+      if (effect.serverReference) props.serverReference = effect.serverReference;
+      return packet(0xe0, Buffer.from([effect.reasonCode]), writeProperties(props, 'disconnect'));
+    }
+    case 'auth': {
+      // The method is the CONNECT's in every AUTH [MQTT-4.12.0-5].
+      const props: Properties = { authenticationMethod: effect.method };
+      if (effect.data) props.authenticationData = effect.data;
+      if (effect.reasonString) props.reasonString = effect.reasonString;
+      return packet(0xf0, Buffer.from([effect.reasonCode]), writeProperties(props, 'auth'));
+    }
   }
 }
