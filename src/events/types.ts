@@ -302,6 +302,15 @@ export function publishedEvent(fields: Omit<MessagePublished, 'type' | Published
   return { type: 'message.published', packetId: 0, username: null, remoteAddress: '', target: null, ...fields };
 }
 
+/**
+ * A message the broker publishes again (a replay, or a shared-subscription
+ * message handed to another member): origin replay (the archive keeps only the
+ * original), never retained, stamped when it is published again.
+ */
+export function republishedEvent(fields: Omit<MessagePublished, 'type' | 'origin' | 'retain' | PublishedDefaults> & Partial<Pick<MessagePublished, PublishedDefaults>>): MessagePublished {
+  return publishedEvent({ ...fields, origin: MessageOrigin.Replay, retain: false });
+}
+
 /** A QoS 1 or 2 PUBLISH the broker sent (or will send) to a session under `packetId`. */
 export interface MessageDelivered {
   type: 'message.delivered';

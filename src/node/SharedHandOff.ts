@@ -23,7 +23,7 @@
  *   served position (QoS 1 and 2: QoS 0 ones may have been delivered).
  */
 import { decodePublishedForDelivery, PublishedForDelivery } from '../events/codec';
-import { ClientDisconnected, DisconnectReason, MessageOrigin, MessagePublished, MessageRef, MessageSource, Positions, publishedEvent, SharedAssignment } from '../events/types';
+import { ClientDisconnected, DisconnectReason, MessagePublished, MessageRef, MessageSource, Positions, republishedEvent, SharedAssignment } from '../events/types';
 import { MessageStreamReader } from '../history/MessageScan';
 import { EventLog } from '../log/EventLog';
 import { UndecodableRecord } from '../log/UndecodableRecord';
@@ -175,13 +175,11 @@ export class SharedHandOff implements SharedDuty {
       this.d.counted(0, 1);
       return;
     }
-    const copy = publishedEvent({
+    const copy = republishedEvent({
       topic,
       payload: event.payload,
       qos: event.qos,
-      retain: false,
       publisherId: event.publisherId,
-      origin: MessageOrigin.Replay,
       nodeId: this.d.nodeId(),
       timestamp: Date.now(),
       target: m.clientId,

@@ -4,7 +4,7 @@
  * retain cleared) so they are neither archived again nor stored as retained.
  * Appends go in batches, each awaited: the log's own pace is the limit.
  */
-import { MessagePublished, MessageOrigin, publishedEvent } from '../events/types';
+import { MessagePublished, republishedEvent } from '../events/types';
 import { EventLog } from '../log/EventLog';
 import { rangeForTimes, rangeSize, ScanProgress, ScanRange, scanMessages } from '../history/MessageScan';
 import { topicMatches } from '../protocol/topics';
@@ -152,13 +152,11 @@ export class ReplayJob {
             return !this.cancelRequested;
           }
           batch.push(
-            publishedEvent({
+            republishedEvent({
               topic,
               payload: event.payload,
               qos: event.qos,
-              retain: false,
               publisherId: event.publisherId,
-              origin: MessageOrigin.Replay,
               nodeId: this.ctx.nodeId,
               timestamp: Date.now(),
               username: event.username,
