@@ -170,7 +170,7 @@ test('nodes, overview, topics and drops describe this node; the stream sends ove
   }
   expect(topics.some((t) => t.topic === 'api/busy')).toBe(true);
   const drops = await api<{ byReason: Record<string, number>; recent: unknown[] }>(base, 'GET', '/api/v1/drops');
-  expect(Object.keys(drops.body.byReason).sort()).toEqual(['acl_denied', 'expired', 'log_congested', 'queue_full', 'retention', 'too_large']);
+  expect(Object.keys(drops.body.byReason).sort()).toEqual(['acl_denied', 'expired', 'log_congested', 'no_shared_member', 'queue_full', 'retention', 'too_large']);
 
   const res = await fetch(`${base}/api/v1/stream`, { headers: { authorization: `Basic ${Buffer.from('admin:public').toString('base64')}` } });
   expect(res.headers.get('content-type')).toBe('text/event-stream');
