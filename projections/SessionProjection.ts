@@ -139,7 +139,8 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
         subscriptions: resume ? prev.subscriptions : new Map(),
         outbound: resume ? prev.outbound : NO_OUTBOUND,
         inbound: resume ? prev.inbound : NO_INBOUND,
-        served: resume ? prev.served : [...event.position],
+        // The connect's position itself: this node's is frozen and shared (copied on first write, see message.delivered).
+        served: resume ? prev.served : (event.position as number[]),
         generation: (prev?.generation ?? 0) + 1,
         connectedAt: event.timestamp,
         disconnectedAt: null,
@@ -193,8 +194,12 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       outbound.set(event.packetId, { packetId: event.packetId, qos: event.qos, ref: event.ref, released: false });
       if (event.ref.source === MessageSource.Messages) {
         const p = event.ref.partition;
-        while (rec.served.length <= p) rec.served.push(0);
-        if (rec.served[p] < event.ref.offset + 1) rec.served[p] = event.ref.offset + 1;
+        if (p >= rec.served.length || rec.served[p] < event.ref.offset + 1) {
+          // Until its first delivery a session may share its connect's position (frozen): copied on first write.
+          if (Object.isFrozen(rec.served)) rec.served = [...rec.served];
+          while (rec.served.length <= p) rec.served.push(0);
+          rec.served[p] = event.ref.offset + 1;
+        }
       }
       return state;
     }
