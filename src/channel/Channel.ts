@@ -117,8 +117,12 @@ export class Channel {
   private rules: ConnectionAcl = ConnectionAcl.allowAll();
   /** Who authentication says this client is (groups and superuser included); set once authenticated. */
   identity: ClientIdentity | null = null;
-  private lastHeard: number;
-  readonly createdAt: number;
+  /**
+   * Until the CONNACK, when the connection was accepted (the CONNECT deadline counts
+   * from it); from then on, when the client was last heard from (keepalive
+   * [MQTT-3.1.2-24]). One field for both: an idle connection is counted in bytes.
+   */
+  private heardAt: number;
   /** Packets pipelined behind CONNECT, until the CONNACK (rarely any). */
   private early: Packet[] | null = null;
 
@@ -127,7 +131,7 @@ export class Channel {
     readonly connectionId: string,
     readonly remoteAddress: string,
   ) {
-    this.createdAt = this.lastHeard = ctx.now();
+    this.heardAt = ctx.now();
   }
 
   get settings(): MqttSettings {
@@ -139,11 +143,6 @@ export class Channel {
     return this.rules;
   }
 
-  /** When the client was last heard from (keepalive [MQTT-3.1.2-24]). */
-  get lastActivity(): number {
-    return this.lastHeard;
-  }
-
   /** The access rules were compiled again (a reload). */
   rulesReloaded(acl: ConnectionAcl): void {
     this.rules = acl;
@@ -151,13 +150,13 @@ export class Channel {
 
   /** Counts as having heard from the client now (reading from it was paused by the broker, not by it). */
   touch(now: number): void {
-    this.lastHeard = now;
+    if (this.state === 'connected') this.heardAt = now;
   }
 
   /** Handles one decoded packet from the client; `room` is what its socket can still take (bytes). */
   handle(packet: Packet, room = Infinity): Effect[] {
     if (this.state === 'closed') return [];
-    this.lastHeard = this.ctx.now();
+    if (this.state === 'connected') this.heardAt = this.ctx.now();
     switch (this.state) {
       case 'new':
         // The first packet from a client MUST be CONNECT [MQTT-3.1.0-1].
@@ -285,6 +284,8 @@ export class Channel {
   opened(opened: OpenedSession, room = Infinity): Effect[] {
     if (this.state !== 'opening') return [];
     this.state = 'connected';
+    // Keepalive counts from here: at most the time the CONNECT took to answer later than from the CONNECT itself, never earlier.
+    this.heardAt = this.ctx.now();
     // MQTT 5: never more in flight than the client's receive maximum [MQTT-3.3.4-9].
     const window = this.v5 ? Math.min(this.settings.maxInflight, this.v5.receiveMaximum) : this.settings.maxInflight;
     const session = new Session(this.clientId, window, this.settings.maxQueuedMessages, this.ctx.queueWatch);
@@ -424,13 +425,13 @@ export class Channel {
   tick(now: number): Effect[] {
     if (this.state === 'closed') return [];
     if (this.state !== 'connected') {
-      if (now - this.createdAt > this.settings.connectTimeoutMs) {
+      if (now - this.heardAt > this.settings.connectTimeoutMs) {
         const detail = this.state === 'new' ? 'no CONNECT in time' : 'CONNECT not answered in time';
         return [{ type: 'limit', limit: 'mqtt.connectTimeoutMs', detail }, ...this.close(null, detail)];
       }
       return [];
     }
-    if (this.keepalive > 0 && now - this.lastHeard > this.keepalive * 1500) {
+    if (this.keepalive > 0 && now - this.heardAt > this.keepalive * 1500) {
       return this.end(DisconnectReason.KeepaliveTimeout, `keepalive ${this.keepalive}s expired`, true);
     }
     return [];

@@ -111,9 +111,9 @@ export class BrokerNode extends EventEmitter {
   private readonly servers = new Listeners();
   private readonly ctx: ChannelContext;
   private timers: NodeJS.Timeout[] = [];
-  /** One object for every connection (idle memory per connection counts). */
-  private readonly packetLimits: { beforeConnect: number; afterConnect: number };
   private connectionCounter = 0;
+  /** `<node id>/<epoch>/`: connection ids are this and a counter. */
+  private connectionPrefix: string | null = null;
   private readonly epoch = Date.now().toString(36);
   private stopping = false;
   private started = false;
@@ -122,7 +122,6 @@ export class BrokerNode extends EventEmitter {
     super();
     const config = (this.config = options.config);
     const mqtt = config.mqtt;
-    this.packetLimits = { beforeConnect: Math.min(mqtt.maxPacketSizeBeforeConnect, mqtt.maxPacketSize), afterConnect: mqtt.maxPacketSize };
     this.log = options.logger;
     this.eventLog = options.log;
     this.access = options.access ?? accessControlFromConfig(config, this.log.child({ component: 'auth' }));
@@ -148,9 +147,11 @@ export class BrokerNode extends EventEmitter {
     this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log, this.stats);
     const { appender, ingest, decisions, opener, pages, routes, retained, registry, drops: reports, limits, stats, health } = this;
     const fail = (what: string, err: unknown) => this.fail(what, err);
+    // One object for every connection (idle memory per connection counts).
+    const connectionLimits = { beforeConnect: Math.min(mqtt.maxPacketSizeBeforeConnect, mqtt.maxPacketSize), afterConnect: mqtt.maxPacketSize, maxSocketBufferBytes: mqtt.maxSocketBufferBytes };
     const sinceFeeds = new SinceFeeds(this.eventLog, this.streams.messages, this.routes, () => [...this.position], (err) => fail('a since subscription stopped reading the log', err));
     const handOff = new SharedHandOff(this.eventLog, this.streams.messages, this.sharedGroups, appender, () => this.nodeId, (err) => fail('handing a shared message on', err));
-    this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, sinceFeeds, handOff, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });
+    this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, sinceFeeds, handOff, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail, connectionLimits });
     this.projections = new ProjectionTails(this.eventLog, (what, err) => this.fail(`${what} stopped`, err));
     this.management = new NodeManagement({
       ...{ config, log: this.eventLog, streams: this.streams, sessions: this.sessions, retained: this.retained, routes: this.routes, registry: this.registry, appender: this.appender },
@@ -283,8 +284,10 @@ export class BrokerNode extends EventEmitter {
       this.limits.hit(refused.limit, refused.detail, { remote: transport.remoteAddress });
       return transport.destroy();
     }
-    const channel = new Channel(this.ctx, `${this.nodeId}/${this.epoch}/${++this.connectionCounter}`, transport.remoteAddress);
-    const conn = new Connection(transport, channel, this.services, this.packetLimits, this.config.mqtt.maxSocketBufferBytes);
+    // join() makes a flat string; a template literal would make a rope (a cons string) that the
+    // first write to the log flattens into a second copy, both kept until a full collection.
+    const channel = new Channel(this.ctx, [(this.connectionPrefix ??= `${this.nodeId}/${this.epoch}/`), ++this.connectionCounter].join(''), transport.remoteAddress);
+    const conn = new Connection(transport, channel, this.services);
     this.registry.add(conn);
     if (this.ingest.holding) transport.pause();
   }
