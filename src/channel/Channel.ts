@@ -100,6 +100,13 @@ const SERVER_DISCONNECT_CODES: Partial<Record<DisconnectReason, number>> = {
 /** How a connection refused after authentication is closed (the node logs those where it decided). */
 export const REFUSED_DETAIL = 'connection refused:';
 
+/**
+ * What a timer tick of a connection with nothing due returns: one shared, frozen
+ * array, since the node ticks every connection every second and an idle fleet
+ * would otherwise make an empty array per connection per second.
+ */
+const NOTHING_DUE = Object.freeze([]) as unknown as Effect[];
+
 /** Packets a client may pipeline behind CONNECT before the CONNACK [MQTT 3.1.4]. */
 const MAX_EARLY_PACKETS = 1000;
 
@@ -423,18 +430,18 @@ export class Channel {
 
   /** Checks keepalive [MQTT-3.1.2-24] and the CONNECT deadline. */
   tick(now: number): Effect[] {
-    if (this.state === 'closed') return [];
+    if (this.state === 'closed') return NOTHING_DUE;
     if (this.state !== 'connected') {
       if (now - this.heardAt > this.settings.connectTimeoutMs) {
         const detail = this.state === 'new' ? 'no CONNECT in time' : 'CONNECT not answered in time';
         return [{ type: 'limit', limit: 'mqtt.connectTimeoutMs', detail }, ...this.close(null, detail)];
       }
-      return [];
+      return NOTHING_DUE;
     }
     if (this.keepalive > 0 && now - this.heardAt > this.keepalive * 1500) {
       return this.end(DisconnectReason.KeepaliveTimeout, `keepalive ${this.keepalive}s expired`, true);
     }
-    return [];
+    return NOTHING_DUE;
   }
 
   /** The network connection closed under us. */
