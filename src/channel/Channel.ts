@@ -403,7 +403,14 @@ export class Channel {
       }
       // Server-to-client topic aliases when the client allows them: the topic once, then the alias alone.
       const alias = v5 ? v5.outboundAlias(d.topic) : null;
-      if (alias) props = { ...props, topicAlias: alias.alias, ...(alias.known ? { topicOmitted: true } : {}) };
+      if (alias) {
+        // A copy then extended, not `{ ...props, topicAlias }`: on V8 11 a spread copy given more
+        // properties gets hidden classes of its own, per message.
+        const aliased: PublishProperties = props ? Object.assign({}, props) : {};
+        aliased.topicAlias = alias.alias;
+        if (alias.known) aliased.topicOmitted = true;
+        props = aliased;
+      }
       room -= publishSize(d, d.qos);
       if (d.qos === 0) {
         effects.push({ type: 'publish', delivery: d, qos: 0, packetId: 0, dup: false, ...(props ? { v5: props } : {}) });
