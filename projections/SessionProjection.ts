@@ -21,6 +21,7 @@ import {
   WillMessage,
 } from '../src/events/types';
 import { maxPositions } from './positions';
+import { SubscriptionMap } from './SubscriptionMap';
 import { connectRefused } from './sessionOwnership';
 
 export interface StoredSubscription {
@@ -57,7 +58,7 @@ export interface SessionRecord {
   sessionExpiry: number;
   will: WillMessage | null;
   username: string | null;
-  subscriptions: Map<string, StoredSubscription>;
+  subscriptions: SubscriptionMap<StoredSubscription>;
   /** Open outbound exchanges in the order they were started (the resend order [MQTT-4.4.0-1]). */
   outbound: Map<number, OutboundEntry>;
   /** Inbound QoS 2 packet ids whose PUBREC was sent and PUBREL is awaited [MQTT-4.3.3-2]. */
@@ -144,10 +145,11 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
         sessionExpiry: event.sessionExpiry,
         will: event.will,
         username: event.username,
-        subscriptions: resume ? prev.subscriptions : new Map(),
+        subscriptions: resume ? prev.subscriptions : new SubscriptionMap(),
         outbound: resume ? prev.outbound : NO_OUTBOUND,
         inbound: resume ? prev.inbound : NO_INBOUND,
-        served: resume ? prev.served : [...event.position],
+        // The connect's position itself: this node's is frozen and shared (copied on first write, see message.delivered).
+        served: resume ? prev.served : (event.position as number[]),
         generation: (prev?.generation ?? 0) + 1,
         connectedAt: event.timestamp,
         disconnectedAt: null,
@@ -220,8 +222,12 @@ export function foldSession(state: SessionsState, event: SessionEvent): Sessions
       outbound.set(event.packetId, entry);
       if (event.ref.source === MessageSource.Messages) {
         const p = event.ref.partition;
-        while (rec.served.length <= p) rec.served.push(0);
-        if (rec.served[p] < event.ref.offset + 1) rec.served[p] = event.ref.offset + 1;
+        if (p >= rec.served.length || rec.served[p] < event.ref.offset + 1) {
+          // Until its first delivery a session may share its connect's position (frozen): copied on first write.
+          if (Object.isFrozen(rec.served)) rec.served = [...rec.served];
+          while (rec.served.length <= p) rec.served.push(0);
+          rec.served[p] = event.ref.offset + 1;
+        }
       }
       return state;
     }
@@ -365,7 +371,7 @@ export function decodeSessionsSnapshot(buf: Buffer): SessionsSnapshot {
       if (expirySeconds) will.expirySeconds = expirySeconds;
       willDueAt = r.varuint();
     }
-    const subscriptions = new Map<string, StoredSubscription>();
+    const subscriptions = new SubscriptionMap<StoredSubscription>();
     const nSubs = r.varuint();
     if (nSubs > r.remaining) throw new DecodeError(`subscription count ${nSubs} exceeds the snapshot`);
     for (let j = 0; j < nSubs; j++) {

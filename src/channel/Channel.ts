@@ -118,6 +118,13 @@ export const REFUSED_DETAIL = 'connection refused:';
 /** The longest UTF-8 string of the protocol (a property such as Response Information). */
 const MAX_STRING_BYTES = 65_535;
 
+/**
+ * What a timer tick of a connection with nothing due returns: one shared, frozen
+ * array, since the node ticks every connection every second and an idle fleet
+ * would otherwise make an empty array per connection per second.
+ */
+const NOTHING_DUE = Object.freeze([]) as unknown as Effect[];
+
 /** Packets a client may pipeline behind CONNECT before the CONNACK [MQTT 3.1.4]. */
 const MAX_EARLY_PACKETS = 1000;
 
@@ -135,8 +142,12 @@ export class Channel {
   private rules: ConnectionAcl = ConnectionAcl.allowAll();
   /** Who authentication says this client is (groups and superuser included); set once authenticated. */
   identity: ClientIdentity | null = null;
-  private lastHeard: number;
-  readonly createdAt: number;
+  /**
+   * Until the CONNACK, when the connection was accepted (the CONNECT deadline counts
+   * from it); from then on, when the client was last heard from (keepalive
+   * [MQTT-3.1.2-24]). One field for both: an idle connection is counted in bytes.
+   */
+  private heardAt: number;
   /** Packets pipelined behind CONNECT, until the CONNACK (rarely any). */
   private early: Packet[] | null = null;
 
@@ -151,7 +162,7 @@ export class Channel {
      */
     readonly redirected = false,
   ) {
-    this.createdAt = this.lastHeard = ctx.now();
+    this.heardAt = ctx.now();
   }
 
   get settings(): MqttSettings {
@@ -163,11 +174,6 @@ export class Channel {
     return this.rules;
   }
 
-  /** When the client was last heard from (keepalive [MQTT-3.1.2-24]). */
-  get lastActivity(): number {
-    return this.lastHeard;
-  }
-
   /** The access rules were compiled again (a reload). */
   rulesReloaded(acl: ConnectionAcl): void {
     this.rules = acl;
@@ -175,13 +181,13 @@ export class Channel {
 
   /** Counts as having heard from the client now (reading from it was paused by the broker, not by it). */
   touch(now: number): void {
-    this.lastHeard = now;
+    if (this.state === 'connected') this.heardAt = now;
   }
 
   /** Handles one decoded packet from the client; `room` is what its socket can still take (bytes). */
   handle(packet: Packet, room = Infinity): Effect[] {
     if (this.state === 'closed') return [];
-    this.lastHeard = this.ctx.now();
+    if (this.state === 'connected') this.heardAt = this.ctx.now();
     switch (this.state) {
       case 'new':
         // The first packet from a client MUST be CONNECT [MQTT-3.1.0-1].
@@ -386,6 +392,8 @@ export class Channel {
   opened(opened: OpenedSession, room = Infinity): Effect[] {
     if (this.state !== 'opening') return [];
     this.state = 'connected';
+    // Keepalive counts from here: at most the time the CONNECT took to answer later than from the CONNECT itself, never earlier.
+    this.heardAt = this.ctx.now();
     // MQTT 5: never more in flight than the client's receive maximum [MQTT-3.3.4-9].
     const window = this.v5 ? Math.min(this.settings.maxInflight, this.v5.receiveMaximum) : this.settings.maxInflight;
     const session = new Session(this.clientId, window, this.settings.maxQueuedMessages, this.ctx.queueWatch);
@@ -519,7 +527,14 @@ export class Channel {
       }
       // Server-to-client topic aliases when the client allows them: the topic once, then the alias alone.
       const alias = v5 ? v5.outboundAlias(d.topic) : null;
-      if (alias) props = { ...props, topicAlias: alias.alias, ...(alias.known ? { topicOmitted: true } : {}) };
+      if (alias) {
+        // A copy then extended, not `{ ...props, topicAlias }`: on V8 11 a spread copy given more
+        // properties gets hidden classes of its own, per message.
+        const aliased: PublishProperties = props ? Object.assign({}, props) : {};
+        aliased.topicAlias = alias.alias;
+        if (alias.known) aliased.topicOmitted = true;
+        props = aliased;
+      }
       room -= publishSize(d, d.qos);
       if (d.qos === 0) {
         effects.push({ type: 'publish', delivery: d, qos: 0, packetId: 0, dup: false, ...(props ? { v5: props } : {}) });
@@ -548,14 +563,14 @@ export class Channel {
 
   /** Checks keepalive [MQTT-3.1.2-24] and the CONNECT deadline. */
   tick(now: number): Effect[] {
-    if (this.state === 'closed') return [];
+    if (this.state === 'closed') return NOTHING_DUE;
     if (this.state !== 'connected') {
       // The whole handshake, an enhanced authentication exchange included, within mqtt.connectTimeoutMs.
-      if (now - this.createdAt > this.settings.connectTimeoutMs) {
+      if (now - this.heardAt > this.settings.connectTimeoutMs) {
         const detail = this.state === 'new' ? 'no CONNECT in time' : this.state === 'challenged' ? 'authentication challenge not answered in time' : 'CONNECT not answered in time';
         return [{ type: 'limit', limit: 'mqtt.connectTimeoutMs', detail }, ...this.close(null, detail)];
       }
-      return [];
+      return NOTHING_DUE;
     }
     // A re-authentication, too, is over within mqtt.connectTimeoutMs, or it failed [MQTT-4.12.1-2].
     const reauth = this.v5?.reauth;
@@ -563,10 +578,10 @@ export class Channel {
       const detail = 're-authentication not completed in time';
       return [{ type: 'limit', limit: 'mqtt.connectTimeoutMs', detail }, ...this.end(DisconnectReason.NotAuthorized, detail, true, undefined, 0x87)];
     }
-    if (this.keepalive > 0 && now - this.lastHeard > this.keepalive * 1500) {
+    if (this.keepalive > 0 && now - this.heardAt > this.keepalive * 1500) {
       return this.end(DisconnectReason.KeepaliveTimeout, `keepalive ${this.keepalive}s expired`, true);
     }
-    return [];
+    return NOTHING_DUE;
   }
 
   /** The network connection closed under us. */

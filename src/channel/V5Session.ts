@@ -28,13 +28,16 @@ export class V5Session {
   readonly requestResponseInformation: boolean;
   /** Seconds the session outlives the connection (0: ends with it). */
   sessionExpiryInterval: number;
-  /** Client-to-server topic aliases [MQTT-3.3.2-12]. */
-  private readonly aliases = new Map<number, string>();
+  /**
+   * Client-to-server topic aliases [MQTT-3.3.2-12]. Both alias tables are made on
+   * first use: most clients use none, and an empty Map costs a hash table each.
+   */
+  private aliases: Map<number, string> | null = null;
   /** The id the broker assigned (empty client id), returned in CONNACK [MQTT-3.2.2-16]. */
   assignedClientId: string | null = null;
   /** Server-to-client topic aliases the client allows [MQTT-3.2.2-19 for the client's side: it sets the maximum]. */
   private readonly outboundAliasMaximum: number;
-  private readonly outboundAliases = new Map<string, number>();
+  private outboundAliases: Map<string, number> | null = null;
   /** The keep alive the server tells the client to use, when it lowered the client's [MQTT-3.2.2-21]. */
   serverKeepAlive: number | null = null;
   /** The CONNECT's Authentication Method (enhanced authentication), the connection's for its lifetime; null: none. */
@@ -70,11 +73,12 @@ export class V5Session {
    */
   outboundAlias(topic: string): { alias: number; known: boolean } | null {
     if (this.outboundAliasMaximum === 0) return null;
-    const alias = this.outboundAliases.get(topic);
+    const aliases = (this.outboundAliases ??= new Map());
+    const alias = aliases.get(topic);
     if (alias !== undefined) return { alias, known: true };
-    if (this.outboundAliases.size >= this.outboundAliasMaximum) return null;
-    const next = this.outboundAliases.size + 1;
-    this.outboundAliases.set(topic, next);
+    if (aliases.size >= this.outboundAliasMaximum) return null;
+    const next = aliases.size + 1;
+    aliases.set(topic, next);
     return { alias: next, known: false };
   }
 
@@ -87,9 +91,9 @@ export class V5Session {
     if (alias === undefined) return topic === '' ? 0x82 : topic;
     if (alias === 0 || alias > this.topicAliasMaximum) return 0x94;
     if (topic !== '') {
-      this.aliases.set(alias, topic);
+      (this.aliases ??= new Map()).set(alias, topic);
       return topic;
     }
-    return this.aliases.get(alias) ?? 0x82;
+    return this.aliases?.get(alias) ?? 0x82;
   }
 }

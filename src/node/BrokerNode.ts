@@ -44,6 +44,7 @@ import { NodeManagement } from './NodeManagement';
 import { NodeMetrics } from './NodeMetrics';
 import { SharedGroups } from './SharedGroups';
 import { SharedHandOff } from './SharedHandOff';
+import { ConnectionIds } from './ConnectionIds';
 import { SysTopics } from './SysTopics';
 import { nodeChannelContext } from './NodeChannelContext';
 import { TopicRates } from './TopicRates';
@@ -111,10 +112,7 @@ export class BrokerNode extends EventEmitter {
   private readonly servers = new Listeners();
   private readonly ctx: ChannelContext;
   private timers: NodeJS.Timeout[] = [];
-  /** One object for every connection (idle memory per connection counts). */
-  private readonly packetLimits: { beforeConnect: number; afterConnect: number };
-  private connectionCounter = 0;
-  private readonly epoch = Date.now().toString(36);
+  private readonly connectionIds = new ConnectionIds(() => this.nodeId);
   private stopping = false;
   private started = false;
 
@@ -122,7 +120,6 @@ export class BrokerNode extends EventEmitter {
     super();
     const config = (this.config = options.config);
     const mqtt = config.mqtt;
-    this.packetLimits = { beforeConnect: Math.min(mqtt.maxPacketSizeBeforeConnect, mqtt.maxPacketSize), afterConnect: mqtt.maxPacketSize };
     this.log = options.logger;
     this.eventLog = options.log;
     this.access = options.access ?? accessControlFromConfig(config, this.log.child({ component: 'auth' }));
@@ -135,7 +132,7 @@ export class BrokerNode extends EventEmitter {
     this.ingest = new IngestControl(this.eventLog, this.deliveryLag, () => this.registry, this.log);
     this.drops = new ConnectionReports(this.stats, this.log, (event) => void this.appender.append([event]).catch(() => undefined), () => this.nodeId);
     this.appender = new Appender(this.eventLog, this.streams, this.stats, this.ingest, (count, reason, detail) => this.drops.report(null, count, reason, detail), (ms, n) => this.metrics.appended(ms, n), (e) => this.sharedGroups.assignTo(e));
-    const handOff = new SharedHandOff({ sessions: this.sessions, log: this.eventLog, messages: this.streams.messages, groups: this.sharedGroups, appender: this.appender, nodeId: () => this.nodeId, connectionPrefix: () => `${this.nodeId}/${this.epoch}/`, position: () => [...this.position], counted: (n, none) => this.stats.sharedHandOff(n, none), failed: (what, err) => this.fail(what, err) });
+    const handOff = new SharedHandOff({ sessions: this.sessions, log: this.eventLog, messages: this.streams.messages, groups: this.sharedGroups, appender: this.appender, nodeId: () => this.nodeId, connectionIds: this.connectionIds, position: () => [...this.position], counted: (n, none) => this.stats.sharedHandOff(n, none), failed: (what, err) => this.fail(what, err) });
     this.membership = new Membership(() => this.nodeId, Date.now(), config.cluster, this.log);
     const audit = new RefusedLoginAudit(config.auth.audit);
     const common = { sessions: this.sessions, appender: this.appender, stats: this.stats, logger: this.log, nodeId: () => this.nodeId };
@@ -149,8 +146,10 @@ export class BrokerNode extends EventEmitter {
     this.pages = new SessionPages(this.eventLog, this.streams.messages, this.routes, () => [...this.position], expired, (err) => this.fail('reading a session from the log', err), this.log, this.stats);
     const { appender, ingest, decisions, opener, pages, routes, retained, registry, drops: reports, limits, stats, health } = this;
     const fail = (what: string, err: unknown) => this.fail(what, err);
+    // One object for every connection (idle memory per connection counts).
+    const connectionLimits = { beforeConnect: Math.min(mqtt.maxPacketSizeBeforeConnect, mqtt.maxPacketSize), afterConnect: mqtt.maxPacketSize, maxSocketBufferBytes: mqtt.maxSocketBufferBytes };
     const sinceFeeds = new SinceFeeds(this.eventLog, this.streams.messages, this.routes, () => [...this.position], (err) => fail('a since subscription stopped reading the log', err));
-    this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, sinceFeeds, handOff, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail });
+    this.services = new ConnectionServices({ log: this.log, appender, ingest, decisions, opener, pages, sinceFeeds, handOff, routes, retained, registry, reports, limits, stats, health, maxQueuedMessages: mqtt.maxQueuedMessages, fail, connectionLimits });
     this.projections = new ProjectionTails(this.eventLog, (what, err) => this.fail(`${what} stopped`, err));
     this.management = new NodeManagement({
       ...{ config, log: this.eventLog, streams: this.streams, sessions: this.sessions, retained: this.retained, routes: this.routes, registry: this.registry, appender: this.appender },
@@ -278,16 +277,14 @@ export class BrokerNode extends EventEmitter {
 
   private accept(transport: Transport): void {
     if (this.stopping || this.health.failed) return transport.destroy();
-    // Limits are checked before anything is read: a refused socket costs nothing more.
-    const refused = this.registry.refusal(transport.ip);
-    // A full node with another server to name reads the CONNECT to say so (CONNACK 0x9C), a bounded number at once.
-    const redirected = refused?.limit === 'limits.maxConnections' && this.config.mqtt.serverReference !== '' && this.registry.mayRedirect();
+    // Limits are checked before anything is read: a refused socket costs nothing more, unless it is to be redirected.
+    const { refused, redirected } = this.registry.admission(transport.ip, this.config.mqtt.serverReference !== '');
     if (refused) {
       this.limits.hit(refused.limit, refused.detail, { remote: transport.remoteAddress });
       if (!redirected) return transport.destroy();
     }
-    const channel = new Channel(this.ctx, `${this.nodeId}/${this.epoch}/${++this.connectionCounter}`, transport.remoteAddress, redirected);
-    const conn = new Connection(transport, channel, this.services, this.packetLimits, this.config.mqtt.maxSocketBufferBytes);
+    const channel = new Channel(this.ctx, this.connectionIds.next(), transport.remoteAddress, redirected);
+    const conn = new Connection(transport, channel, this.services);
     if (redirected) return this.registry.addRedirected(conn);
     this.registry.add(conn);
     if (this.ingest.holding) transport.pause();
@@ -297,8 +294,6 @@ export class BrokerNode extends EventEmitter {
     const now = Date.now();
     this.decisions.recordSuppressed(now);
     this.topicRates.rotate();
-    if (this.ingest.holding) return;
-    for (const conn of this.registry) conn.run(conn.channel.tick(now));
-    for (const conn of [...this.registry.redirected]) conn.run(conn.channel.tick(now));
+    if (!this.ingest.holding) this.registry.tick(now);
   }
 }

@@ -18,9 +18,20 @@ import { PacketTooLarge, ProtocolViolation } from '../protocol/ProtocolViolation
 import { Delivery } from '../session/Session';
 import { Transport, TransportSink } from '../transports/Transport';
 
+/** Limits every connection of a node shares (one object, not two fields per connection). */
+export interface ConnectionLimits {
+  /** Largest packet before the CONNECT is accepted (mqtt.maxPacketSizeBeforeConnect, at most mqtt.maxPacketSize). */
+  readonly beforeConnect: number;
+  /** Largest packet after (mqtt.maxPacketSize). */
+  readonly afterConnect: number;
+  /** mqtt.maxSocketBufferBytes. */
+  readonly maxSocketBufferBytes: number;
+}
+
 /** What a connection needs from its node. */
 export interface ConnectionHost {
   readonly log: Logger;
+  readonly connectionLimits: ConnectionLimits;
   /** True once the node failed (NodeHealth): nothing more is acknowledged. */
   readonly failed: boolean;
   /** True once this event-loop turn has taken its share of appends. */
@@ -122,12 +133,9 @@ export class Connection implements TransportSink {
     readonly transport: Transport,
     readonly channel: Channel,
     readonly host: ConnectionHost,
-    /** Limits of packet size before and after the CONNECT is accepted. */
-    private readonly packetLimits: { beforeConnect: number; afterConnect: number },
-    private readonly maxSocketBufferBytes: number,
   ) {
     // Until authenticated, a client may not make the broker buffer a large packet.
-    this.decoder = new PacketDecoder<Connection>(packetLimits.beforeConnect, packetDecoded, this);
+    this.decoder = new PacketDecoder<Connection>(host.connectionLimits.beforeConnect, packetDecoded, this);
     this.decoder.shouldYield = decoderShouldYield;
     transport.attach(this);
   }
@@ -177,7 +185,7 @@ export class Connection implements TransportSink {
       }
     } catch (err) {
       if (err instanceof PacketTooLarge) {
-        const limit = err.max === this.packetLimits.afterConnect ? 'mqtt.maxPacketSize' : 'mqtt.maxPacketSizeBeforeConnect';
+        const limit = err.max === this.host.connectionLimits.afterConnect ? 'mqtt.maxPacketSize' : 'mqtt.maxPacketSizeBeforeConnect';
         this.host.limitHit(this, limit, err.message);
         if (err.packetType === 3) this.host.dropped(this, 1, 'too_large', err.message);
       }
@@ -267,7 +275,7 @@ export class Connection implements TransportSink {
 
   /** Bytes this connection can still take before it must drain (the channel's `room`). */
   room(): number {
-    return this.maxSocketBufferBytes - this.transport.pendingBytes - this.outBytes;
+    return this.host.connectionLimits.maxSocketBufferBytes - this.transport.pendingBytes - this.outBytes;
   }
 
   flushOut(): void {
@@ -370,7 +378,7 @@ export class Connection implements TransportSink {
         this.host.dropped(this, effect.count, effect.reason, effect.detail);
         return;
       case 'accepted':
-        this.decoder.maxPacketSize = this.packetLimits.afterConnect;
+        this.decoder.maxPacketSize = this.host.connectionLimits.afterConnect;
         if (this.pausedForConnack) {
           this.pausedForConnack = false;
           // After the CONNACK that is being sent: what the client pipelined is handled in order behind it.

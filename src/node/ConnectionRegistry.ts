@@ -44,6 +44,22 @@ export class ConnectionRegistry {
     return this.redirecting.values();
   }
 
+  /**
+   * Whether a new connection from `ip` is refused by a limit and, when it is
+   * for limits.maxConnections and the node can name another server, whether it
+   * is read to be redirected (CONNACK 0x9C), a bounded number at once.
+   */
+  admission(ip: string, canRedirect: boolean): { refused: ReturnType<ConnectionRegistry['refusal']>; redirected: boolean } {
+    const refused = this.refusal(ip);
+    return { refused, redirected: refused?.limit === 'limits.maxConnections' && canRedirect && this.mayRedirect() };
+  }
+
+  /** The node's timer tick for every connection (keepalive, deadlines), those being redirected too. */
+  tick(now: number): void {
+    for (const conn of this) conn.run(conn.channel.tick(now));
+    for (const conn of [...this.redirected]) conn.run(conn.channel.tick(now));
+  }
+
   /** Whether one more connection may be read to be redirected. */
   mayRedirect(): boolean {
     return this.redirecting.size < MAX_REDIRECTING;

@@ -18,7 +18,7 @@ import { LocalRoutes } from '../router/LocalRoutes';
 import { SessionOpener } from '../session/SessionOpener';
 import { Appender } from './Appender';
 import { ConnectDecisions } from './ConnectDecisions';
-import { Connection, ConnectionHost } from './Connection';
+import { Connection, ConnectionHost, ConnectionLimits } from './Connection';
 import { ConnectionRegistry } from './ConnectionRegistry';
 import { ConnectionReports } from './ConnectionReports';
 import { IngestControl } from './IngestControl';
@@ -44,16 +44,19 @@ export interface ConnectionServicesDeps {
   health: NodeHealth;
   /** mqtt.maxQueuedMessages: the most retained messages one SUBSCRIBE brings. */
   maxQueuedMessages: number;
+  connectionLimits: ConnectionLimits;
   fail(what: string, err: unknown): void;
 }
 
 export class ConnectionServices implements ConnectionHost {
   readonly log: Logger;
   readonly appender: Appender;
+  readonly connectionLimits: ConnectionLimits;
 
   constructor(private readonly d: ConnectionServicesDeps) {
     this.log = d.log;
     this.appender = d.appender;
+    this.connectionLimits = d.connectionLimits;
   }
 
   get failed(): boolean {

@@ -16,11 +16,35 @@ import { StreamLayout } from './streams';
 const KEY_CACHE_LIMIT = 8192;
 const keyCache = new Map<string, Buffer>();
 
+/**
+ * Cached keys are cut from slabs of their own, not from Node's shared Buffer
+ * pool: a key kept in the cache pins the whole 8 KiB pool slab it was cut from,
+ * and a burst of new clients (a key each) spread its keys over every slab the
+ * burst allocated, so the pool's slabs outlived their other, short-lived
+ * buffers by thousands (docs/performance.md, memory per connection).
+ */
+const KEY_SLAB_BYTES = 16 * 1024;
+let keySlab = Buffer.allocUnsafeSlow(KEY_SLAB_BYTES);
+let keySlabUsed = 0;
+
+function keyBytes(text: string): Buffer {
+  const length = Buffer.byteLength(text, 'utf8');
+  if (length > KEY_SLAB_BYTES / 16) return Buffer.from(text, 'utf8'); // a long key: its own buffer
+  if (keySlabUsed + length > KEY_SLAB_BYTES) {
+    keySlab = Buffer.allocUnsafeSlow(KEY_SLAB_BYTES);
+    keySlabUsed = 0;
+  }
+  const key = keySlab.subarray(keySlabUsed, keySlabUsed + length);
+  key.write(text, 'utf8');
+  keySlabUsed += length;
+  return key;
+}
+
 function keyOf(text: string): Buffer {
   let key = keyCache.get(text);
   if (key === undefined) {
     if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear();
-    key = Buffer.from(text, 'utf8');
+    key = keyBytes(text);
     keyCache.set(text, key);
   }
   return key;

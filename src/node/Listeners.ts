@@ -1,5 +1,6 @@
 /** The node's listeners, one per configured transport (TCP, TLS, WS, WSS): they hand new transports to the node. */
 import type { BrokerConfig } from '../config';
+import { shareAcceptedSocketShapes } from '../transports/acceptedSocketShapes';
 import { Listener, Transport } from '../transports/Transport';
 import { TcpListener } from '../transports/TcpListener';
 import { TlsListener } from '../transports/TlsListener';
@@ -19,6 +20,8 @@ export class Listeners {
 
   async open(config: BrokerConfig, onConnection: (t: Transport) => void): Promise<ListeningPorts> {
     const l = config.listeners;
+    // Before the first client is accepted: on Node 20 every accepted socket otherwise made hidden classes of its own (see there).
+    shareAcceptedSocketShapes();
     const made: Array<[keyof ListeningPorts, Listener]> = [];
     if (l.tcp.enabled) made.push(['tcp', new TcpListener(l.tcp, onConnection)]);
     if (l.tls.enabled) made.push(['tls', new TlsListener({ ...l.tls, caFile: l.tls.caFile || undefined }, onConnection)]);

@@ -49,7 +49,7 @@ export class SessionFolder {
    * shared subscriptions it had in flight (the fold takes them out of the session)
    * and its subscriptions: another member gets them (SharedHandOff).
    */
-  onSharedReleased: ((event: ClientDisconnected, released: OutboundEntry[], subscriptions: ReadonlyMap<string, StoredSubscription>) => void) | null = null;
+  onSharedReleased: ((event: ClientDisconnected, released: OutboundEntry[], subscriptions: Iterable<[string, StoredSubscription]>) => void) | null = null;
   /** Told after a fold that may change who holds which subscription while connected (shared-subscription groups). */
   onMembership: ((clientId: string) => void) | null = null;
   /** Told after snapshots were restored (everything may have changed). */

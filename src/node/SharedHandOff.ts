@@ -43,8 +43,8 @@ export interface SharedHandOffDeps {
   groups: SharedGroups;
   appender: Appender;
   nodeId: () => string;
-  /** The prefix of this node's connection ids for this run (`<node>/<epoch>/`). */
-  connectionPrefix: () => string;
+  /** This node's connection ids (which ones are of this run). */
+  connectionIds: { isOurs(connectionId: string): boolean };
   /** The node's live delivery position in the message stream. */
   position: () => Positions;
   /** Messages handed on, and those no member was left for. */
@@ -76,7 +76,7 @@ export class SharedHandOff implements SharedDuty {
   }
 
   owns(a: SharedAssignment): boolean {
-    return a.connectionId.startsWith(this.d.connectionPrefix()) || this.adopted.has(a.connectionId);
+    return this.d.connectionIds.isOurs(a.connectionId) || this.adopted.has(a.connectionId);
   }
 
   /** The live path: `a`'s connection is gone when its record was read. */
@@ -101,7 +101,7 @@ export class SharedHandOff implements SharedDuty {
    * fold took them out of the session); for a failed node's connection it
    * adopts the connection and hands on what the log holds for it.
    */
-  disconnectFolded(event: ClientDisconnected, released: OutboundEntry[], subscriptions: ReadonlyMap<string, StoredSubscription>): void {
+  disconnectFolded(event: ClientDisconnected, released: OutboundEntry[], subscriptions: Iterable<[string, StoredSubscription]>): void {
     if (event.nodeId !== this.d.nodeId()) return;
     for (const e of released) this.handOffRef(e, event.connectionId);
     if (event.reason !== DisconnectReason.NodeFailure) return;

@@ -62,8 +62,14 @@ export async function writeSnapshots(log: EventLog, streams: StreamLayout, folde
   }
   if (due.length === 0) return 0;
   const byPartition = new Map<number, SessionRecord[]>(due.map((p) => [p, []]));
-  for (const rec of folder.state.values()) {
-    byPartition.get(log.partitionFor(streams.sessions, Buffer.from(rec.clientId, 'utf8')))?.push(rec);
+  if (partitions === 1) {
+    // One partition (the default): every session is in it, no key to hash per session.
+    const all = byPartition.get(0);
+    if (all) for (const rec of folder.state.values()) all.push(rec);
+  } else {
+    for (const rec of folder.state.values()) {
+      byPartition.get(log.partitionFor(streams.sessions, Buffer.from(rec.clientId, 'utf8')))?.push(rec);
+    }
   }
   const records = due.map((p) => {
     const value = encodeSessionsSnapshot({ nextOffset: folder.nextOffset[p], sessions: byPartition.get(p)! });

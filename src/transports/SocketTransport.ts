@@ -36,7 +36,8 @@ export class SocketTransport implements Transport {
     private readonly socket: Socket,
   ) {
     this.ip = socket.remoteAddress ?? 'unknown';
-    this.remoteAddress = `${this.ip}:${socket.remotePort ?? 0}`;
+    // join() makes a flat string (a template literal makes a rope the first write to the log copies flat again).
+    this.remoteAddress = [this.ip, socket.remotePort ?? 0].join(':');
     this.certificate = peerCertificate(socket);
     socket.setNoDelay(true);
     (socket as TransportSocket)[kTransport] = this;

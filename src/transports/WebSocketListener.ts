@@ -107,7 +107,7 @@ export class WebSocketListener implements Listener {
     });
     this.wss.on('connection', (ws, req) => {
       const ip = req.socket.remoteAddress ?? 'unknown';
-      onConnection(new WebSocketTransport(this.kind, ws, ip, `${ip}:${req.socket.remotePort ?? 0}`, peerCertificate(req.socket)));
+      onConnection(new WebSocketTransport(this.kind, ws, ip, [ip, req.socket.remotePort ?? 0].join(':'), peerCertificate(req.socket)));
     });
     this.wss.on('error', () => undefined); // listen errors surface through the HTTP server
   }

@@ -34,4 +34,14 @@ describe('recordsFor: where events go in the log', () => {
     expect(decodeEvent(records[1].value!)).toEqual(events[2]);
     expect(decodeEvent(records[3].value!)).toEqual(events[4]);
   });
+
+  test('record keys are the UTF-8 bytes of the client id or topic, also past the key slabs and for long or non-ASCII keys', () => {
+    const texts = [...Array.from({ length: 3000 }, (_, i) => `client-${i}-${'k'.repeat(i % 40)}`), 'ü/日本/😀', 'x'.repeat(5000)];
+    for (const text of texts) {
+      const [record] = recordsFor([delivered(text, 1)], streams);
+      expect(record.key!.equals(Buffer.from(text, 'utf8'))).toBe(true);
+    }
+    // Cached keys come back unchanged after other keys were cut.
+    for (const text of texts.slice(0, 50)) expect(recordsFor([delivered(text, 2)], streams)[0].key!.toString('utf8')).toBe(text);
+  });
 });

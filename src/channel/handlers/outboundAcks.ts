@@ -1,13 +1,12 @@
 import { IPubackPacket, IPubcompPacket, IPubrecPacket } from 'mqtt-packet';
 import type { Channel } from '../Channel';
 import { Effect } from '../effects';
-import { AckKind } from '../../events/types';
+import { AckKind, BrokerEvent } from '../../events/types';
 
-function ackEvent(ch: Channel, packetId: number, kind: AckKind): Extract<Effect, { type: 'append' }> {
-  return {
-    type: 'append',
-    events: [{ type: 'message.acknowledged', clientId: ch.clientId, packetId, kind, direction: 'in', timestamp: ch.ctx.now() }],
-  };
+function ackEvent(ch: Channel, packetId: number, kind: AckKind, then?: Effect[]): Extract<Effect, { type: 'append' }> {
+  const events: BrokerEvent[] = [{ type: 'message.acknowledged', clientId: ch.clientId, packetId, kind, direction: 'in', timestamp: ch.ctx.now() }];
+  // Built whole rather than `{ ...ackEvent(), then }`: on V8 11 a spread copy given more properties gets hidden classes of its own, per message.
+  return then ? { type: 'append', events, then } : { type: 'append', events };
 }
 
 /** The final acknowledgement of an outbound exchange frees its window slot. Unknown ids are ignored. */
@@ -38,5 +37,5 @@ export function handlePubrec(ch: Channel, packet: IPubrecPacket): Effect[] {
   if (!entry || entry.qos !== 2 || entry.released) return [pubrel];
   entry.released = true;
   ch.session!.progress(ch.ctx.now());
-  return [{ ...ackEvent(ch, packetId, 'pubrec'), then: [pubrel] }];
+  return [ackEvent(ch, packetId, 'pubrec', [pubrel])];
 }
