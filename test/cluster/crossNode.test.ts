@@ -127,8 +127,9 @@ test('a persistent session that went offline on A gets its queued messages when 
 });
 
 test('fan-out: every node reads every message (read amplification = nodes x ingress) but decodes only what its clients want', async () => {
-  const [a, b] = nodes;
-  const idle = await startKafkaNode(brokers, prefix, 'node-idle');
+  // A cluster of its own without $SYS: every record its nodes read is one of this test's messages.
+  const quiet = uniquePrefix('amp');
+  const [a, b, idle] = await Promise.all(['amp-a', 'amp-b', 'amp-idle'].map((id) => startKafkaNode(brokers, quiet, id, { sys: { enabled: false } })));
   try {
     const sub = await client(b, 'x-amp-sub');
     const got = collect(sub);
@@ -145,8 +146,10 @@ test('fan-out: every node reads every message (read amplification = nodes x ingr
     expect(b.node.stats.messagesScanned - before.b.messagesScanned).toBe(30);
     expect(b.node.stats.messagesRouted - before.b.messagesRouted).toBe(10);
   } finally {
-    await idle.stop();
-    idle.cleanup();
+    for (const n of [a, b, idle]) {
+      await n.stop();
+      n.cleanup();
+    }
   }
 });
 
