@@ -64,6 +64,10 @@ function topic(r, { filter = false } = {}) {
       return 'fz/a\u0000b';
     case 6:
       return r.pick(['$SYS/broker/fz', '$SYS', '$share/g/fz/x', '$fz']);
+    case 11:
+    case 12:
+      // Shared subscriptions (members come and go with the connections), and malformed share names.
+      return filter ? r.pick(['$share/g/fz/+/a', '$share/g1/fz/#', '$share/g2/#', '$share//fz', '$share/g+/fz', '$share/g']) : `fz/${r.int(50)}/a`;
     case 7:
       return filter ? r.pick(['#', '+', 'fz/#', 'fz/+/x', '+/+/#', 'fz/#/x', 'fz/a+', '##']) : r.pick(['fz/+', 'fz/#', '#']);
     case 8:
@@ -126,6 +130,8 @@ function property(r, kind) {
     return Buffer.concat([head, b]);
   }
   if (id === 0x0b) return Buffer.concat([head, r.chance(0.9) ? varint(r.pick([0, 1, 268435455, r.int(1000)])) : Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01])]);
+  // A `since` on a SUBSCRIBE starts the subscriptions in the past (a feed from the log), with good and bad values.
+  if (id === 0x26 && kind === 'subscribe' && r.chance(0.3)) return Buffer.concat([head, str('since'), str(r.pick(['1h', '30s', '2026-01-01T00:00:00Z', 'soon', '999999999d', '0s']))]);
   if (id === 0x26) return Buffer.concat([head, str(r.chance(0.9) ? `k${r.int(9)}` : Buffer.from([0xc3, 0x28])), str(r.chance(0.9) ? `v${r.int(99)}` : Buffer.from([0xed, 0xa0, 0x80]))]);
   if (BINARY_PROPS.has(id)) return Buffer.concat([head, str(bytes(r, r.int(40)))]);
   return Buffer.concat([head, str(r.chance(0.85) ? `fz/s${r.int(9)}` : r.pick([Buffer.from([0xff]), Buffer.from('a\u0000b'), Buffer.alloc(0)]))]);

@@ -105,14 +105,25 @@ export class SinceFeeds {
   }
 }
 
-/** `since` as a SUBSCRIBE user property gives it: an ISO 8601 time (or epoch ms) or a duration back from `now` (30s, 15m, 24h, 7d). Null: not a valid one. */
+/**
+ * `since` as a SUBSCRIBE user property gives it: an ISO 8601 time (or epoch ms)
+ * or a duration back from `now` (30s, 15m, 24h, 7d). Null: not a valid one.
+ * The result is a whole number of milliseconds in [0, now]: it is recorded with
+ * the subscription, so a time before 1970 (or a duration reaching past it)
+ * means from the start of the log, and one in the future means now.
+ */
 export function parseSince(text: string, now: number): number | null {
   const d = /^(\d{1,9})(s|m|h|d)$/.exec(text.trim());
-  if (d) return now - Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 's' | 'm' | 'h' | 'd'];
-  // The times history and replay take (ISO 8601, or epoch milliseconds); never in the future.
-  try {
-    return Math.min(parseTime(text, 'since'), now);
-  } catch {
-    return null;
+  let at: number;
+  if (d) at = now - Number(d[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 's' | 'm' | 'h' | 'd'];
+  else {
+    // The times history and replay take (ISO 8601, or epoch milliseconds).
+    try {
+      at = parseTime(text, 'since');
+    } catch {
+      return null;
+    }
   }
+  if (!Number.isFinite(at)) return null;
+  return Math.max(0, Math.min(Math.floor(at), now));
 }

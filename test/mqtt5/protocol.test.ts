@@ -649,6 +649,19 @@ test('a bad `since` value is a Protocol Error (0x82)', async () => {
   expect(d.reasonCode).toBe(0x82);
 });
 
+test('a `since` reaching before 1970 (999999999d) means from the start of the log: the broker serves on (it once failed the node at append)', async () => {
+  const pub = await v5('since-far-pub');
+  await pub.publishAsync('since/far', 'old', { qos: 1 });
+  const c = await v5('since-far-sub');
+  const got = collect(c);
+  await c.subscribeAsync('since/far', { qos: 1, properties: { userProperties: { since: '999999999d' } } });
+  await until(() => got.length === 1, 'the old message');
+  await pub.publishAsync('since/far', 'sentinel', { qos: 1 });
+  await until(() => got.length === 2, 'the sentinel');
+  expect(got.map((g) => g.payload)).toEqual(['old', 'sentinel']);
+  expect(b.node.failed).toBe(false);
+});
+
 test('`since` applies the access rules to every message it reads from the log', async () => {
   const node = await startBroker({ acl: { rules: [{ permission: 'deny', action: 'subscribe', topic: 'sacl/secret/#' }] } });
   try {
