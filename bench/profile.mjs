@@ -35,7 +35,7 @@ const freePort = () => new Promise((resolve) => {
 const dir = mkdtempSync(join(tmpdir(), 'mqlog-profile-'));
 const port = await freePort();
 writeFileSync(join(dir, 'config.json'), JSON.stringify({ dataDir: join(dir, 'data'), listeners: { tcp: { host: '127.0.0.1', port }, ws: { enabled: false } }, api: { enabled: false }, logging: { level: 'warn' } }));
-const [bcmd, bargs] = pinned(0, process.execPath, [...(heap ? ['--heap-prof', `--heap-prof-dir=${dir}`, '--heap-prof-interval=65536'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]), join(root, 'bin', 'mqlog.js'), 'start', '--config', join(dir, 'config.json')]);
+const [bcmd, bargs] = pinned(0, process.execPath, [...(heap ? ['--heap-prof', `--heap-prof-dir=${dir}`, '--heap-prof-interval=65536'] : ['--cpu-prof', ...(args.interval ? [`--cpu-prof-interval=${args.interval}`] : []), `--cpu-prof-dir=${dir}`]), join(root, 'bin', 'mqlog.js'), 'start', '--config', join(dir, 'config.json')]);
 const broker = spawn(bcmd, bargs, { stdio: ['ignore', 'inherit', 'inherit'] });
 for (let i = 0; i < 100; i++) {
   const up = await new Promise((r) => net.connect(port, '127.0.0.1').on('connect', function () { this.destroy(); r(true); }).on('error', () => r(false)));

@@ -536,14 +536,21 @@ export class Channel {
         props = aliased;
       }
       room -= publishSize(d, d.qos);
+      // Per delivery on the hot path: literals of one shape, optional fields assigned after (a
+      // conditional spread allocates a temporary and copies through the slow path each time).
       if (d.qos === 0) {
-        effects.push({ type: 'publish', delivery: d, qos: 0, packetId: 0, dup: false, ...(props ? { v5: props } : {}) });
+        const publish0: Extract<Effect, { type: 'publish' }> = { type: 'publish', delivery: d, qos: 0, packetId: 0, dup: false };
+        if (props) publish0.v5 = props;
+        effects.push(publish0);
         continue;
       }
       const packetId = session.allocatePacketId();
       const qos = d.qos;
-      session.inflight.set(packetId, { qos, ref: d.ref, released: false, ...(d.shared ? { shared: d.shared } : {}) });
-      const publish: Effect = { type: 'publish', delivery: d, qos, packetId, dup: false, ...(props ? { v5: props } : {}) };
+      const entry: InflightEntry = { qos, ref: d.ref, released: false };
+      if (d.shared) entry.shared = d.shared;
+      session.inflight.set(packetId, entry);
+      const publish: Extract<Effect, { type: 'publish' }> = { type: 'publish', delivery: d, qos, packetId, dup: false };
+      if (props) publish.v5 = props;
       const delivered: MessageDelivered = { type: 'message.delivered', clientId: this.clientId, packetId, qos, ref: d.ref, timestamp: this.ctx.now() };
       if (d.shared !== undefined) delivered.shared = d.shared;
       const events = [delivered];

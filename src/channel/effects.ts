@@ -6,6 +6,7 @@
  */
 import { BrokerEvent, DisconnectReason, DropReason, Positions, QoS, SubscriptionOptions } from '../events/types';
 import type { ServerPacket } from '../protocol/ServerPacket';
+import type { PublishProperties } from '../protocol/v5/Mqtt5Encoder';
 import type { Delivery } from '../session/Session';
 import type { LimitName } from './limits';
 
@@ -33,7 +34,7 @@ export interface RouteChange {
 }
 
 /** Effects that put something on the wire to the client (ServerPacket, with the session's Delivery). */
-export type ClientEffect = Exclude<ServerPacket, { type: 'publish' }> | { type: 'publish'; delivery: Delivery; qos: QoS; packetId: number; dup: boolean };
+export type ClientEffect = Exclude<ServerPacket, { type: 'publish' }> | { type: 'publish'; delivery: Delivery; qos: QoS; packetId: number; dup: boolean; v5?: PublishProperties };
 
 export type Effect =
   | ClientEffect
