@@ -131,16 +131,21 @@ async function fuzzer(n) {
       packets.push(r.chance(0.25) ? mutate(r, p) : p);
     }
     writePackets(socket, packets);
-    await new Promise((resolve) => {
-      const t = setTimeout(resolve, r.pick([0, 1, 5, 20]));
-      socket.once('close', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-    if (r.chance(0.5)) socket.destroy();
-    else socket.end();
+    await hangUp(r, socket);
   }
+}
+
+/** Waits a little (or for the broker to close), then closes the socket, abruptly or not. */
+async function hangUp(r, socket) {
+  await new Promise((resolve) => {
+    const t = setTimeout(resolve, r.pick([0, 1, 5, 20]));
+    socket.once('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+  if (r.chance(0.5)) socket.destroy();
+  else socket.end();
 }
 
 /**
@@ -184,15 +189,7 @@ async function scramSession(r, socket, clientId) {
       }
     }
   }
-  await new Promise((resolve) => {
-    const t = setTimeout(resolve, r.pick([0, 1, 5, 20]));
-    socket.once('close', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-  if (r.chance(0.5)) socket.destroy();
-  else socket.end();
+  await hangUp(r, socket);
 }
 
 // ---------------------------------------------------------------------------

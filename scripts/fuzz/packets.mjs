@@ -34,7 +34,7 @@ export function frame(first, body) {
   return Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]);
 }
 
-function str(s) {
+export function str(s) {
   const b = Buffer.isBuffer(s) ? s : Buffer.from(s, 'utf8');
   const len = Buffer.alloc(2);
   len.writeUInt16BE(Math.min(b.length, 65535));
@@ -107,7 +107,7 @@ const U16_PROPS = new Set([0x13, 0x21, 0x22, 0x23]);
 const U32_PROPS = new Set([0x02, 0x11, 0x18, 0x27]);
 const BINARY_PROPS = new Set([0x09, 0x16]);
 
-function varint(n) {
+export function varint(n) {
   const out = [];
   do {
     let b = n % 128;

@@ -4,31 +4,13 @@
 // AUTH packets right, wrong and garbled. The broker under fuzz has one SCRAM
 // user (SCRAM_USER); everything else about it is as for the other connections.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
-import { frame, properties } from './packets.mjs';
+import { frame, properties, str, varint } from './packets.mjs';
 
 export const SCRAM = 'SCRAM-SHA-256';
 export const SCRAM_USER = 'fz-scram';
 export const SCRAM_PASSWORD = 'fz-secret';
 
 const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
-
-function str(s) {
-  const b = Buffer.isBuffer(s) ? s : Buffer.from(s, 'utf8');
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(Math.min(b.length, 65535));
-  return Buffer.concat([len, b.subarray(0, 65535)]);
-}
-
-function varint(n) {
-  const out = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
 
 /** A property block holding the authentication method and data (0x15, 0x16). */
 function authProperties(method, data) {

@@ -10,6 +10,7 @@ import { IConnackPacket, IDisconnectPacket, IPubackPacket, IPublishPacket } from
 import { join } from 'path';
 import type { AppendRecord } from '../../src/log/EventLog';
 import { FileEventLog } from '../../src/log/file/FileEventLog';
+import { v5Connector } from '../helpers/v5Client';
 import { startBroker, tempDir, TestBroker } from '../helpers/broker';
 import { publishBytes } from '../helpers/packets';
 import { RawClient, waitFor } from '../helpers/rawClient';
@@ -28,11 +29,7 @@ afterAll(async () => {
   b.cleanup();
 });
 
-async function v5(clientId: string, opts: IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync({ host: '127.0.0.1', port: b.ports.tcp, clientId, protocolVersion: 5, reconnectPeriod: 0, ...opts });
-  clients.push(c);
-  return c;
-}
+const v5 = v5Connector(() => b.ports.tcp!, clients);
 
 type Got = { topic: string; payload: string; packet: IPublishPacket };
 function collect(c: MqttClient): Got[] {

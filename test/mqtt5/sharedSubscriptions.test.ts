@@ -9,6 +9,7 @@
  */
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
 import mqttPacket, { IPublishPacket } from 'mqtt-packet';
+import { v5Connector } from '../helpers/v5Client';
 import { startBroker, TestBroker } from '../helpers/broker';
 import { RawClient, sleep, waitFor } from '../helpers/rawClient';
 
@@ -29,11 +30,7 @@ afterAll(async () => {
   b.cleanup();
 });
 
-async function v5(clientId: string, opts: IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync({ host: '127.0.0.1', port: b.ports.tcp, clientId, protocolVersion: 5, reconnectPeriod: 0, ...opts });
-  clients.push(c);
-  return c;
-}
+const v5 = v5Connector(() => b.ports.tcp!, clients);
 
 /** A v5 member from raw packets: it acknowledges only when told to. */
 async function rawMember(clientId: string, filter: string, opts: { receiveMaximum?: number; persistent?: boolean; qos?: 1 | 2 } = {}): Promise<RawClient> {

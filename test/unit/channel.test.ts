@@ -2,23 +2,13 @@
 import { IPublishPacket, Packet } from 'mqtt-packet';
 import { ConnectionAcl } from '../../auth/acl/ConnectionAcl';
 import { Channel, ChannelContext } from '../../src/channel/Channel';
+import { channelContext } from '../helpers/channelContext';
 import { Effect } from '../../src/channel/effects';
 import { defaultConfig } from '../../src/config';
 import { DisconnectReason, MessageSource } from '../../src/events/types';
 
 let now = 1_000_000;
-const ctx: ChannelContext = {
-  nodeId: 'n1',
-  settings: { ...defaultConfig().mqtt, maxInflight: 2 },
-  now: () => now,
-  position: () => [10],
-  newClientId: () => 'auto-1',
-  aclDenyAction: 'ignore',
-  subscriptionCount: () => 0,
-  isSubscribed: () => false,
-  retainedRoom: () => true,
-  queueWatch: null,
-};
+const ctx: ChannelContext = channelContext({ settings: { ...defaultConfig().mqtt, maxInflight: 2 }, now: () => now, position: () => [10] });
 
 const forbidSubscribing = (filter: string) => new ConnectionAcl([{ allow: false, publish: false, subscribe: true, filter }], { defaultAllow: true, sysReadableByAll: true }, false);
 

@@ -8,24 +8,14 @@
 import { Packet } from 'mqtt-packet';
 import { ConnectionAcl } from '../../auth/acl/ConnectionAcl';
 import { Channel, ChannelContext } from '../../src/channel/Channel';
+import { channelContext } from '../helpers/channelContext';
 import { Effect } from '../../src/channel/effects';
 import { defaultConfig } from '../../src/config';
 import type { Properties } from '../../src/protocol/v5/properties';
 
 let now = 1_000_000;
 const settings = { ...defaultConfig().mqtt, receiveMaximum: 2, connectTimeoutMs: 5000, responseInformation: 'replies/%c/' };
-const context = (over: Partial<typeof settings> = {}): ChannelContext => ({
-  nodeId: 'n1',
-  settings: { ...settings, ...over },
-  now: () => now,
-  position: () => [0],
-  newClientId: () => 'auto-1',
-  aclDenyAction: 'ignore',
-  subscriptionCount: () => 0,
-  isSubscribed: () => false,
-  retainedRoom: () => true,
-  queueWatch: null,
-});
+const context = (over: Partial<typeof settings> = {}): ChannelContext => channelContext({ settings: { ...settings, ...over }, now: () => now });
 const identity = (username: string | null) => ({ clientId: 'c1', username, ip: '127.0.0.1', groups: [], superuser: false });
 const allowed = (username: string | null = 'alice', authData: Buffer | null = null) => ({ allowed: true as const, acl: ConnectionAcl.allowAll(), identity: identity(username), authData });
 const connect5 = (v5: Properties, extra: Record<string, unknown> = {}) => ({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'c1', v5, ...extra }) as unknown as Packet;
