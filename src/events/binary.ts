@@ -48,11 +48,20 @@ export class BinaryWriter {
       throw new RangeError(`varuint out of range: ${value}`);
     }
     this.ensure(8);
-    while (value >= 0x80) {
-      this.buf[this.pos++] = (value % 0x80) | 0x80;
+    const buf = this.buf;
+    let pos = this.pos;
+    // Above 31 bits (timestamps) by division; `& 0x7f` is exact there too, as 2^32 is a
+    // multiple of 128. Below, by shifts: most values are small, and every event has a timestamp.
+    while (value > 0x7fffffff) {
+      buf[pos++] = (value & 0x7f) | 0x80;
       value = Math.floor(value / 0x80);
     }
-    this.buf[this.pos++] = value;
+    while (value >= 0x80) {
+      buf[pos++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    buf[pos++] = value;
+    this.pos = pos;
     return this;
   }
 

@@ -1,4 +1,5 @@
-import { DecodeError } from '../../src/events/binary';
+import fc from 'fast-check';
+import { BinaryReader, BinaryWriter, DecodeError } from '../../src/events/binary';
 import { decodeEvent, decodeEvents, decodePublishedForDelivery, encodeEvent, encodeEvents, EVENT_FORMAT_VERSION } from '../../src/events/codec';
 import { BrokerEvent, DisconnectReason, MessageOrigin, MessageSource, SUBACK_FAILURE } from '../../src/events/types';
 
@@ -50,6 +51,26 @@ const events: BrokerEvent[] = [
   { type: 'access.decided', clientId: 'c', username: 'alice', ip: '10.0.0.1', action: 'connect', topic: null, allowed: false, code: 4, source: 'ldap', reason: 'wrong password', nodeId: 'n1', timestamp: 16 },
   { type: 'access.decided', clientId: 'c', username: null, ip: '::1', action: 'publish', topic: 'secret/x', allowed: false, code: 0, source: 'acl', reason: 'rule', nodeId: 'n1', timestamp: 17 },
 ];
+
+describe('binary primitives', () => {
+  test('every safe non-negative integer round-trips as a varint, in ceil(bits/7) bytes', () => {
+    const w = new BinaryWriter(16);
+    fc.assert(
+      fc.property(fc.oneof(fc.nat(), fc.maxSafeNat(), fc.integer({ min: 2 ** 31 - 2, max: 2 ** 33 }), fc.constantFrom(0, 127, 128, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1)), (n) => {
+        const bytes = w.reset().varuint(n).finish();
+        expect(bytes.length).toBe(Math.max(1, Math.ceil(n.toString(2).length / 7)));
+        const r = new BinaryReader(bytes);
+        expect(r.varuint()).toBe(n);
+        expect(r.remaining).toBe(0);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('a negative, fractional or unsafe integer is refused by the writer', () => {
+    for (const bad of [-1, 0.5, 2 ** 53, Infinity, NaN]) expect(() => new BinaryWriter().varuint(bad)).toThrow(RangeError);
+  });
+});
 
 describe('event codec', () => {
   test.each(events.map((e) => [e.type, e] as const))('%s round-trips', (_t, event) => {
