@@ -7,6 +7,9 @@ export const USAGE = `usage: npm run bench -- [options]
                        ("kafka" means both Kafka rows)
   --scenarios LIST     fanin-qos0, fanin-qos1, fanin-qos1-open, fanin-qos0-open, fanout-qos0, latency, connections, restart
   --protocol 4|5       the load generators speak MQTT 3.1.1 (default) or MQTT 5
+  --loadgen js|native  the fan-in throughput scenarios' load generator: bench/loadgen.mjs (default) or
+                       bench/native/loadgen.rs (built with rustc on first use; 3.1.1 only), whose cost per
+                       message is a fraction of Node's, for brokers the JavaScript one cannot keep busy
   --docs / --no-docs   (do not) rewrite docs/benchmarks.md; default: only a full run of everything does
   --keep               keep the temp dir (broker logs, configs, data) for inspection
   --help               this text`;
@@ -40,6 +43,10 @@ export function parseArgs(argv, { targetIds, scenarioIds }) {
       if (v !== '4' && v !== '5') throw new Error('--protocol needs 4 (MQTT 3.1.1) or 5');
       process.env.MQLOG_BENCH_PROTOCOL = v; // the load generators (child processes) inherit it
       opts.protocol = Number(v);
+    } else if (arg === '--loadgen') {
+      const v = value();
+      if (v !== 'js' && v !== 'native') throw new Error('--loadgen needs js or native');
+      opts.loadgen = v;
     } else if (arg === '--docs') opts.docs = true;
     else if (arg === '--no-docs') opts.docs = false;
     else if (arg === '--keep') opts.keep = true;
@@ -47,6 +54,8 @@ export function parseArgs(argv, { targetIds, scenarioIds }) {
     else throw new Error(`unknown option ${arg}\n\n${USAGE}`);
   }
   opts.repeats ??= opts.quick ? 1 : 5;
-  opts.docs ??= opts.protocol !== 5 && !opts.quick && opts.targets.length === targetIds.length && opts.scenarios.length === scenarioIds.length;
+  opts.loadgen ??= 'js';
+  if (opts.loadgen === 'native' && opts.protocol === 5) throw new Error('--loadgen native speaks MQTT 3.1.1 only');
+  opts.docs ??= opts.loadgen === 'js' && opts.protocol !== 5 && !opts.quick && opts.targets.length === targetIds.length && opts.scenarios.length === scenarioIds.length;
   return { ...opts, ...(opts.quick ? QUICK : FULL) };
 }

@@ -21,7 +21,7 @@ export async function runCell({ scenario, target, env, opts, shared, loadgenCpu 
     track,
     startBroker: async () => track(await target.start(env)),
     loadgen: (spec, onMark) => {
-      const { proc, done } = startLoadgen(spec, { cpu: loadgenCpu, workDir: env.workDir, onMark });
+      const { proc, done } = startLoadgen(spec, { cpu: loadgenCpu, workDir: env.workDir, onMark, native: opts.loadgen === 'native' });
       track({ stop: () => proc.kill() });
       return done;
     },

@@ -11,7 +11,7 @@
 // with the same fields. The payload is bench/load/payload.mjs's (sequence u32 LE,
 // publisher id u32 LE, then padding to 64 bytes).
 //
-//   loadgen PORT QOS PUBLISHERS WINDOW CAP WARMUP_MS MEASURE_MS RUN_ID
+//   loadgen PORT QOS PUBLISHERS WINDOW CAP WARMUP_MS MEASURE_MS RUN_ID [SUB_PORT]
 //   (CAP: how far a publisher may run ahead of what the subscriber got from it;
 //    0 = no bound, the open-loop scenarios.)
 //
@@ -244,8 +244,8 @@ fn cpu_seconds() -> f64 {
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
-    if a.len() != 9 {
-        eprintln!("usage: loadgen PORT QOS PUBLISHERS WINDOW CAP WARMUP_MS MEASURE_MS RUN_ID");
+    if a.len() != 9 && a.len() != 10 {
+        eprintln!("usage: loadgen PORT QOS PUBLISHERS WINDOW CAP WARMUP_MS MEASURE_MS RUN_ID [SUB_PORT]");
         std::process::exit(2);
     }
     let port: u16 = a[1].parse().unwrap();
@@ -256,9 +256,10 @@ fn main() {
     let warmup = Duration::from_millis(a[6].parse().unwrap());
     let measure = Duration::from_millis(a[7].parse().unwrap());
     let run = &a[8];
+    let sub_port: u16 = a.get(9).map(|p| p.parse().unwrap()).unwrap_or(port);
     let base = format!("bench/{run}");
 
-    let mut sub = open(port, &format!("{run}-nsub"));
+    let mut sub = open(sub_port, &format!("{run}-nsub"));
     sub.write_all(&subscribe_packet(&format!("{base}/in/+"), qos)).unwrap();
     let mut suback = [0u8; 5];
     sub.read_exact(&mut suback).unwrap();
@@ -342,8 +343,10 @@ fn main() {
         if !errors.is_empty() {
             break;
         }
-        // QoS 0 publishers are always ready: only look, do not wait. Otherwise wait for the broker.
-        let timeout = if qos == 0 && stopped_at.is_none() { 0 } else { 1 };
+        // A QoS 0 publisher whose last write went out whole is ready again: then only look, do not wait.
+        // Otherwise wait for the broker (acknowledgements, deliveries, or room in a socket: EPOLLOUT).
+        let ready = qos == 0 && stopped_at.is_none() && pubs.iter().any(|p| p.c.written >= p.c.out.len());
+        let timeout = if ready { 0 } else { 1 };
         let n = unsafe { epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, timeout) };
         for e in events.iter().take(n.max(0) as usize) {
             let token = e.data;
@@ -424,5 +427,6 @@ fn main() {
         (c.2 - o.2) / window_s,
         errors_json
     );
-    std::process::exit(if errors.is_empty() { 0 } else { 0 });
+    // Errors are in the result (the orchestrator reports them in the cell); the run itself completed.
+    std::process::exit(0);
 }

@@ -456,6 +456,7 @@ export class Channel {
   deliver(d: Delivery, room = Infinity): Effect[] {
     const session = this.session;
     if (this.state !== 'connected' || !session) return [];
+    if (room > 0 && session.takesDirectly(d)) return this.pump(room, [], d);
     const taken = session.enqueue(d, this.ctx.position, this.ctx.now());
     if (taken === 'lagging') return [];
     if (taken === 'full') {
@@ -499,17 +500,19 @@ export class Channel {
 
   /**
    * Sends what the in-flight window and the socket's `room` allow, after
-   * `effects`. QoS 2 is recorded before it is sent; QoS 1 alongside.
+   * `effects` (and `first` before the queue). QoS 2 is recorded before it is sent; QoS 1 alongside.
    * Messages wait in the session queue beyond that; past the queue bound they
    * are read back from the log (Session.enqueue).
    */
-  pump(room: number, effects: Effect[] = []): Effect[] {
+  pump(room: number, effects: Effect[] = [], first?: Delivery): Effect[] {
     const session = this.session;
     if (!session) return effects;
     let d: Delivery | undefined;
     let sent = false;
     const v5 = this.v5;
-    while (room > 0 && (d = session.take()) !== undefined) {
+    // `first`: a delivery that takes the queue's place (Session.takesDirectly), sent before anything queued.
+    while (room > 0 && (d = first ?? session.take()) !== undefined) {
+      first = undefined;
       sent = true;
       let props: PublishProperties | undefined;
       if (v5) {

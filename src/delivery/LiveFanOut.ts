@@ -10,7 +10,7 @@ import { decodePublishedForDelivery, PublishedForDelivery } from '../events/code
 import { MessageProperties, MessagePublished, MessageRef, MessageSource, QoS, SharedAssignment } from '../events/types';
 import { LogRecord } from '../log/EventLog';
 import { UndecodableRecord } from '../log/UndecodableRecord';
-import { LocalRoutes } from '../router/LocalRoutes';
+import { LocalRoutes, RouteMatches } from '../router/LocalRoutes';
 import { Delivery } from '../session/Session';
 import { decidedQos, decideDelivery, DeliveryPath, DeliveryReader, NOT_DELIVERED } from './DeliveryCore';
 
@@ -41,7 +41,7 @@ export interface FanOutCounters {
 }
 
 export class LiveFanOut {
-  private readonly matchScratch = new Map<string, QoS>();
+  private readonly matches = new RouteMatches();
 
   constructor(
     private readonly stream: string,
@@ -77,16 +77,22 @@ export class LiveFanOut {
     const publisherId = local !== undefined ? local.publisherId : null;
     // No Local needs the publisher of another node's record: then it is decoded before matching, once.
     let decoded = local === undefined && this.routes.hasV5Options ? decodePublishedForDelivery(r.value) : undefined;
-    const matches = this.routes.match(topic, partition, r.offset, this.matchScratch, publisherId ?? decoded?.publisherId ?? null);
+    const matches = this.matches;
+    const count = this.routes.match(topic, partition, r.offset, matches, publisherId ?? decoded?.publisherId ?? null);
     // A record may name members of shared-subscription groups: decoded when a group's filter matches.
     const sharedTopic = this.shared.matches(topic);
-    if (matches.size === 0 && !sharedTopic) return; // skipped by key, never decoded
+    if (count === 0 && !sharedTopic) return; // skipped by key, never decoded
     this.counters.messagesRouted++;
     // Appended by this process: the event itself; otherwise decode what delivery needs.
     const event = local ?? (decoded ??= decodePublishedForDelivery(r.value));
-    const ref = { source: MessageSource.Messages, partition, offset: r.offset };
-    const byQos: Array<Delivery | undefined> = [];
-    for (const [clientId, granted] of matches) {
+    const ref: MessageRef = { source: MessageSource.Messages, partition, offset: r.offset };
+    // One Delivery per QoS, shared by the sessions that get it (locals, not an array: this runs per message).
+    let qos0: Delivery | undefined;
+    let qos1: Delivery | undefined;
+    let qos2: Delivery | undefined;
+    for (let i = 0; i < count; i++) {
+      const clientId = matches.clients[i];
+      const granted = matches.qos[i];
       const target = this.targetOf(clientId);
       if (!target) continue;
       const decision = decideDelivery(target.channel, topic, event, granted, DeliveryPath.Live);
@@ -102,7 +108,7 @@ export class LiveFanOut {
         target.deliver(d);
         continue;
       }
-      target.deliver((byQos[qos] ??= sharedDelivery(topic, event, qos, ref)));
+      target.deliver(qos === 0 ? (qos0 ??= sharedDelivery(topic, event, 0, ref)) : qos === 1 ? (qos1 ??= sharedDelivery(topic, event, 1, ref)) : (qos2 ??= sharedDelivery(topic, event, 2, ref)));
     }
     if (event.shared !== undefined) for (const a of event.shared) this.deliverShared(a, topic, event, ref);
   }

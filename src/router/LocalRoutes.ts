@@ -17,6 +17,15 @@ interface LocalRoute {
 }
 
 /** What MQTT 5 options make of one client's matching subscriptions for one message. */
+
+/** What `LocalRoutes.match` fills: the matching clients and their granted QoS, by index (reused buffers). */
+export class RouteMatches {
+  readonly clients: string[] = [];
+  readonly qos: QoS[] = [];
+  /** Client id → index, for topics with many candidate routes. */
+  readonly index = new Map<string, number>();
+}
+
 export interface V5Match {
   /** Keep the message's retain flag (a matching subscription has Retain As Published) [MQTT-3.3.1-12]. */
   retainAsPublished: boolean;
@@ -141,10 +150,11 @@ export class LocalRoutes {
 
   /**
    * Clients that should receive the message at (partition, offset) on `topic`,
-   * each once at the highest QoS of its matching subscriptions.
+   * each once at the highest QoS of its matching subscriptions: `out.clients[i]`
+   * at `out.qos[i]` for i below the count returned. Arrays, reused from message
+   * to message, since this runs for every message read from the log.
    */
-  match(topic: string, partition: number, offset: number, out: Map<string, QoS>, publisherId: string | null = null): Map<string, QoS> {
-    out.clear();
+  match(topic: string, partition: number, offset: number, out: RouteMatches, publisherId: string | null = null): number {
     let candidates = this.cache.get(topic);
     if (!candidates) {
       const found: Array<[string, LocalRoute]> = [];
@@ -153,7 +163,13 @@ export class LocalRoutes {
       this.cache.set(topic, (candidates = found));
     }
     if (this.v5Scratch.size > 0) this.v5Scratch.clear();
-    for (const [clientId, route] of candidates) {
+    // A client with several matching subscriptions is found by index: a scan while there are few, a map beyond.
+    const index = candidates.length > LocalRoutes.SCAN_LIMIT ? out.index : null;
+    if (index !== null && index.size > 0) index.clear();
+    let n = 0;
+    for (let c = 0; c < candidates.length; c++) {
+      const clientId = candidates[c][0];
+      const route = candidates[c][1];
       if (offset < (route.since[partition] ?? 0) || route.held) continue;
       const o = route.options;
       if (o !== undefined) {
@@ -164,11 +180,23 @@ export class LocalRoutes {
         if (o.retainAsPublished) m.retainAsPublished = true;
         if (o.subscriptionId) m.subscriptionIds.push(o.subscriptionId);
       }
-      const prev = out.get(clientId);
-      if (prev === undefined || route.qos > prev) out.set(clientId, route.qos);
+      let at = -1;
+      if (index !== null) at = index.get(clientId) ?? -1;
+      else for (let i = 0; i < n; i++) if (out.clients[i] === clientId) at = i;
+      if (at >= 0) {
+        if (route.qos > out.qos[at]) out.qos[at] = route.qos;
+        continue;
+      }
+      out.clients[n] = clientId;
+      out.qos[n] = route.qos;
+      if (index !== null) index.set(clientId, n);
+      n++;
     }
-    return out;
+    return n;
   }
+
+  /** Up to this many candidate routes for a topic, a client's earlier match is found by scanning. */
+  private static readonly SCAN_LIMIT = 16;
 
   /** What the last `match` found of MQTT 5 options per client (filled in the same walk). */
   private readonly v5Scratch = new Map<string, V5Match>();

@@ -223,6 +223,22 @@ export class Session {
   }
 
   /** The next message that may be sent now: QoS 0 always, QoS 1/2 while the window has room. */
+  /**
+   * Whether `d` may go out now without passing through the queue: a live
+   * message with nothing queued or lagging before it and room in the window.
+   * The same as queueing it and taking it at once, without the queue's
+   * bookkeeping (the delivery-lag watch never sees a session that did not wait).
+   */
+  takesDirectly(d: Delivery): boolean {
+    return (
+      this.head >= this.queue.length &&
+      this.cursor === null &&
+      d.feed === undefined &&
+      d.ref.source !== MessageSource.Retained &&
+      (d.qos === 0 || this.inflightCount < this.window)
+    );
+  }
+
   take(): Delivery | undefined {
     if (this.head >= this.queue.length) return undefined;
     const next = this.queue[this.head];

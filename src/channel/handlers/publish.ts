@@ -74,14 +74,15 @@ export function handlePublish(ch: Channel, packet: IPublishPacket): Effect[] {
     target: null,
   };
   if (properties) event.properties = properties;
-  const effects: Effect[] = full ? [full] : [];
-  if (qos === 0) effects.push({ type: 'append', events: [event] });
+  // Array literals of their final length (this runs per message: an empty array grown by push allocates twice).
+  let append: Effect;
+  if (qos === 0) append = { type: 'append', events: [event] };
   else if (qos === 1 && ch.v5) {
     ch.v5.inboundQos1++;
-    effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }, { type: 'puback-sent' }] });
-  } else if (qos === 1) effects.push({ type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }] });
-  else effects.push(qos2Append(ch, event, packetId, now));
-  return effects;
+    append = { type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }, { type: 'puback-sent' }] };
+  } else if (qos === 1) append = { type: 'append', events: [event], then: [{ type: 'ack', kind: 'puback', packetId }] };
+  else append = qos2Append(ch, event, packetId, now);
+  return full ? [full, append] : [append];
 }
 
 /** A QoS 2 PUBLISH: the message and the open inbound exchange, then PUBREC [MQTT-4.3.3-2]. */
