@@ -66,7 +66,9 @@ export class ConnectionAcl {
   mayPublish(topic: string): boolean {
     if (isBrokerOwnedTopic(topic)) return false;
     if (this.unrestricted) return true;
-    return cached((this.publishCache ??= new Map()), this.cacheLimit, topic, () => this.decide('publish', topic));
+    const cache = (this.publishCache ??= new Map());
+    const known = cache.get(topic);
+    return known !== undefined ? known : remember(cache, this.cacheLimit, topic, this.decide('publish', topic));
   }
 
   private get cacheLimit(): number {
@@ -81,17 +83,17 @@ export class ConnectionAcl {
 
   mayRead(topic: string): boolean {
     if (this.unrestricted) return true;
-    return cached((this.readCache ??= new Map()), this.cacheLimit, topic, () => !this.sysRefused(topic) && this.decide('subscribe', topic));
+    // Per delivery: the cache is read inline (a callback would be a closure allocated per message).
+    const cache = (this.readCache ??= new Map());
+    const known = cache.get(topic);
+    return known !== undefined ? known : remember(cache, this.cacheLimit, topic, !this.sysRefused(topic) && this.decide('subscribe', topic));
   }
 }
 
 const ALLOW_ALL = new ConnectionAcl([], { defaultAllow: true, sysReadableByAll: true }, false);
 
-function cached(cache: Map<string, boolean>, limit: number, key: string, compute: () => boolean): boolean {
-  let v = cache.get(key);
-  if (v === undefined) {
-    if (cache.size >= limit) cache.clear();
-    cache.set(key, (v = compute()));
-  }
-  return v;
+function remember(cache: Map<string, boolean>, limit: number, key: string, decision: boolean): boolean {
+  if (cache.size >= limit) cache.clear();
+  cache.set(key, decision);
+  return decision;
 }

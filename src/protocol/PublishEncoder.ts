@@ -26,7 +26,8 @@ export interface PublishTemplate {
 
 /** `v5`: the MQTT 5 layout with an empty property block (a byte 0 after the packet id); cached apart (slots 3..5). */
 function template(d: PublishSource, qos: QoS, v5 = false): PublishTemplate {
-  const cache = (d.encoded ??= []);
+  // Six slots (QoS 0..2, 3.1.1 and 5) allocated at once: assigning into an empty array grows it to 17.
+  const cache = (d.encoded ??= new Array<PublishTemplate | undefined>(6));
   const slot = v5 ? qos + 3 : qos;
   let t = cache[slot];
   if (!t) {
