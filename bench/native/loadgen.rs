@@ -345,7 +345,9 @@ fn main() {
         }
         // A QoS 0 publisher whose last write went out whole is ready again: then only look, do not wait.
         // Otherwise wait for the broker (acknowledgements, deliveries, or room in a socket: EPOLLOUT).
-        let ready = qos == 0 && stopped_at.is_none() && pubs.iter().any(|p| p.c.written >= p.c.out.len());
+        let ready = qos == 0
+            && stopped_at.is_none()
+            && pubs.iter().enumerate().any(|(i, p)| p.c.written >= p.c.out.len() && (cap == 0 || (p.seq as u64) < tally.received[i] + cap));
         let timeout = if ready { 0 } else { 1 };
         let n = unsafe { epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, timeout) };
         for e in events.iter().take(n.max(0) as usize) {
