@@ -53,6 +53,7 @@ npm run bench                       # full run: 5 repeats, rewrites this file (2
 npm run bench -- --quick            # smoke run: short windows, 1 repeat, leaves this file alone
 npm run bench -- --repeats 5 --only mqlog,mosquitto --scenarios fanin-qos1,latency
 npm run bench:profile -- --qos 1    # node --cpu-prof of mqlog under fan-in load: top self time, modules by inclusive time
+npm run bench -- --loadgen native --scenarios fanin-qos0,fanin-qos1,fanin-qos1-open,fanin-qos0-open   # fan-in with the Rust load generator (docs/performance.md)
 \`\`\`
 
 The machine should be otherwise idle (no test run, nothing else on either core).
