@@ -16,8 +16,6 @@ interface LocalRoute {
   held?: boolean;
 }
 
-/** What MQTT 5 options make of one client's matching subscriptions for one message. */
-
 /** What `LocalRoutes.match` fills: the matching clients and their granted QoS, by index (reused buffers). */
 export class RouteMatches {
   readonly clients: string[] = [];
@@ -26,6 +24,7 @@ export class RouteMatches {
   readonly index = new Map<string, number>();
 }
 
+/** What MQTT 5 options make of one client's matching subscriptions for one message. */
 export interface V5Match {
   /** Keep the message's retain flag (a matching subscription has Retain As Published) [MQTT-3.3.1-12]. */
   retainAsPublished: boolean;
