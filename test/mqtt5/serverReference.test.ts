@@ -32,12 +32,12 @@ async function withBroker(config: Parameters<typeof startBroker>[0], run: (b: Te
 }
 
 test('a full node (limits.maxConnections) with mqtt.serverReference answers CONNECT with 0x9C naming it; 3.1.1 clients get CONNACK 3', async () => {
-  await withBroker({ limits: { maxConnections: 1 }, mqtt: { serverReference: 'spare.example:1883', connectTimeoutMs: 300 } }, async (b) => {
+  await withBroker({ limits: { maxConnections: 1 }, mqtt: { serverReference: 'spare.example:18883', connectTimeoutMs: 300 } }, async (b) => {
     const { c: first, connack } = await connect5(b.ports.tcp!, 'sr-first');
     expect(connack.reasonCode).toBe(0);
     const { c: second, connack: refused } = await connect5(b.ports.tcp!, 'sr-second');
     expect(refused.reasonCode).toBe(0x9c);
-    expect(refused.properties?.serverReference).toBe('spare.example:1883');
+    expect(refused.properties?.serverReference).toBe('spare.example:18883');
     expect(await second.waitClosed()).toBe(true);
     const old = await RawClient.connect(b.ports.tcp!);
     expect((await old.handshake('sr-v3')).returnCode).toBe(3);
@@ -81,14 +81,14 @@ test('a node that stops with no other live node advertising an address: v5 clien
 test('a node that stops while another live node advertises an address: v5 clients get DISCONNECT 0x9C with that Server Reference; 3.1.1 clients are closed', async () => {
   const b = await startBroker({ cluster: { advertisedAddress: '127.0.0.1:18830' } });
   try {
-    const other: NodeHeartbeat = { type: 'node.heartbeat', nodeId: 'other-node', startedAt: Date.now(), timestamp: Date.now(), version: '0.1.0', health: 'healthy', advertisedAddress: 'other.example:1883' };
+    const other: NodeHeartbeat = { type: 'node.heartbeat', nodeId: 'other-node', startedAt: Date.now(), timestamp: Date.now(), version: '0.1.0', health: 'healthy', advertisedAddress: 'other.example:18883' };
     await b.node.appender.append([other]);
     // Folded from the node stream like any heartbeat: the API lists it with its address.
     const listed = async () => (await api<{ nodes: Array<{ nodeId: string; advertisedAddress: string | null }> }>(apiBase(b.ports.api), 'GET', '/api/v1/nodes')).body.nodes.map((n) => [n.nodeId, n.advertisedAddress]);
     for (let i = 0; i < 100 && !(await listed()).some(([id]) => id === 'other-node'); i++) await new Promise((r) => setTimeout(r, 20));
     expect(await listed()).toEqual([
       [b.node.nodeId, '127.0.0.1:18830'],
-      ['other-node', 'other.example:1883'],
+      ['other-node', 'other.example:18883'],
     ].sort((x, y) => (x[0]! < y[0]! ? -1 : 1)));
     const { c } = await connect5(b.ports.tcp!, 'stop-redirect');
     const old = await RawClient.connect(b.ports.tcp!);
@@ -96,7 +96,7 @@ test('a node that stops while another live node advertises an address: v5 client
     await b.stop();
     const d = await c.next<IDisconnectPacket>((p) => p.cmd === 'disconnect');
     expect(d.reasonCode).toBe(0x9c);
-    expect(d.properties?.serverReference).toBe('other.example:1883');
+    expect(d.properties?.serverReference).toBe('other.example:18883');
     expect(await old.waitClosed()).toBe(true);
     expect(old.packets.map((p) => p.cmd)).toEqual([]);
   } finally {

@@ -223,17 +223,17 @@ describe('Response Information and Server Reference', () => {
   });
 
   test('shutdown with another server: v5 clients get DISCONNECT 0x9C with its Server Reference, otherwise 0x8B', () => {
-    expect(find(plainChannel().shutdown('other:1883'), 'disconnect')).toMatchObject({ reasonCode: 0x9c, serverReference: 'other:1883' });
+    expect(find(plainChannel().shutdown('other:18883'), 'disconnect')).toMatchObject({ reasonCode: 0x9c, serverReference: 'other:18883' });
     expect(find(plainChannel().shutdown(null), 'disconnect')).toMatchObject({ reasonCode: 0x8b });
     expect(find(plainChannel().shutdown(null), 'disconnect')?.serverReference).toBeUndefined();
   });
 
   test("a connection refused because the node is full: CONNACK 0x9C naming mqtt.serverReference (3.1.1: CONNACK 3)", () => {
-    const ctx = context({ serverReference: 'spare:1883' });
+    const ctx = context({ serverReference: 'spare:18883' });
     const ch = new Channel(ctx, 'n1/c1', '127.0.0.1:1', true);
     const effects = ch.handle(connect5({}));
     expect(effects).toEqual([
-      { type: 'connack', refusal: 'use-another-server', sessionPresent: false, v5: { reasonString: 'this server is full: use another server', serverReference: 'spare:1883' } },
+      { type: 'connack', refusal: 'use-another-server', sessionPresent: false, v5: { reasonString: 'this server is full: use another server', serverReference: 'spare:18883' } },
       { type: 'close', reason: null, detail: 'connection refused: use-another-server' },
     ]);
     const v3 = new Channel(ctx, 'n1/c2', '127.0.0.1:2', true);

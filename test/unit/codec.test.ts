@@ -44,7 +44,7 @@ const events: BrokerEvent[] = [
   { type: 'client.disconnected', clientId: 'c', connectionId: 'n2/x/9', nodeId: 'n1', reason: DisconnectReason.NodeFailure, willPublished: false, servedUpTo: [], timestamp: 15 },
   { type: 'node.heartbeat', nodeId: 'n1', startedAt: 1_790_000_000_000, timestamp: 1_790_000_002_000, version: '0.1.0', health: 'healthy' },
   { type: 'node.heartbeat', nodeId: 'n2', startedAt: 1, timestamp: 2, version: null, health: null },
-  { type: 'node.heartbeat', nodeId: 'n3', startedAt: 1, timestamp: 2, version: '0.1.0', health: 'healthy', advertisedAddress: 'mqtt-3.example:1883' },
+  { type: 'node.heartbeat', nodeId: 'n3', startedAt: 1, timestamp: 2, version: '0.1.0', health: 'healthy', advertisedAddress: 'mqtt-3.example:18883' },
   { type: 'message.dropped', clientId: 'c', count: 17, reason: 'queue_full', detail: 'queue full', nodeId: 'n1', timestamp: 18 },
   { type: 'message.dropped', clientId: 'c', count: 1, reason: 'too_large', detail: '', nodeId: 'n1', timestamp: 19 },
   { type: 'operator.action', actor: 'key:ci', ip: '127.0.0.1', action: 'client.kick', target: 'c', detail: 'forwarded to n2', nodeId: 'n1', timestamp: 20 },

@@ -38,7 +38,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ object: { mqtt: { maxQos: 3 as never } } })).toThrow(/maxQos/);
     expect(() => loadConfig({ object: { cluster: { advertisedAddress: 'no-port' } } })).toThrow(/cluster.advertisedAddress' must be host:port/);
     expect(() => loadConfig({ object: { cluster: { advertisedAddress: 'a b:1' } } })).toThrow(/host:port/);
-    expect(loadConfig({ object: { cluster: { advertisedAddress: '[::1]:1883' } } }).cluster.advertisedAddress).toBe('[::1]:1883');
+    expect(loadConfig({ object: { cluster: { advertisedAddress: '[::1]:18883' } } }).cluster.advertisedAddress).toBe('[::1]:18883');
     expect(() => loadConfig({ object: { mqtt: { serverReference: 'x'.repeat(1025) } } })).toThrow(/mqtt.serverReference' must be at most 1024 bytes/);
     expect(() => loadConfig({ object: { mqtt: { responseInformation: 'a\u0000' } } })).toThrow(/mqtt.responseInformation/);
     const dir = tempDir();

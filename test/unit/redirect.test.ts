@@ -24,19 +24,19 @@ describe('redirection at shutdown', () => {
 
   test('only other live nodes that advertise an address and are not failed, in node-id order', () => {
     const state = emptyNodes();
-    foldNode(state, beat('self', now, 'self:1883'));
-    foldNode(state, beat('c', now - 1000, 'c:1883'));
-    foldNode(state, beat('a', now - 2000, 'a:1883'));
+    foldNode(state, beat('self', now, 'self:18883'));
+    foldNode(state, beat('c', now - 1000, 'c:18883'));
+    foldNode(state, beat('a', now - 2000, 'a:18883'));
     foldNode(state, beat('quiet', now - 1000)); // advertises nothing
-    foldNode(state, beat('gone', now - timeout - 1, 'gone:1883')); // silent past the node timeout
-    foldNode(state, beat('broken', now, 'broken:1883', 'failed'));
-    foldNode(state, beat('b', now - 500, 'b:1883', 'degraded'));
-    expect(redirectAddresses(state, 'self', now, timeout)).toEqual(['a:1883', 'b:1883', 'c:1883']);
+    foldNode(state, beat('gone', now - timeout - 1, 'gone:18883')); // silent past the node timeout
+    foldNode(state, beat('broken', now, 'broken:18883', 'failed'));
+    foldNode(state, beat('b', now - 500, 'b:18883', 'degraded'));
+    expect(redirectAddresses(state, 'self', now, timeout)).toEqual(['a:18883', 'b:18883', 'c:18883']);
   });
 
   test('a node whose later heartbeat stops advertising is no longer a target', () => {
     const state = emptyNodes();
-    foldNode(state, beat('a', now - 2000, 'a:1883'));
+    foldNode(state, beat('a', now - 2000, 'a:18883'));
     foldNode(state, beat('a', now - 1000));
     expect(redirectAddresses(state, 'self', now, timeout)).toEqual([]);
   });
@@ -51,13 +51,13 @@ describe('redirection at shutdown', () => {
   });
 
   test('the membership: its own heartbeat says its address, and it is never its own target; alone, nowhere to go', () => {
-    const m = new Membership(() => 'self', 0, { heartbeatIntervalMs: 1000, nodeTimeoutMs: timeout, advertisedAddress: 'self:1883' }, silentLogger());
+    const m = new Membership(() => 'self', 0, { heartbeatIntervalMs: 1000, nodeTimeoutMs: timeout, advertisedAddress: 'self:18883' }, silentLogger());
     const own = m.heartbeat(now);
-    expect(own.advertisedAddress).toBe('self:1883');
+    expect(own.advertisedAddress).toBe('self:18883');
     m.fold(own);
     expect(m.redirectTarget(now)).toBeNull();
-    m.fold(beat('other', now, 'other:1883'));
-    expect(m.redirectTarget(now)?.('any-client')).toBe('other:1883');
+    m.fold(beat('other', now, 'other:18883'));
+    expect(m.redirectTarget(now)?.('any-client')).toBe('other:18883');
     const without = new Membership(() => 'x', 0, { heartbeatIntervalMs: 1000, nodeTimeoutMs: timeout, advertisedAddress: '' }, silentLogger());
     expect(without.heartbeat(now).advertisedAddress).toBeUndefined();
   });
